@@ -1,0 +1,131 @@
+"""Composition root: builds the bot from settings and the catalog; the only module that imports handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from handlers import actions, commands
+
+from .aws.gateway import AwsGateway
+from .config import Catalog, Settings
+from .deployer import Deployer
+from .notifier import Notifier
+from .services import Services
+from .slack.gateway import SlackGateway
+from .store.sqlite import SqliteStore
+from .tasks import TaskSupervisor
+from .watcher import Watcher
+
+log = structlog.get_logger(__name__)
+MAX_BODY = 64 * 1024  # Slack payloads are far smaller; anything bigger is not from Slack
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    """One running deploybot: Bolt app, watcher, store, and the HTTP server (events and /healthz)."""
+
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.slack = SlackGateway(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        self.aws = AwsGateway(settings.aws_region, settings.aws_endpoint_url)
+        self.store = SqliteStore.from_url(settings.store_url)
+        self.notifier = Notifier(self.slack, settings.aws_region)
+        self.tasks = TaskSupervisor()
+        self.watcher = Watcher(catalog, self.store, self.aws, self.notifier, settings.poll_interval, utcnow)
+        self.deployer = Deployer(catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke,
+                                 clock=utcnow)
+        self.bolt = AsyncApp(client=self.slack.client,
+                             signing_secret=settings.slack_signing_secret.get_secret_value(),
+                             process_before_response=False)
+        services = Services(catalog=catalog, deployer=self.deployer, tasks=self.tasks)
+        commands.register(self.bolt, services)
+        actions.register(self.bolt, services)
+        self.socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._watcher_task: asyncio.Task[Any] | None = None
+        self.port = settings.http_port
+        self.ready = False
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_get("/healthz", self._healthz)
+        if not self.settings.socket_mode:
+            app.router.add_post("/slack/events", self._events)
+        return app
+
+    async def _events(self, request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        if not bolt_request.body and "command=" in bolt_request.raw_body:
+            # slack_bolt treats any body containing "payload" as an interactive payload, so a slash
+            # command such as `/deploy payload-api v1` parses as {}; parse it as the form it is.
+            bolt_request.body = dict(parse_qsl(bolt_request.raw_body, keep_blank_values=True))
+        bolt_response = await self.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        checks: dict[str, bool] = {"store": await self._store_ok(), "watcher": self._watcher_alive()}
+        if self.socket is not None:
+            checks["socket_mode"] = bool(await self.socket.client.is_connected())
+        ok = self.ready and all(checks.values())
+        return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
+
+    async def _store_ok(self) -> bool:
+        try:
+            await self.store.in_flight()
+        except Exception:  # noqa: BLE001 - any store failure means not ready
+            return False
+        return True
+
+    def _watcher_alive(self) -> bool:
+        return self._watcher_task is not None and not self._watcher_task.done()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.slack.identify()
+        self._watcher_task = asyncio.create_task(self.watcher.run(), name="watcher")
+        self._runner = web.AppRunner(self.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        if self.settings.socket_mode:
+            assert self.settings.slack_app_token is not None
+            self.socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token.get_secret_value())
+            await self.socket.connect_async()
+        self.ready = True
+        log.info("bot_started", transport="socket" if self.socket else "http", port=self.port,
+                 apps=sorted(self.catalog.apps))
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self.socket is not None:
+            await self.socket.close_async()
+        if self._watcher_task is not None:
+            self._watcher_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher_task
+        await self.tasks.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.store.close()
+        log.info("bot_stopped")

@@ -1,0 +1,114 @@
+"""The `deploybot` command: serve (real Slack and AWS), sandbox (local Slack and AWS), demo (both)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+
+from .config import ConfigError, Settings, load_catalog, load_settings
+from .logging import configure
+
+log = structlog.get_logger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deploybot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot against the Slack and AWS named in the environment")
+    sandbox = sub.add_parser("sandbox", help="run the local Slack workspace and local AWS, print their environment")
+    demo = sub.add_parser("demo", help="run the sandbox and the bot (Socket Mode) in one process")
+    for p in (sandbox, demo):
+        p.add_argument("--slack-port", type=int, default=0, help="port of the local Slack (default: any free one)")
+        p.add_argument("--aws-port", type=int, default=0, help="port of the local AWS (default: any free one)")
+        p.add_argument("--speed", type=float, default=30.0,
+                       help="simulated seconds per real second (default 30: a 5-minute canary takes 10 s)")
+    sandbox.add_argument("--events-url", help="deliver to a bot in HTTP mode at this URL instead of Socket Mode")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            settings = load_settings()
+            configure(settings.log_format)
+            catalog = load_catalog(settings.config_path)
+            return _run(_serve(settings, catalog))
+        configure("console")
+        if args.command == "sandbox":
+            return _run(_sandbox(args.slack_port, args.aws_port, args.speed, args.events_url))
+        return _run(_demo(args.slack_port, args.aws_port, args.speed))
+    except ConfigError as exc:
+        sys.stderr.write(f"deploybot: configuration error: {exc}\n")
+        return 2
+
+
+def _run(coro: object) -> int:
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _serve(settings: Settings, catalog: object) -> None:
+    from .app import Runtime
+    from .config import Catalog
+
+    assert isinstance(catalog, Catalog)
+    runtime = Runtime(settings, catalog)
+    await runtime.start()
+    try:
+        await _until_stopped()
+    finally:
+        await runtime.stop()
+
+
+async def _sandbox(slack_port: int, aws_port: int, speed: float, events_url: str | None) -> None:
+    from .sandbox.runner import Sandbox
+
+    box = await Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
+    box.slack.deliverer.events_url = events_url
+    for name, value in box.env().items():
+        sys.stdout.write(f"export {name}={value}\n")
+    sys.stdout.write(f"# Open the sandbox workspace: {box.slack.base_url}/\n")
+    sys.stdout.flush()
+    try:
+        await _until_stopped()
+    finally:
+        await box.stop()
+
+
+async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
+    from .app import Runtime
+    from .sandbox.runner import CATALOG, Sandbox
+
+    box = await Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
+    env = {**box.env(), "DEPLOYBOT_CONFIG": str(CATALOG), "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
+           "DEPLOYBOT_HTTP_PORT": "0", "DEPLOYBOT_POLL_INTERVAL": "1", "DEPLOYBOT_LOG_FORMAT": "console",
+           "DEPLOYBOT_STORE": f"sqlite:///{Path('.deploybot') / 'demo.db'}"}
+    os.environ.update(env)
+    settings = load_settings()
+    runtime = Runtime(settings, load_catalog(settings.config_path))
+    await runtime.start()
+    sys.stdout.write(
+        "\n  deploybot demo is running.\n"
+        f"  Open {box.slack.base_url}/ in a browser, act as alice and type: /deploy web1 v1.2.3\n"
+        "  then switch to bob and press Approve. Ctrl-C stops everything.\n\n"
+    )
+    sys.stdout.flush()
+    try:
+        await _until_stopped()
+    finally:
+        await runtime.stop()
+        await box.stop()

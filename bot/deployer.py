@@ -1,0 +1,172 @@
+"""Use cases: request a deployment, act on a button. Coordinates the ports; decides nothing itself.
+
+Every state change goes through ``lifecycle.transition`` and is saved with a compare-and-set, so
+two clicks racing on one request start exactly one deployment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from .config import AppConfig, Catalog
+from .domain import policy
+from .domain.errors import Conflict, DeployError, NotAllowed
+from .domain.lifecycle import Action, explain_state, require_action, transition
+from .domain.models import Deployment, Phase, State
+from .domain.ports import DeployPlatform, ImageRegistry, StaleRecord, Store
+from .notifier import Notifier
+
+log = structlog.get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_request_id() -> str:
+    return "r-" + secrets.token_hex(5)
+
+
+class Deployer:
+    def __init__(self, catalog: Catalog, store: Store, registry: ImageRegistry, platform: DeployPlatform,
+                 notifier: Notifier, poke: Callable[[], None] = lambda: None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.registry = registry
+        self.platform = platform
+        self.notifier = notifier
+        self.poke = poke
+        self.now = clock
+
+    # -- /deploy <app> <version> --------------------------------------------------------------
+
+    async def request(self, app: AppConfig, tag: str, user: str, team: str, response_url: str) -> Deployment | None:
+        slack = self.notifier.slack
+        try:
+            active = await self.store.active_for_app(app.name)
+            if active is not None:
+                raise Conflict(f"`{app.name}` is already being deployed (`{active.tag}`, requested by "
+                               f"<@{active.requester}>). Wait for it to finish or roll it back.")
+            image = await self.registry.resolve(app.repository, tag, app.version_pattern)
+            service = await self.platform.service_state(app.cluster, app.service, app.container)
+            running = await self.registry.version_of(app.repository, service.image, app.version_pattern)
+            config_name, wait, term = await self.platform.group_settings(app.codedeploy_application,
+                                                                         app.deployment_group)
+        except DeployError as exc:
+            await slack.respond(response_url, exc.message)
+            return None
+        now = self.now()
+        record = Deployment(
+            id=new_request_id(), app=app.name, tag=image.tag, image=image, requester=user, team_id=team,
+            channel=app.deploy_channel, created_at=now, updated_at=now, config_name=config_name,
+            running_before=running, previous_task_definition=service.task_definition_arn,
+            wait_minutes=wait, termination_minutes=term,
+        )
+        structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
+        record = await self.store.create(record)
+        await self.store.audit(record.id, user, "requested", {"tag": image.tag, "digest": image.digest, "team": team})
+        ts = await self.notifier.post_root(record, now)
+        record = await self.store.save(record.model_copy(update={"message_ts": ts}))
+        log.info("deploy_requested", digest=image.digest)
+        await slack.respond(response_url, f"Asked for approval of `{app.name}` `{image.tag}` in <#{app.deploy_channel}>.")
+        return record
+
+    # -- buttons ------------------------------------------------------------------------------
+
+    async def click(self, action: Action, record_id: str, user: str, team: str, channel: str) -> None:
+        slack = self.notifier.slack
+        record = await self.store.get(record_id)
+        if record is None:
+            await slack.ephemeral(channel, user, "I have no record of that deployment; nothing was changed.")
+            return
+        structlog.contextvars.bind_contextvars(request_id=record.id, app=record.app, version=record.tag,
+                                               deployment_id=record.deployment_id)
+        app = self.catalog.get(record.app)
+        try:
+            if app is None:
+                raise NotAllowed(f"`{record.app}` is no longer in the catalog, so nobody can act on it.")
+            members = await slack.usergroup_members(app.approvers.usergroups) if app.approvers.usergroups else set()
+            policy.check(action, app, record, user, team, members)
+            require_action(record, action)
+            await self._act(action, app, record, user)
+        except NotAllowed as exc:
+            log.info("click_refused", action=action.value, user=user, reason=exc.message)
+            await self.store.audit(record.id, user, f"refused:{action.value}", {"reason": exc.message})
+            await slack.ephemeral(channel, user, exc.message)
+        except (Conflict, StaleRecord) as exc:
+            fresh = await self.store.get(record_id) or record
+            message = exc.message if isinstance(exc, Conflict) else explain_state(fresh)
+            await slack.ephemeral(channel, user, message)
+            await self.notifier.sync_root(fresh, self.now(), force=True)
+        except DeployError as exc:
+            await slack.ephemeral(channel, user, exc.message)
+
+    async def _act(self, action: Action, app: AppConfig, record: Deployment, user: str) -> None:
+        now = self.now()
+        if action is Action.APPROVE:
+            record = await self.store.save(transition(record, State.STARTING, now, approver=user, approved_at=now))
+            await self.store.audit(record.id, user, "approved", {})
+            await self.notifier.sync_root(record, now)
+            await self._start(app, record)
+            return
+        if action is Action.CANCEL:
+            record = await self.store.save(transition(record, State.CANCELLED, now, cancelled_by=user))
+            await self.store.audit(record.id, user, "cancelled", {})
+            await self.notifier.sync_root(record, now)
+            return
+        assert record.deployment_id is not None
+        if action is Action.SHIFT:
+            await self.platform.continue_deployment(record.deployment_id, "READY_WAIT")
+            text = f":arrow_forward: <@{user}> started shifting traffic to green."
+        elif action is Action.FINISH:
+            await self.platform.continue_deployment(record.deployment_id, "TERMINATION_WAIT")
+            text = f":fast_forward: <@{user}> ended the termination wait; blue is being removed."
+        else:
+            await self.platform.stop_deployment(record.deployment_id, rollback=True)
+            record = await self.store.save(record.model_copy(update={"rollback_requested_by": user, "updated_at": now}))
+            text = f":rewind: <@{user}> asked for a rollback; CodeDeploy is sending traffic back to blue."
+        await self.store.audit(record.id, user, action.value, {"deployment_id": record.deployment_id})
+        self.notifier.reply(record, text)
+        await self.notifier.flush(record)
+        self.poke()
+
+    async def _start(self, app: AppConfig, record: Deployment) -> None:
+        try:
+            service = await self.platform.service_state(app.cluster, app.service, app.container)
+            td = await self.platform.register_image(service.task_definition_arn, app.container, record.image.pinned)
+            record = await self.store.save(record.model_copy(update={"task_definition_arn": td,
+                                                                     "previous_task_definition": service.task_definition_arn}))
+            description = (f"deploybot {record.id}: {app.name} {record.tag} requested by {record.requester}, "
+                           f"approved by {record.approver}")
+            deployment_id = await self.platform.create_deployment(
+                app.codedeploy_application, app.deployment_group, service, td, description)
+        except DeployError as exc:
+            now = self.now()
+            record = await self.store.save(transition(record, State.START_FAILED, now, error_message=exc.message,
+                                                      finished_at=now))
+            await self.store.audit(record.id, "deploybot", "start_failed", {"reason": exc.message})
+            log.warning("deployment_start_failed", reason=exc.message)
+            await self.notifier.sync_root(record, now)
+            self.notifier.reply(record, f":x: The deployment could not be started: {exc.message}", broadcast=True)
+            await self.notifier.flush(record)
+            return
+        now = self.now()
+        structlog.contextvars.bind_contextvars(deployment_id=deployment_id)
+        record = await self.store.save(transition(record, State.IN_PROGRESS, now, deployment_id=deployment_id,
+                                                  started_at=now, phase=Phase.WAITING, cd_status="Created"))
+        await self.store.audit(record.id, "deploybot", "deployment_created",
+                               {"deployment_id": deployment_id, "task_definition": td})
+        log.info("deployment_created", task_definition=td)
+        from .slack.render import console_url  # the console link is presentation, kept with rendering
+
+        self.notifier.reply(record, f":rocket: CodeDeploy deployment <{console_url(self.notifier.region, deployment_id)}|"
+                                    f"{deployment_id}> created with `{record.config_name}`; image pinned to "
+                                    f"`{record.image.short_digest}`.")
+        await self.notifier.sync_root(record, now)
+        await self.notifier.flush(record)
+        self.poke()

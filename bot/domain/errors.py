@@ -1,0 +1,45 @@
+"""Errors the domain raises; each message says what was wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class DeployError(Exception):
+    """Shown to the person who asked, as is (plain text, already safe to display)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownApp(DeployError):
+    def __init__(self, app: str, known: list[str]) -> None:
+        names = ", ".join(f"`{n}`" for n in sorted(known)) or "none"
+        super().__init__(f"I don't know an app called `{app}`. Known apps: {names}.")
+
+
+class BadVersion(DeployError):
+    pass
+
+
+class TagNotFound(DeployError):
+    def __init__(self, repository: str, tag: str) -> None:
+        super().__init__(
+            f"There is no image tagged `{tag}` in the ECR repository `{repository}`. "
+            "Push it first (or check the spelling); nothing was changed in AWS."
+        )
+
+
+class NotAllowed(DeployError):
+    pass
+
+
+class Conflict(DeployError):
+    """The action no longer fits the deployment's state (a second click, or too late)."""
+
+
+class AlreadyDeploying(DeployError):
+    pass
+
+
+class UpstreamError(DeployError):
+    """AWS refused or failed; the message carries AWS's own error code and text."""

@@ -1,0 +1,152 @@
+"""The domain's records: a deploy request as deploybot keeps it, and CodeDeploy's view of a deployment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class State(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    CANCELLED = "cancelled"
+    STARTING = "starting"  # approved; task definition and CreateDeployment under way
+    START_FAILED = "start_failed"
+    IN_PROGRESS = "in_progress"
+    ROLLING_BACK = "rolling_back"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # CodeDeploy failed it (rolled back when the group says so)
+    STOPPED = "stopped"  # stopped by a person, an alarm or the ready-wait timeout
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def in_flight(self) -> bool:
+        return self in (State.STARTING, State.IN_PROGRESS, State.ROLLING_BACK)
+
+
+TERMINAL_STATES = frozenset({State.CANCELLED, State.START_FAILED, State.SUCCEEDED, State.FAILED, State.STOPPED})
+
+
+class Phase(StrEnum):
+    """Where an in-flight deployment is, derived from CodeDeploy (reference table 1.11)."""
+
+    WAITING = "waiting"
+    PROVISIONING = "provisioning"
+    READY = "ready"
+    SHIFTING = "shifting"
+    BAKING = "baking"  # all traffic on green, blue kept until the termination wait ends
+    ROLLING_BACK = "rolling_back"
+    DONE = "done"
+
+
+class Image(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    repository_uri: str
+    tag: str
+    digest: str
+
+    @property
+    def pinned(self) -> str:
+        return f"{self.repository_uri}@{self.digest}"
+
+    @property
+    def short_digest(self) -> str:
+        return self.digest.split(":", 1)[-1][:12]
+
+
+class ServiceState(BaseModel):
+    """What runs now: the live service as ECS describes it."""
+
+    task_definition_arn: str
+    image: str
+    running_version: str | None
+    container_port: int
+    container_name: str
+    platform_version: str | None = None
+    network_configuration: dict[str, object] | None = None
+    capacity_provider_strategy: list[dict[str, object]] = Field(default_factory=list)
+
+
+class EventView(BaseModel):
+    name: str
+    status: str
+    start: datetime | None = None
+    end: datetime | None = None
+    error_code: str | None = None
+    message: str | None = None
+    log_tail: str | None = None
+    script: str | None = None
+
+
+class Snapshot(BaseModel):
+    """One read of a CodeDeploy deployment (GetDeployment + its ECS target)."""
+
+    deployment_id: str
+    status: str
+    target_status: str | None = None
+    events: list[EventView] = Field(default_factory=list)
+    green_weight: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    rollback_deployment_id: str | None = None
+    rollback_of: str | None = None
+    create_time: datetime | None = None
+    complete_time: datetime | None = None
+    description: str | None = None
+    config_name: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in ("Succeeded", "Failed", "Stopped")
+
+    @property
+    def failed_event(self) -> EventView | None:
+        return next((e for e in self.events if e.status == "Failed"), None)
+
+
+class Deployment(BaseModel):
+    """A deploy request and everything deploybot learned about it. Saved with a version for CAS."""
+
+    id: str
+    version: int = 0
+    app: str
+    tag: str
+    image: Image
+    requester: str
+    team_id: str
+    channel: str
+    state: State = State.PENDING_APPROVAL
+    created_at: datetime
+    updated_at: datetime
+    config_name: str | None = None
+    running_before: str | None = None
+    previous_task_definition: str | None = None
+    approver: str | None = None
+    approved_at: datetime | None = None
+    cancelled_by: str | None = None
+    message_ts: str | None = None
+    task_definition_arn: str | None = None
+    deployment_id: str | None = None
+    rollback_deployment_id: str | None = None
+    rollback_requested_by: str | None = None
+    phase: Phase = Phase.WAITING
+    cd_status: str | None = None
+    target_status: str | None = None
+    events: dict[str, str] = Field(default_factory=dict)
+    green_weight: float = 0.0
+    error_code: str | None = None
+    error_message: str | None = None
+    failed_event: EventView | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    wait_minutes: float | None = None
+    termination_minutes: float | None = None
+
+    @property
+    def tracked_deployment(self) -> str | None:
+        return self.rollback_deployment_id or self.deployment_id

@@ -1,0 +1,53 @@
+"""What the domain needs from the outside world; bot.aws, bot.slack and bot.store implement these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from .models import Deployment, Image, ServiceState, Snapshot
+
+
+class ImageRegistry(Protocol):
+    async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image: ...
+
+    async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None: ...
+
+
+class DeployPlatform(Protocol):
+    async def service_state(self, cluster: str, service: str, container: str) -> ServiceState: ...
+
+    async def group_settings(self, application: str, group: str) -> tuple[str, float | None, float]:
+        """(deployment config name, ready wait minutes or None, termination wait minutes)."""
+        ...
+
+    async def register_image(self, task_definition_arn: str, container: str, image: str) -> str: ...
+
+    async def create_deployment(self, application: str, group: str, service: ServiceState,
+                                task_definition_arn: str, description: str) -> str: ...
+
+    async def snapshots(self, deployment_ids: Sequence[str]) -> list[Snapshot]: ...
+
+    async def continue_deployment(self, deployment_id: str, wait_type: str) -> None: ...
+
+    async def stop_deployment(self, deployment_id: str, rollback: bool) -> None: ...
+
+
+class Store(Protocol):
+    async def create(self, record: Deployment) -> Deployment: ...
+
+    async def get(self, record_id: str) -> Deployment | None: ...
+
+    async def save(self, record: Deployment) -> Deployment:
+        """Compare-and-set on ``record.version``; raises StaleRecord when someone saved first."""
+        ...
+
+    async def in_flight(self) -> list[Deployment]: ...
+
+    async def active_for_app(self, app: str) -> Deployment | None: ...
+
+    async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None: ...
+
+
+class StaleRecord(Exception):
+    """Another writer changed the record first (compare-and-set lost)."""

@@ -1,0 +1,126 @@
+"""Both halves of the sandbox together, plus the AWS panel and switches the web page shows."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from .aws.moto_ext import CONTROL
+from .aws.seed import CLUSTER, SERVICES, ServiceNames, push_image
+from .aws.server import LocalAws
+from .aws.simulation import LIFECYCLE, HookFailure
+from .slack.server import LocalSlack
+
+CATALOG = Path(__file__).resolve().parent / "catalog.yml"
+
+
+class Sandbox:
+    def __init__(self, *, slack_port: int = 0, aws_port: int = 0, speed: float | None = None) -> None:
+        self.aws = LocalAws(port=aws_port)
+        self.slack = LocalSlack(port=slack_port)
+        self.speed = speed
+
+    async def start(self) -> Sandbox:
+        await asyncio.to_thread(self.aws.start)
+        if self.speed is None:
+            CONTROL.clock.configure(manual=True)
+        else:
+            CONTROL.clock.configure(manual=False, speed=self.speed)
+        await asyncio.to_thread(self.aws.seed)
+        await self.slack.start()
+        self.slack.aws_panel = self.panel
+        self.slack.aws_control = self.control
+        return self
+
+    async def stop(self) -> None:
+        await self.slack.stop()
+        await asyncio.to_thread(self.aws.stop)
+
+    def env(self) -> dict[str, str]:
+        return {**self.slack.env(), **self.aws.env()}
+
+    # -- the AWS panel -----------------------------------------------------------------------
+
+    async def panel(self) -> dict[str, Any]:
+        return await asyncio.to_thread(self._panel)
+
+    def _panel(self) -> dict[str, Any]:
+        ecs, cd, ecr = self.aws.client("ecs"), self.aws.client("codedeploy"), self.aws.client("ecr")
+        services = []
+        for name in SERVICES:
+            names = ServiceNames(name)
+            svc = ecs.describe_services(cluster=CLUSTER, services=[name])["services"][0]
+            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+            image = td["containerDefinitions"][0]["image"]
+            version = image.rsplit(":", 1)[-1] if "@" not in image else _tag_of(ecr, names.repository, image)
+            active = cd.list_deployments(applicationName=names.application, deploymentGroupName=names.group,
+                                         includeOnlyStatuses=["Created", "InProgress", "Ready"])["deployments"]
+            deployments = []
+            for dep_id in active:
+                info = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]
+                weight = 0.0
+                if info["status"] != "Created":
+                    target = cd.get_deployment_target(deploymentId=dep_id, targetId=f"{CLUSTER}:{name}")
+                    for task_set in target["deploymentTarget"]["ecsTarget"].get("taskSetsInfo", []):
+                        if task_set.get("taskSetLabel") == "Green":
+                            weight = task_set["trafficWeight"]
+                deployments.append({"id": dep_id, "status": info["status"], "green_weight": weight,
+                                    "creator": info.get("creator")})
+            services.append({
+                "name": name, "version": version, "task_definition": svc["taskDefinition"].rsplit("/", 1)[-1],
+                "deployments": deployments, "fail_next": name in CONTROL.fail_next, "alarm": name in CONTROL.alarms,
+            })
+        return {
+            "services": services,
+            "clock": CONTROL.clock.now().isoformat(timespec="seconds"),
+            "speed": CONTROL.clock.speed, "manual": CONTROL.clock.manual,
+            "latency": CONTROL.latency_seconds, "throttles": dict(CONTROL.throttles),
+        }
+
+    # -- switches ----------------------------------------------------------------------------
+
+    async def control(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(self._control, body)
+
+    def _control(self, body: dict[str, Any]) -> dict[str, Any]:
+        action = body.get("action")
+        service = str(body.get("service", ""))
+        if action in ("fail_next", "alarm", "push") and service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; the sandbox has {', '.join(SERVICES)}")
+        if action == "fail_next":
+            event = str(body.get("event", "AfterAllowTestTraffic"))
+            if event not in LIFECYCLE:
+                raise ValueError(f"unknown lifecycle event {event!r}")
+            if body.get("on", True):
+                CONTROL.fail_next[service] = HookFailure(event=event)
+            else:
+                CONTROL.fail_next.pop(service, None)
+        elif action == "alarm":
+            if body.get("on", True):
+                CONTROL.alarms[service] = f"{service}-5xx"
+            else:
+                CONTROL.alarms.pop(service, None)
+        elif action == "throttle":
+            CONTROL.throttles[str(body["operation"])] = int(body.get("count", 1))
+        elif action == "latency":
+            CONTROL.latency_seconds = max(0.0, float(body.get("seconds", 0)))
+        elif action == "advance":
+            CONTROL.clock.advance(float(body.get("seconds", 60)))
+        elif action == "speed":
+            CONTROL.clock.configure(manual=False, speed=float(body.get("value", 1)))
+        elif action == "push":
+            tag = str(body.get("tag", ""))
+            digest = push_image(self.aws.client("ecr"), ServiceNames(service).repository, tag,
+                                salt=str(body.get("salt", "")))
+            return {"ok": True, "digest": digest}
+        else:
+            raise ValueError(f"unknown action {action!r}")
+        return {"ok": True}
+
+
+def _tag_of(ecr: Any, repository: str, image: str) -> str:
+    digest = image.split("@", 1)[1]
+    details = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+    tags = [t for d in details for t in d.get("imageTags", []) if t != "latest"]
+    return sorted(tags)[-1] if tags else digest[:19]

@@ -1,0 +1,168 @@
+"""Slack -> app delivery, the way Slack does it: signed HTTP posts or Socket Mode envelopes.
+
+Both transports carry the same payloads (the field sets Slack documents) and enforce the same
+3-second ack deadline; the outcome is translated into what the person in Slack would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+ACK_DEADLINE = 3.0
+
+
+def sign(secret: str, timestamp: str, body: str) -> str:
+    """Slack's v0 request signature, written independently of slack_sdk (tests cross-check both)."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class DeliveryResult:
+    ok: bool
+    error: str | None = None  # what Slack shows: operation_timeout, dispatch_failed, http_client_error, ...
+    status: int | None = None
+    body: Any = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.body, dict):
+            return str(self.body.get("text", ""))
+        return str(self.body or "")
+
+
+@dataclass
+class SocketConnection:
+    id: int
+    ws: web.WebSocketResponse
+
+
+class Deliverer:
+    """Delivers to the bot over HTTP (when ``events_url`` is set) or over Socket Mode."""
+
+    def __init__(self, signing_secret: str) -> None:
+        self.signing_secret = signing_secret
+        self.events_url: str | None = None
+        self.connections: list[SocketConnection] = []
+        self._tickets: set[str] = set()
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._rr = itertools.count()
+        self.connected = asyncio.Event()
+        self.extra_headers: dict[str, str] = {}
+
+    # -- socket mode -------------------------------------------------------------------------
+
+    def new_ticket(self) -> str:
+        ticket = secrets.token_urlsafe(16)
+        self._tickets.add(ticket)
+        return ticket
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            raise web.HTTPUnauthorized(text="invalid ticket")
+        self._tickets.discard(ticket)  # one-shot URLs, like Slack's
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        conn = SocketConnection(next(self._ids), ws)
+        self.connections.append(conn)
+        self.connected.set()
+        await ws.send_json({
+            "type": "hello", "num_connections": len(self.connections),
+            "debug_info": {"host": "applink-sandbox", "build_number": 1, "approximate_connection_time": 18060},
+            "connection_info": {"app_id": "A0DEPLOYBOT"},
+        })
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                with contextlib.suppress(ValueError):
+                    data = json.loads(msg.data)
+                    future = self._pending.get(str(data.get("envelope_id")))
+                    if future is not None and not future.done():
+                        future.set_result(data)
+        finally:
+            self.connections = [c for c in self.connections if c.id != conn.id]
+            if not self.connections:
+                self.connected.clear()
+        return ws
+
+    async def disconnect_all(self, reason: str = "refresh_requested") -> None:
+        for conn in list(self.connections):
+            await conn.ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-sandbox"}})
+
+    async def _deliver_socket(self, kind: str, payload: dict[str, Any], accepts: bool) -> DeliveryResult:
+        if not self.connections:
+            return DeliveryResult(False, "dispatch_failed")
+        conn = self.connections[next(self._rr) % len(self.connections)]
+        envelope_id = str(uuid.uuid4())
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[envelope_id] = future
+        try:
+            await conn.ws.send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
+                                     "accepts_response_payload": accepts})
+            ack = await asyncio.wait_for(future, ACK_DEADLINE)
+        except (TimeoutError, ConnectionError):
+            return DeliveryResult(False, "operation_timeout")
+        finally:
+            self._pending.pop(envelope_id, None)
+        return DeliveryResult(True, status=200, body=ack.get("payload") if accepts else None)
+
+    # -- http mode ---------------------------------------------------------------------------
+
+    async def post_signed(self, body: str, *, timestamp: str | None = None, signature: str | None = None,
+                          content_type: str = "application/x-www-form-urlencoded") -> DeliveryResult:
+        assert self.events_url is not None
+        ts = timestamp if timestamp is not None else str(int(time.time()))
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature if signature is not None else sign(self.signing_secret, ts, body),
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            **self.extra_headers,
+        }
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ACK_DEADLINE)) as session:
+                async with session.post(self.events_url, data=body.encode(), headers=headers) as resp:
+                    text = await resp.text()
+                    status = resp.status
+                    is_json = resp.content_type == "application/json"
+        except TimeoutError:
+            return DeliveryResult(False, "operation_timeout")
+        except aiohttp.ClientError:
+            return DeliveryResult(False, "dispatch_failed")
+        if status != 200:
+            return DeliveryResult(False, "http_client_error" if status < 500 else "http_service_error",
+                                  status=status, body=text)
+        parsed: Any = text
+        if is_json and text:
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(text)
+        return DeliveryResult(True, status=200, body=parsed)
+
+    # -- both --------------------------------------------------------------------------------
+
+    async def slash_command(self, fields: dict[str, str]) -> DeliveryResult:
+        if self.events_url:
+            return await self.post_signed(urlencode(fields))
+        return await self._deliver_socket("slash_commands", fields, accepts=True)
+
+    async def interactive(self, payload: dict[str, Any]) -> DeliveryResult:
+        if self.events_url:
+            return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+        return await self._deliver_socket("interactive", payload, accepts=False)

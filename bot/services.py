@@ -1,0 +1,16 @@
+"""The objects handlers need, bundled so the composition root can hand them over in one piece."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Catalog
+from .deployer import Deployer
+from .tasks import TaskSupervisor
+
+
+@dataclass(frozen=True)
+class Services:
+    catalog: Catalog
+    deployer: Deployer
+    tasks: TaskSupervisor

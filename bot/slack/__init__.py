@@ -1,0 +1,1 @@
+"""Block Kit rendering and outbound Slack Web API calls."""

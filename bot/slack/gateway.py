@@ -1,0 +1,80 @@
+"""Outbound Slack Web API calls: one client, Slack's retry handlers, cached user-group lookups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+log = structlog.get_logger(__name__)
+GROUP_TTL = 60.0
+
+
+class SlackGateway:
+    def __init__(self, token: str, base_url: str | None = None) -> None:
+        handlers = async_default_handlers() + [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+        kwargs = {"base_url": base_url} if base_url else {}
+        self.client = AsyncWebClient(token=token, retry_handlers=handlers, timeout=10, **kwargs)
+        self._groups: dict[str, tuple[float, list[str]]] = {}
+        self.team_domain = "slack"
+        self.team_url = ""
+
+    async def post(self, channel: str, text: str, blocks: Sequence[Block] | None = None, *,
+                   thread_ts: str | None = None, broadcast: bool = False) -> str:
+        resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                                                  reply_broadcast=broadcast or None, unfurl_links=False)
+        return str(resp["ts"])
+
+    async def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block]) -> None:
+        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def ephemeral(self, channel: str, user: str, text: str) -> None:
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as exc:
+            # Ephemerals are best effort (Slack does not guarantee them either); never fail the work.
+            log.warning("ephemeral_failed", error=exc.response.get("error"))
+
+    async def respond(self, response_url: str, text: str, *, replace: bool = False) -> None:
+        webhook = AsyncWebhookClient(url=response_url)
+        resp = await webhook.send(text=text, response_type="ephemeral", replace_original=replace)
+        if resp.status_code != 200:
+            log.warning("response_url_failed", status=resp.status_code)
+
+    async def usergroup_members(self, group_ids: Sequence[str]) -> set[str]:
+        members: set[str] = set()
+        now = time.monotonic()
+        for group in group_ids:
+            cached = self._groups.get(group)
+            if cached and now - cached[0] < GROUP_TTL:
+                members.update(cached[1])
+                continue
+            try:
+                resp = await self.client.usergroups_users_list(usergroup=group)
+            except SlackApiError as exc:
+                log.warning("usergroup_lookup_failed", usergroup=group, error=exc.response.get("error"))
+                continue  # fail closed: nobody is an approver through a group we cannot read
+            users = [str(u) for u in resp.get("users", [])]
+            self._groups[group] = (now, users)
+            members.update(users)
+        return members
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        return f"{self.team_url}archives/{channel}/p{ts.replace('.', '')}"
+
+    async def identify(self) -> None:
+        resp = await self.client.auth_test()
+        self.team_url = str(resp.get("url") or "")

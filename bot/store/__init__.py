@@ -1,0 +1,1 @@
+"""Persistence behind the domain's Store port (embedded SQLite by default)."""

@@ -1,0 +1,111 @@
+"""The embedded store: SQLite in WAL mode, one replica. Every save is a compare-and-set on version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..domain.models import Deployment, State
+from ..domain.ports import StaleRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deployments (
+    id TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    state TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state);
+CREATE INDEX IF NOT EXISTS deployments_app ON deployments(app, state);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+IN_FLIGHT = tuple(s.value for s in State if s.in_flight)
+
+
+class SqliteStore:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        if not url.startswith("sqlite://"):
+            raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path/to/deploybot.db")
+        path = url.removeprefix("sqlite://")
+        return cls(path.removeprefix("/") if path.startswith("//") else path or ":memory:")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    async def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        def work() -> list[tuple[Any, ...]]:
+            with self._lock:
+                cur = self._db.execute(sql, params)
+                rows = cur.fetchall()
+                self._changes = cur.rowcount
+                return rows
+        return await asyncio.to_thread(work)
+
+    async def create(self, record: Deployment) -> Deployment:
+        record = record.model_copy(update={"version": 1})
+        await self._run("INSERT INTO deployments (id, app, state, version, data) VALUES (?, ?, ?, ?, ?)",
+                        (record.id, record.app, record.state.value, 1, record.model_dump_json()))
+        return record
+
+    async def get(self, record_id: str) -> Deployment | None:
+        rows = await self._run("SELECT data FROM deployments WHERE id = ?", (record_id,))
+        return Deployment.model_validate_json(rows[0][0]) if rows else None
+
+    async def save(self, record: Deployment) -> Deployment:
+        new = record.model_copy(update={"version": record.version + 1})
+
+        def work() -> int:
+            with self._lock:
+                cur = self._db.execute(
+                    "UPDATE deployments SET state = ?, version = ?, data = ? WHERE id = ? AND version = ?",
+                    (new.state.value, new.version, new.model_dump_json(), record.id, record.version))
+                return cur.rowcount
+        if await asyncio.to_thread(work) != 1:
+            raise StaleRecord(record.id)
+        return new
+
+    async def in_flight(self) -> list[Deployment]:
+        marks = ",".join("?" * len(IN_FLIGHT))
+        rows = await self._run(f"SELECT data FROM deployments WHERE state IN ({marks})", IN_FLIGHT)  # noqa: S608 - placeholders only
+        return [Deployment.model_validate_json(r[0]) for r in rows]
+
+    async def active_for_app(self, app: str) -> Deployment | None:
+        marks = ",".join("?" * len(IN_FLIGHT))
+        rows = await self._run(
+            f"SELECT data FROM deployments WHERE app = ? AND state IN ({marks}) LIMIT 1",  # noqa: S608 - placeholders only
+            (app, *IN_FLIGHT))
+        return Deployment.model_validate_json(rows[0][0]) if rows else None
+
+    async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
+        await self._run("INSERT INTO audit (record_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+                        (record_id, datetime.now(UTC).isoformat(), actor, action, json.dumps(detail, default=str)))
+
+    async def audit_log(self, record_id: str) -> list[dict[str, Any]]:
+        rows = await self._run("SELECT at, actor, action, detail FROM audit WHERE record_id = ? ORDER BY seq",
+                               (record_id,))
+        return [{"at": r[0], "actor": r[1], "action": r[2], "detail": json.loads(r[3])} for r in rows]

@@ -1,0 +1,110 @@
+"""One supervised loop that tracks every in-flight deployment.
+
+Each tick reads all tracked deployments with BatchGetDeployments (25 at a time; targets only for
+active ones), folds each snapshot into its record, saves it with a compare-and-set, and tells
+Slack. A poke (after a button press) runs the next tick at once instead of waiting the interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from .config import Catalog
+from .domain.errors import DeployError
+from .domain.lifecycle import observe
+from .domain.models import Deployment, Snapshot, State
+from .domain.ports import DeployPlatform, StaleRecord, Store
+from .notifier import Notifier
+
+log = structlog.get_logger(__name__)
+
+
+class Watcher:
+    def __init__(self, catalog: Catalog, store: Store, platform: DeployPlatform, notifier: Notifier,
+                 interval: float, clock: Callable[[], datetime]) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.platform = platform
+        self.notifier = notifier
+        self.interval = interval
+        self.now = clock
+        self._wake = asyncio.Event()
+        self.ticks = 0
+        # Finished deployments whose last words have not reached Slack yet (Slack down, 429 storm).
+        self._settling: dict[str, Deployment] = {}
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad tick must not stop tracking every deployment
+                log.exception("watcher_tick_failed")
+            jitter = self.interval * random.uniform(-0.1, 0.1)  # noqa: S311 - jitter, not crypto
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(0.01, self.interval + jitter))
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def tick(self) -> None:
+        self.ticks += 1
+        records = [r for r in await self.store.in_flight() if r.state in (State.IN_PROGRESS, State.ROLLING_BACK)]
+        ids = [r.tracked_deployment for r in records if r.tracked_deployment]
+        snapshots: dict[str, Snapshot] = {}
+        if ids:
+            try:
+                snapshots = {s.deployment_id: s for s in await self.platform.snapshots(ids)}
+            except DeployError as exc:
+                log.warning("watcher_read_failed", reason=exc.message)
+        for record in records:
+            snap = snapshots.get(record.tracked_deployment or "")
+            if snap is not None:
+                record = await self._fold(record, snap)
+            if record.state.terminal:
+                self._settling[record.id] = record
+            else:
+                await self._tell(record)
+        for record_id, record in list(self._settling.items()):
+            if await self._tell(record):
+                del self._settling[record_id]
+                self.notifier.forget(record_id)
+
+    async def _tell(self, record: Deployment) -> bool:
+        rendered = await self.notifier.sync_root(record, self.now())
+        flushed = await self.notifier.flush(record)
+        return rendered and flushed
+
+    async def _fold(self, record: Deployment, snap: Snapshot) -> Deployment:
+        now = self.now()
+        observation = observe(record, snap, now)
+        if not observation.changed:
+            return record
+        structlog.contextvars.bind_contextvars(request_id=record.id, app=record.app, version=record.tag,
+                                               deployment_id=record.deployment_id)
+        try:
+            saved = await self.store.save(observation.record)
+        except StaleRecord:
+            return record  # someone else wrote first; the next tick reads the fresh record
+        for milestone in observation.milestones:
+            log.info("deployment_progressed", milestone=milestone.kind.value, status=snap.status,
+                     green_weight=saved.green_weight)
+        self.notifier.milestones(saved, observation.milestones)
+        if saved.state.terminal:
+            await self.store.audit(saved.id, "codedeploy", f"finished:{saved.state.value}",
+                                   {"error_code": saved.error_code, "deployment_id": saved.deployment_id})
+            app = self.catalog.get(saved.app)
+            if app is not None:
+                self.notifier.alert(saved, app)
+            log.info("deployment_finished", outcome=saved.state.value, error_code=saved.error_code)
+        structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
+        return saved

@@ -1,0 +1,36 @@
+"""Button clicks: ack first, then re-check state and permission on the server in a task."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.domain.lifecycle import Action
+from bot.services import Services
+
+from .payloads import ButtonClick
+
+log = structlog.get_logger(__name__)
+ACTION_IDS = tuple(a.value for a in Action)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.action(re.compile(r"^deploy_"))
+    async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            click = ButtonClick.model_validate(body)
+            action = Action(click.actions[0].action_id)
+        except (ValidationError, ValueError):
+            log.warning("click_malformed")
+            return
+        services.tasks.spawn(
+            "deploy_click",
+            services.deployer.click(action, click.actions[0].value, click.user.id, click.user.team_id,
+                                    click.channel.id),
+            request_id=click.actions[0].value,
+        )

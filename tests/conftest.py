@@ -1,0 +1,92 @@
+"""Fixtures: one local AWS per test session (reset and re-seeded per test), a fresh local Slack and
+bot per test. Everything binds to 127.0.0.1 on ephemeral ports; the sandbox clock is manual, so
+tests move time with ``advance`` and never sleep on the wall clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_catalog
+from bot.logging import configure
+from bot.sandbox.aws.moto_ext import CONTROL
+from bot.sandbox.aws.server import LocalAws
+from bot.sandbox.runner import CATALOG, Sandbox
+from bot.sandbox.slack.server import LocalSlack
+
+for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+    os.environ.pop(_proxy, None)  # slack_sdk ignores NO_PROXY; Bolt flips to OAuth with client ids
+
+configure("console")
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    aws = LocalAws().start()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture
+def aws(local_aws: LocalAws) -> LocalAws:
+    CONTROL.clock.configure(manual=True)
+    local_aws.reset()
+    CONTROL.calls.clear()
+    return local_aws
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[LocalSlack]:
+    server = await LocalSlack().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def sandbox(aws: LocalAws, slack: LocalSlack) -> Sandbox:
+    box = Sandbox()
+    box.aws, box.slack = aws, slack
+    slack.aws_panel, slack.aws_control = box.panel, box.control
+    return box
+
+
+def bot_settings(slack: LocalSlack, aws: LocalAws, tmp_path: Path, transport: str) -> Settings:
+    return Settings(
+        slack_bot_token=slack.ws.bot_token,
+        slack_signing_secret=slack.ws.signing_secret,
+        slack_app_token=slack.ws.app_token if transport == "socket" else None,
+        slack_api_url=slack.api_url,
+        aws_region="us-east-1",
+        aws_endpoint_url=aws.endpoint,
+        config_path=CATALOG,
+        store_url=f"sqlite:///{tmp_path / 'deploybot.db'}",
+        http_host="127.0.0.1",
+        http_port=0,
+        log_format="console",
+        poll_interval=0.05,
+        transport=transport,
+    )
+
+
+@pytest.fixture(params=["socket", "http"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def bot(sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[object]:
+    from bot.app import Runtime
+
+    for name, value in sandbox.aws.env().items():
+        monkeypatch.setenv(name, value)
+    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport)
+    runtime = Runtime(settings, load_catalog(CATALOG))
+    await runtime.start()
+    if transport == "http":
+        sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{runtime.port}/slack/events"
+    yield runtime
+    await runtime.tasks.drain()
+    await runtime.stop()
