@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -46,11 +45,14 @@ class Runtime:
         self.notifier = Notifier(self.slack, settings.aws_region)
         self.tasks = TaskSupervisor()
         self.watcher = Watcher(catalog, self.store, self.aws, self.notifier, settings.poll_interval, utcnow)
-        self.deployer = Deployer(catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke,
-                                 clock=utcnow)
-        self.bolt = AsyncApp(client=self.slack.client,
-                             signing_secret=settings.slack_signing_secret.get_secret_value(),
-                             process_before_response=False)
+        self.deployer = Deployer(
+            catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke, clock=utcnow
+        )
+        self.bolt = AsyncApp(
+            client=self.slack.client,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            process_before_response=False,
+        )
         services = Services(catalog=catalog, deployer=self.deployer, tasks=self.tasks)
         commands.register(self.bolt, services)
         actions.register(self.bolt, services)
@@ -109,21 +111,23 @@ class Runtime:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         if self.settings.socket_mode:
-            assert self.settings.slack_app_token is not None
-            self.socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token.get_secret_value())
-            await self.socket.connect_async()
+            app_token = self.settings.slack_app_token
+            if app_token is None:
+                raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
+            self.socket = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
+            await self.socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         self.ready = True
-        log.info("bot_started", transport="socket" if self.socket else "http", port=self.port,
-                 apps=sorted(self.catalog.apps))
+        log.info(
+            "bot_started", transport="socket" if self.socket else "http", port=self.port, apps=sorted(self.catalog.apps)
+        )
 
     async def stop(self) -> None:
         self.ready = False
         if self.socket is not None:
-            await self.socket.close_async()
+            await self.socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         if self._watcher_task is not None:
             self._watcher_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher_task
+            await asyncio.wait({self._watcher_task}, timeout=5)
         await self.tasks.close()
         if self._runner is not None:
             await self._runner.cleanup()

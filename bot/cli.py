@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from .config import ConfigError, Settings, load_catalog, load_settings
+from .config import Catalog, ConfigError, Settings, load_catalog, load_settings
 from .logging import configure
 
 log = structlog.get_logger(__name__)
@@ -26,8 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     for p in (sandbox, demo):
         p.add_argument("--slack-port", type=int, default=0, help="port of the local Slack (default: any free one)")
         p.add_argument("--aws-port", type=int, default=0, help="port of the local AWS (default: any free one)")
-        p.add_argument("--speed", type=float, default=30.0,
-                       help="simulated seconds per real second (default 30: a 5-minute canary takes 10 s)")
+        p.add_argument(
+            "--speed",
+            type=float,
+            default=30.0,
+            help="simulated seconds per real second (default 30: a 5-minute canary takes 10 s)",
+        )
     sandbox.add_argument("--events-url", help="deliver to a bot in HTTP mode at this URL instead of Socket Mode")
     args = parser.parse_args(argv)
     try:
@@ -46,10 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(coro: object) -> int:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(coro)  # type: ignore[arg-type]
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -61,11 +64,9 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
-async def _serve(settings: Settings, catalog: object) -> None:
+async def _serve(settings: Settings, catalog: Catalog) -> None:
     from .app import Runtime
-    from .config import Catalog
 
-    assert isinstance(catalog, Catalog)
     runtime = Runtime(settings, catalog)
     await runtime.start()
     try:
@@ -94,9 +95,15 @@ async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
     from .sandbox.runner import CATALOG, Sandbox
 
     box = await Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
-    env = {**box.env(), "DEPLOYBOT_CONFIG": str(CATALOG), "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
-           "DEPLOYBOT_HTTP_PORT": "0", "DEPLOYBOT_POLL_INTERVAL": "1", "DEPLOYBOT_LOG_FORMAT": "console",
-           "DEPLOYBOT_STORE": f"sqlite:///{Path('.deploybot') / 'demo.db'}"}
+    env = {
+        **box.env(),
+        "DEPLOYBOT_CONFIG": str(CATALOG),
+        "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
+        "DEPLOYBOT_HTTP_PORT": "0",
+        "DEPLOYBOT_POLL_INTERVAL": "1",
+        "DEPLOYBOT_LOG_FORMAT": "console",
+        "DEPLOYBOT_STORE": f"sqlite:///{Path('.deploybot') / 'demo.db'}",
+    }
     os.environ.update(env)
     settings = load_settings()
     runtime = Runtime(settings, load_catalog(settings.config_path))

@@ -85,13 +85,16 @@ class AppConfig(BaseModel):
 
     def fill_defaults(self, name: str) -> AppConfig:
         # Same defaults as `aws ecs deploy` for the CodeDeploy names (filehelpers.get_app_name).
-        return self.model_copy(update={
-            "name": name,
-            "container": self.container or name,
-            "codedeploy_application": self.codedeploy_application or f"AppECS-{self.cluster[:46]}-{self.service[:46]}",
-            "deployment_group": self.deployment_group or f"DgpECS-{self.cluster[:46]}-{self.service[:46]}",
-            "alert_channel": self.alert_channel or self.deploy_channel,
-        })
+        return self.model_copy(
+            update={
+                "name": name,
+                "container": self.container or name,
+                "codedeploy_application": self.codedeploy_application
+                or f"AppECS-{self.cluster[:46]}-{self.service[:46]}",
+                "deployment_group": self.deployment_group or f"DgpECS-{self.cluster[:46]}-{self.service[:46]}",
+                "alert_channel": self.alert_channel or self.deploy_channel,
+            }
+        )
 
 
 class Catalog(BaseModel):
@@ -121,8 +124,9 @@ def load_catalog(path: Path) -> Catalog:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found. Set DEPLOYBOT_CONFIG to your catalog (see examples/deploybot.yml).")\
-            from None
+        raise ConfigError(
+            f"{path}: file not found. Set DEPLOYBOT_CONFIG to your catalog (see examples/deploybot.yml)."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -138,7 +142,7 @@ def load_catalog(path: Path) -> Catalog:
 
 def load_settings() -> Settings:
     try:
-        return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings()
     except ValidationError as exc:
         names = {e["loc"][0] for e in exc.errors() if e.get("loc")}
         problems = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -32,9 +32,16 @@ def new_request_id() -> str:
 
 
 class Deployer:
-    def __init__(self, catalog: Catalog, store: Store, registry: ImageRegistry, platform: DeployPlatform,
-                 notifier: Notifier, poke: Callable[[], None] = lambda: None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        registry: ImageRegistry,
+        platform: DeployPlatform,
+        notifier: Notifier,
+        poke: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.catalog = catalog
         self.store = store
         self.registry = registry
@@ -50,22 +57,35 @@ class Deployer:
         try:
             active = await self.store.active_for_app(app.name)
             if active is not None:
-                raise Conflict(f"`{app.name}` is already being deployed (`{active.tag}`, requested by "
-                               f"<@{active.requester}>). Wait for it to finish or roll it back.")
+                raise Conflict(
+                    f"`{app.name}` is already being deployed (`{active.tag}`, requested by "
+                    f"<@{active.requester}>). Wait for it to finish or roll it back."
+                )
             image = await self.registry.resolve(app.repository, tag, app.version_pattern)
             service = await self.platform.service_state(app.cluster, app.service, app.container)
             running = await self.registry.version_of(app.repository, service.image, app.version_pattern)
-            config_name, wait, term = await self.platform.group_settings(app.codedeploy_application,
-                                                                         app.deployment_group)
+            config_name, wait, term = await self.platform.group_settings(
+                app.codedeploy_application, app.deployment_group
+            )
         except DeployError as exc:
             await slack.respond(response_url, exc.message)
             return None
         now = self.now()
         record = Deployment(
-            id=new_request_id(), app=app.name, tag=image.tag, image=image, requester=user, team_id=team,
-            channel=app.deploy_channel, created_at=now, updated_at=now, config_name=config_name,
-            running_before=running, previous_task_definition=service.task_definition_arn,
-            wait_minutes=wait, termination_minutes=term,
+            id=new_request_id(),
+            app=app.name,
+            tag=image.tag,
+            image=image,
+            requester=user,
+            team_id=team,
+            channel=app.deploy_channel,
+            created_at=now,
+            updated_at=now,
+            config_name=config_name,
+            running_before=running,
+            previous_task_definition=service.task_definition_arn,
+            wait_minutes=wait,
+            termination_minutes=term,
         )
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
         record = await self.store.create(record)
@@ -73,7 +93,9 @@ class Deployer:
         ts = await self.notifier.post_root(record, now)
         record = await self.store.save(record.model_copy(update={"message_ts": ts}))
         log.info("deploy_requested", digest=image.digest)
-        await slack.respond(response_url, f"Asked for approval of `{app.name}` `{image.tag}` in <#{app.deploy_channel}>.")
+        await slack.respond(
+            response_url, f"Asked for approval of `{app.name}` `{image.tag}` in <#{app.deploy_channel}>."
+        )
         return record
 
     # -- buttons ------------------------------------------------------------------------------
@@ -84,8 +106,9 @@ class Deployer:
         if record is None:
             await slack.ephemeral(channel, user, "I have no record of that deployment; nothing was changed.")
             return
-        structlog.contextvars.bind_contextvars(request_id=record.id, app=record.app, version=record.tag,
-                                               deployment_id=record.deployment_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=record.id, app=record.app, version=record.tag, deployment_id=record.deployment_id
+        )
         app = self.catalog.get(record.app)
         try:
             if app is None:
@@ -119,7 +142,8 @@ class Deployer:
             await self.store.audit(record.id, user, "cancelled", {})
             await self.notifier.sync_root(record, now)
             return
-        assert record.deployment_id is not None
+        if record.deployment_id is None:
+            raise Conflict(explain_state(record))
         if action is Action.SHIFT:
             await self.platform.continue_deployment(record.deployment_id, "READY_WAIT")
             text = f":arrow_forward: <@{user}> started shifting traffic to green."
@@ -139,16 +163,23 @@ class Deployer:
         try:
             service = await self.platform.service_state(app.cluster, app.service, app.container)
             td = await self.platform.register_image(service.task_definition_arn, app.container, record.image.pinned)
-            record = await self.store.save(record.model_copy(update={"task_definition_arn": td,
-                                                                     "previous_task_definition": service.task_definition_arn}))
-            description = (f"deploybot {record.id}: {app.name} {record.tag} requested by {record.requester}, "
-                           f"approved by {record.approver}")
+            record = await self.store.save(
+                record.model_copy(
+                    update={"task_definition_arn": td, "previous_task_definition": service.task_definition_arn}
+                )
+            )
+            description = (
+                f"deploybot {record.id}: {app.name} {record.tag} requested by {record.requester}, "
+                f"approved by {record.approver}"
+            )
             deployment_id = await self.platform.create_deployment(
-                app.codedeploy_application, app.deployment_group, service, td, description)
+                app.codedeploy_application, app.deployment_group, service, td, description
+            )
         except DeployError as exc:
             now = self.now()
-            record = await self.store.save(transition(record, State.START_FAILED, now, error_message=exc.message,
-                                                      finished_at=now))
+            record = await self.store.save(
+                transition(record, State.START_FAILED, now, error_message=exc.message, finished_at=now)
+            )
             await self.store.audit(record.id, "deploybot", "start_failed", {"reason": exc.message})
             log.warning("deployment_start_failed", reason=exc.message)
             await self.notifier.sync_root(record, now)
@@ -157,16 +188,29 @@ class Deployer:
             return
         now = self.now()
         structlog.contextvars.bind_contextvars(deployment_id=deployment_id)
-        record = await self.store.save(transition(record, State.IN_PROGRESS, now, deployment_id=deployment_id,
-                                                  started_at=now, phase=Phase.WAITING, cd_status="Created"))
-        await self.store.audit(record.id, "deploybot", "deployment_created",
-                               {"deployment_id": deployment_id, "task_definition": td})
+        record = await self.store.save(
+            transition(
+                record,
+                State.IN_PROGRESS,
+                now,
+                deployment_id=deployment_id,
+                started_at=now,
+                phase=Phase.WAITING,
+                cd_status="Created",
+            )
+        )
+        await self.store.audit(
+            record.id, "deploybot", "deployment_created", {"deployment_id": deployment_id, "task_definition": td}
+        )
         log.info("deployment_created", task_definition=td)
         from .slack.render import console_url  # the console link is presentation, kept with rendering
 
-        self.notifier.reply(record, f":rocket: CodeDeploy deployment <{console_url(self.notifier.region, deployment_id)}|"
-                                    f"{deployment_id}> created with `{record.config_name}`; image pinned to "
-                                    f"`{record.image.short_digest}`.")
+        self.notifier.reply(
+            record,
+            f":rocket: CodeDeploy deployment <{console_url(self.notifier.region, deployment_id)}|"
+            f"{deployment_id}> created with `{record.config_name}`; image pinned to "
+            f"`{record.image.short_digest}`.",
+        )
         await self.notifier.sync_root(record, now)
         await self.notifier.flush(record)
         self.poke()

@@ -58,5 +58,7 @@ class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(str(record.msg))
         if record.args:
-            record.args = tuple(redact(str(a)) for a in (record.args if isinstance(record.args, tuple) else (record.args,)))
+            record.args = tuple(
+                redact(str(a)) for a in (record.args if isinstance(record.args, tuple) else (record.args,))
+            )
         return True

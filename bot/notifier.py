@@ -26,8 +26,14 @@ log = structlog.get_logger(__name__)
 
 
 class Pending:
-    def __init__(self, text: str, broadcast: bool = False, channel: str | None = None,
-                 blocks: list[Block] | None = None, threaded: bool = True) -> None:
+    def __init__(
+        self,
+        text: str,
+        broadcast: bool = False,
+        channel: str | None = None,
+        blocks: list[Block] | None = None,
+        threaded: bool = True,
+    ) -> None:
         self.text, self.broadcast, self.channel, self.blocks, self.threaded = text, broadcast, channel, blocks, threaded
 
 
@@ -83,8 +89,9 @@ class Notifier:
             item = queue[0]
             try:
                 if item.threaded:
-                    await self.slack.post(record.channel, item.text, item.blocks, thread_ts=record.message_ts,
-                                          broadcast=item.broadcast)
+                    await self.slack.post(
+                        record.channel, item.text, item.blocks, thread_ts=record.message_ts, broadcast=item.broadcast
+                    )
                 else:
                     await self.slack.post(item.channel or record.channel, item.text, item.blocks)
             except SlackApiError as exc:

@@ -24,7 +24,7 @@ class TaskSupervisor:
                 await coro
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the supervisor is the last line: log it, keep serving
+            except Exception:
                 log.exception("task_failed", task=name)
 
         task = asyncio.create_task(run(), name=name)

@@ -8,6 +8,7 @@ Slack. A poke (after a button press) runs the next tick at once instead of waiti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from datetime import datetime
@@ -25,8 +26,15 @@ log = structlog.get_logger(__name__)
 
 
 class Watcher:
-    def __init__(self, catalog: Catalog, store: Store, platform: DeployPlatform, notifier: Notifier,
-                 interval: float, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        platform: DeployPlatform,
+        notifier: Notifier,
+        interval: float,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.catalog = catalog
         self.store = store
         self.platform = platform
@@ -47,13 +55,14 @@ class Watcher:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - one bad tick must not stop tracking every deployment
+            except Exception:
                 log.exception("watcher_tick_failed")
             jitter = self.interval * random.uniform(-0.1, 0.1)  # noqa: S311 - jitter, not crypto
-            try:
-                await asyncio.wait_for(self._wake.wait(), max(0.01, self.interval + jitter))
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
+            # with the wake-up, and shutdown then waits forever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.01, self.interval + jitter)):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def tick(self) -> None:
@@ -89,19 +98,28 @@ class Watcher:
         observation = observe(record, snap, now)
         if not observation.changed:
             return record
-        structlog.contextvars.bind_contextvars(request_id=record.id, app=record.app, version=record.tag,
-                                               deployment_id=record.deployment_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=record.id, app=record.app, version=record.tag, deployment_id=record.deployment_id
+        )
         try:
             saved = await self.store.save(observation.record)
         except StaleRecord:
             return record  # someone else wrote first; the next tick reads the fresh record
         for milestone in observation.milestones:
-            log.info("deployment_progressed", milestone=milestone.kind.value, status=snap.status,
-                     green_weight=saved.green_weight)
+            log.info(
+                "deployment_progressed",
+                milestone=milestone.kind.value,
+                status=snap.status,
+                green_weight=saved.green_weight,
+            )
         self.notifier.milestones(saved, observation.milestones)
         if saved.state.terminal:
-            await self.store.audit(saved.id, "codedeploy", f"finished:{saved.state.value}",
-                                   {"error_code": saved.error_code, "deployment_id": saved.deployment_id})
+            await self.store.audit(
+                saved.id,
+                "codedeploy",
+                f"finished:{saved.state.value}",
+                {"error_code": saved.error_code, "deployment_id": saved.deployment_id},
+            )
             app = self.catalog.get(saved.app)
             if app is not None:
                 self.notifier.alert(saved, app)

@@ -15,11 +15,11 @@ from bot.services import Services
 from .payloads import ButtonClick
 
 log = structlog.get_logger(__name__)
-ACTION_IDS = tuple(a.value for a in Action)
+ACTION_PATTERN = re.compile(r"^deploy_")
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.action(re.compile(r"^deploy_"))
+    @app.action(ACTION_PATTERN)
     async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         try:
@@ -30,7 +30,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         services.tasks.spawn(
             "deploy_click",
-            services.deployer.click(action, click.actions[0].value, click.user.id, click.user.team_id,
-                                    click.channel.id),
+            services.deployer.click(
+                action, click.actions[0].value, click.user.id, click.user.team_id, click.channel.id
+            ),
             request_id=click.actions[0].value,
         )

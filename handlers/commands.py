@@ -17,6 +17,7 @@ from bot.slack.render import help_blocks
 from .payloads import SlashCommand
 
 log = structlog.get_logger(__name__)
+COMMAND = "/deploy"
 USAGE = "Usage: `/deploy <app> <version>`, for example `/deploy web1 v1.2.3`. `/deploy help` explains more."
 
 
@@ -26,7 +27,7 @@ def tokens(text: str) -> list[str]:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.command("/deploy")
+    @app.command(COMMAND)
     async def deploy(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
             cmd = SlashCommand.model_validate(body)

@@ -77,7 +77,9 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def bot(sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[object]:
+async def bot(
+    sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[object]:
     from bot.app import Runtime
 
     for name, value in sandbox.aws.env().items():

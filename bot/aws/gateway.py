@@ -60,9 +60,11 @@ class AwsGateway:
 
     async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image:
         try:
-            detail = (await asyncio.to_thread(
-                self.ecr.describe_images, repositoryName=repository, imageIds=[{"imageTag": tag}]
-            ))["imageDetails"][0]
+            detail = (
+                await asyncio.to_thread(
+                    self.ecr.describe_images, repositoryName=repository, imageIds=[{"imageTag": tag}]
+                )
+            )["imageDetails"][0]
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code == "ImageNotFoundException":
@@ -73,7 +75,9 @@ class AwsGateway:
         registry = detail.get("registryId", "")
         uri = f"{registry}.dkr.ecr.{self.region}.amazonaws.com/{repository}"
         if tag == "latest":
-            versions = sorted(t for t in detail.get("imageTags", []) if t != "latest" and re.fullmatch(version_pattern, t))
+            versions = sorted(
+                t for t in detail.get("imageTags", []) if t != "latest" and re.fullmatch(version_pattern, t)
+            )
             if not versions:
                 raise TagNotFound(repository, "latest (with a version tag on the same image)")
             tag = versions[-1]
@@ -92,8 +96,9 @@ class AwsGateway:
         else:
             return None
         try:
-            details = (await self._call(self.ecr.describe_images, repositoryName=repository,
-                                        imageIds=[image_id]))["imageDetails"]
+            details = (await self._call(self.ecr.describe_images, repositoryName=repository, imageIds=[image_id]))[
+                "imageDetails"
+            ]
         except (TagNotFound, UpstreamError):
             return None
         tags = [t for d in details for t in d.get("imageTags", []) if re.fullmatch(version_pattern, t)]
@@ -108,8 +113,10 @@ class AwsGateway:
             raise UpstreamError(f"The ECS service `{service}` was not found in cluster `{cluster}`.")
         svc = services[0]
         if (svc.get("deploymentController") or {}).get("type") != "CODE_DEPLOY":
-            raise UpstreamError(f"The ECS service `{service}` is not deployed by CodeDeploy (its deployment "
-                                "controller is not CODE_DEPLOY).")
+            raise UpstreamError(
+                f"The ECS service `{service}` is not deployed by CodeDeploy (its deployment "
+                "controller is not CODE_DEPLOY)."
+            )
         td_arn = str(svc["taskDefinition"])
         primary = next((ts for ts in svc.get("taskSets", []) if ts.get("status") == "PRIMARY"), None)
         if primary:
@@ -133,8 +140,7 @@ class AwsGateway:
         )
 
     async def register_image(self, task_definition_arn: str, container: str, image: str) -> str:
-        resp = await self._call(self.ecs.describe_task_definition, taskDefinition=task_definition_arn,
-                                include=["TAGS"])
+        resp = await self._call(self.ecs.describe_task_definition, taskDefinition=task_definition_arn, include=["TAGS"])
         kwargs = {k: v for k, v in resp["taskDefinition"].items() if k not in self._strip}
         for definition in kwargs["containerDefinitions"]:
             if definition["name"] == container:
@@ -147,23 +153,29 @@ class AwsGateway:
     # -- CodeDeploy --------------------------------------------------------------------------
 
     async def group_settings(self, application: str, group: str) -> tuple[str, float | None, float]:
-        info = (await self._call(self.codedeploy.get_deployment_group, applicationName=application,
-                                 deploymentGroupName=group))["deploymentGroupInfo"]
+        info = (
+            await self._call(
+                self.codedeploy.get_deployment_group, applicationName=application, deploymentGroupName=group
+            )
+        )["deploymentGroupInfo"]
         bg = info.get("blueGreenDeploymentConfiguration") or {}
         ready = bg.get("deploymentReadyOption") or {}
         wait = float(ready.get("waitTimeInMinutes", 0)) if ready.get("actionOnTimeout") == "STOP_DEPLOYMENT" else None
         term = float((bg.get("terminateBlueInstancesOnDeploymentSuccess") or {}).get("terminationWaitTimeInMinutes", 0))
         return str(info.get("deploymentConfigName") or "CodeDeployDefault.ECSAllAtOnce"), wait, term
 
-    async def create_deployment(self, application: str, group: str, service: ServiceState,
-                                task_definition_arn: str, description: str) -> str:
+    async def create_deployment(
+        self, application: str, group: str, service: ServiceState, task_definition_arn: str, description: str
+    ) -> str:
         content = json.dumps(build_appspec(service, task_definition_arn), sort_keys=True)
         resp = await self._call(
             self.codedeploy.create_deployment,
             applicationName=application,
             deploymentGroupName=group,
-            revision={"revisionType": "AppSpecContent",
-                      "appSpecContent": {"content": content, "sha256": hashlib.sha256(content.encode()).hexdigest()}},
+            revision={
+                "revisionType": "AppSpecContent",
+                "appSpecContent": {"content": content, "sha256": hashlib.sha256(content.encode()).hexdigest()},
+            },
             description=description[:256],
         )
         return str(resp["deploymentId"])
@@ -171,7 +183,7 @@ class AwsGateway:
     async def snapshots(self, deployment_ids: Sequence[str]) -> list[Snapshot]:
         out: list[Snapshot] = []
         for start in range(0, len(deployment_ids), BATCH):
-            chunk = list(deployment_ids[start:start + BATCH])
+            chunk = list(deployment_ids[start : start + BATCH])
             infos = (await self._call(self.codedeploy.batch_get_deployments, deploymentIds=chunk))["deploymentsInfo"]
             for info in infos:
                 target = None
@@ -183,27 +195,30 @@ class AwsGateway:
 
     async def _target(self, info: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            ids = (await asyncio.to_thread(self.codedeploy.list_deployment_targets,
-                                           deploymentId=info["deploymentId"]))["targetIds"]
+            ids = (await asyncio.to_thread(self.codedeploy.list_deployment_targets, deploymentId=info["deploymentId"]))[
+                "targetIds"
+            ]
             if not ids:
                 return None
             target_id = ids[0]
-            resp = await asyncio.to_thread(self.codedeploy.get_deployment_target,
-                                           deploymentId=info["deploymentId"], targetId=target_id)
+            resp = await asyncio.to_thread(
+                self.codedeploy.get_deployment_target, deploymentId=info["deploymentId"], targetId=target_id
+            )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("DeploymentNotStartedException", "DeploymentTargetDoesNotExistException"):
+            if exc.response["Error"]["Code"] in (
+                "DeploymentNotStartedException",
+                "DeploymentTargetDoesNotExistException",
+            ):
                 return None
             raise _translate(exc) from exc
         target: dict[str, Any] | None = resp["deploymentTarget"].get("ecsTarget")
         return target
 
     async def continue_deployment(self, deployment_id: str, wait_type: str) -> None:
-        await self._call(self.codedeploy.continue_deployment, deploymentId=deployment_id,
-                         deploymentWaitType=wait_type)
+        await self._call(self.codedeploy.continue_deployment, deploymentId=deployment_id, deploymentWaitType=wait_type)
 
     async def stop_deployment(self, deployment_id: str, rollback: bool) -> None:
-        await self._call(self.codedeploy.stop_deployment, deploymentId=deployment_id,
-                         autoRollbackEnabled=rollback)
+        await self._call(self.codedeploy.stop_deployment, deploymentId=deployment_id, autoRollbackEnabled=rollback)
 
 
 def _port_of(td: dict[str, Any], container: str) -> int:
@@ -243,11 +258,18 @@ def _snapshot(info: dict[str, Any], target: dict[str, Any] | None) -> Snapshot:
     if target:
         for event in target.get("lifecycleEvents", []):
             diag = event.get("diagnostics") or {}
-            events.append(EventView(
-                name=event["lifecycleEventName"], status=event["status"], start=event.get("startTime"),
-                end=event.get("endTime"), error_code=diag.get("errorCode"), message=diag.get("message"),
-                log_tail=diag.get("logTail"), script=diag.get("scriptName"),
-            ))
+            events.append(
+                EventView(
+                    name=event["lifecycleEventName"],
+                    status=event["status"],
+                    start=event.get("startTime"),
+                    end=event.get("endTime"),
+                    error_code=diag.get("errorCode"),
+                    message=diag.get("message"),
+                    log_tail=diag.get("logTail"),
+                    script=diag.get("scriptName"),
+                )
+            )
         sets = target.get("taskSetsInfo") or []
         green_set = next((s for s in sets if s.get("taskSetLabel") == "Green"), None)
         green = float(green_set.get("trafficWeight", 0.0)) if green_set else 0.0
@@ -273,7 +295,10 @@ def _translate(exc: ClientError) -> Exception:
     message = exc.response.get("Error", {}).get("Message", str(exc))
     if code == "DeploymentLimitExceededException":
         return AlreadyDeploying(f"CodeDeploy already has an active deployment for this service: {message}")
-    if code in ("DeploymentIsNotInReadyStateException", "DeploymentAlreadyCompletedException",
-                "InvalidDeploymentStatusException"):
+    if code in (
+        "DeploymentIsNotInReadyStateException",
+        "DeploymentAlreadyCompletedException",
+        "InvalidDeploymentStatusException",
+    ):
         return Conflict(f"CodeDeploy says that is too late: {message}")
     return UpstreamError(f"AWS refused the call ({code}): {message}")

@@ -16,8 +16,14 @@ from .models import Deployment, EventView, Phase, Snapshot, State
 
 MAX_VERSION_LENGTH = 128
 LIFECYCLE = (
-    "BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
-    "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic",
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
 )
 PROVISIONING_EVENTS = frozenset(LIFECYCLE[:6])
 
@@ -174,11 +180,11 @@ def observe(record: Deployment, snap: Snapshot, now: datetime) -> Observation:
         out.append(Milestone(MilestoneKind.BAKING))
     update["phase"] = phase
     if snap.terminal:
-        update.update(error_code=snap.error_code, error_message=snap.error_message,
-                      failed_event=snap.failed_event)
+        update.update(error_code=snap.error_code, error_message=snap.error_message, failed_event=snap.failed_event)
         if snap.status != "Succeeded" and snap.rollback_deployment_id:
-            update.update(state=State.ROLLING_BACK, phase=Phase.ROLLING_BACK,
-                          rollback_deployment_id=snap.rollback_deployment_id)
+            update.update(
+                state=State.ROLLING_BACK, phase=Phase.ROLLING_BACK, rollback_deployment_id=snap.rollback_deployment_id
+            )
             out.append(Milestone(MilestoneKind.ROLLING_BACK))
         else:
             update.update(state=_final_state(snap.status), finished_at=now)
@@ -193,8 +199,7 @@ def _observe_rollback(record: Deployment, snap: Snapshot, now: datetime) -> Obse
         return Observation(record)
     original_failed = record.error_code not in (None, "MANUAL_STOP", "ALARM_ACTIVE", "TIMEOUT")
     state = State.FAILED if original_failed else State.STOPPED
-    update: dict[str, object] = {"state": state, "phase": Phase.DONE, "finished_at": now,
-                                 "updated_at": now}
+    update: dict[str, object] = {"state": state, "phase": Phase.DONE, "finished_at": now, "updated_at": now}
     if snap.status == "Succeeded":
         update["green_weight"] = 0.0
     else:

@@ -24,8 +24,10 @@ def check(
     who = _approver_list(app)
     if action is Action.APPROVE:
         if not app.approvers.users and not app.approvers.usergroups:
-            raise NotAllowed(f"`{app.name}` has no approvers configured, so nobody can approve it. "
-                             "Add approvers to its catalog entry.")
+            raise NotAllowed(
+                f"`{app.name}` has no approvers configured, so nobody can approve it. "
+                "Add approvers to its catalog entry."
+            )
         if not approver:
             raise NotAllowed(f"Only approvers of `{app.name}` can approve ({who}). Nothing was changed.")
         if user == record.requester and not app.allow_self_approval:

@@ -54,8 +54,11 @@ class Sandbox:
             td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
             image = td["containerDefinitions"][0]["image"]
             version = image.rsplit(":", 1)[-1] if "@" not in image else _tag_of(ecr, names.repository, image)
-            active = cd.list_deployments(applicationName=names.application, deploymentGroupName=names.group,
-                                         includeOnlyStatuses=["Created", "InProgress", "Ready"])["deployments"]
+            active = cd.list_deployments(
+                applicationName=names.application,
+                deploymentGroupName=names.group,
+                includeOnlyStatuses=["Created", "InProgress", "Ready"],
+            )["deployments"]
             deployments = []
             for dep_id in active:
                 info = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]
@@ -65,17 +68,26 @@ class Sandbox:
                     for task_set in target["deploymentTarget"]["ecsTarget"].get("taskSetsInfo", []):
                         if task_set.get("taskSetLabel") == "Green":
                             weight = task_set["trafficWeight"]
-                deployments.append({"id": dep_id, "status": info["status"], "green_weight": weight,
-                                    "creator": info.get("creator")})
-            services.append({
-                "name": name, "version": version, "task_definition": svc["taskDefinition"].rsplit("/", 1)[-1],
-                "deployments": deployments, "fail_next": name in CONTROL.fail_next, "alarm": name in CONTROL.alarms,
-            })
+                deployments.append(
+                    {"id": dep_id, "status": info["status"], "green_weight": weight, "creator": info.get("creator")}
+                )
+            services.append(
+                {
+                    "name": name,
+                    "version": version,
+                    "task_definition": svc["taskDefinition"].rsplit("/", 1)[-1],
+                    "deployments": deployments,
+                    "fail_next": name in CONTROL.fail_next,
+                    "alarm": name in CONTROL.alarms,
+                }
+            )
         return {
             "services": services,
             "clock": CONTROL.clock.now().isoformat(timespec="seconds"),
-            "speed": CONTROL.clock.speed, "manual": CONTROL.clock.manual,
-            "latency": CONTROL.latency_seconds, "throttles": dict(CONTROL.throttles),
+            "speed": CONTROL.clock.speed,
+            "manual": CONTROL.clock.manual,
+            "latency": CONTROL.latency_seconds,
+            "throttles": dict(CONTROL.throttles),
         }
 
     # -- switches ----------------------------------------------------------------------------
@@ -111,8 +123,9 @@ class Sandbox:
             CONTROL.clock.configure(manual=False, speed=float(body.get("value", 1)))
         elif action == "push":
             tag = str(body.get("tag", ""))
-            digest = push_image(self.aws.client("ecr"), ServiceNames(service).repository, tag,
-                                salt=str(body.get("salt", "")))
+            digest = push_image(
+                self.aws.client("ecr"), ServiceNames(service).repository, tag, salt=str(body.get("salt", ""))
+            )
             return {"ok": True, "digest": digest}
         else:
             raise ValueError(f"unknown action {action!r}")

@@ -10,8 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
+    async_default_handlers,
 )
-from slack_sdk.http_retry.builtin_async_handlers import async_default_handlers
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -22,20 +22,36 @@ GROUP_TTL = 60.0
 
 class SlackGateway:
     def __init__(self, token: str, base_url: str | None = None) -> None:
-        handlers = async_default_handlers() + [
+        handlers = [
+            *async_default_handlers(),
             AsyncRateLimitErrorRetryHandler(max_retry_count=5),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ]
-        kwargs = {"base_url": base_url} if base_url else {}
-        self.client = AsyncWebClient(token=token, retry_handlers=handlers, timeout=10, **kwargs)
+        if base_url:
+            self.client = AsyncWebClient(token=token, base_url=base_url, retry_handlers=handlers, timeout=10)
+        else:
+            self.client = AsyncWebClient(token=token, retry_handlers=handlers, timeout=10)
         self._groups: dict[str, tuple[float, list[str]]] = {}
         self.team_domain = "slack"
         self.team_url = ""
 
-    async def post(self, channel: str, text: str, blocks: Sequence[Block] | None = None, *,
-                   thread_ts: str | None = None, broadcast: bool = False) -> str:
-        resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                                                  reply_broadcast=broadcast or None, unfurl_links=False)
+    async def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str:
+        resp = await self.client.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            reply_broadcast=broadcast or None,
+            unfurl_links=False,
+        )
         return str(resp["ts"])
 
     async def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block]) -> None:
@@ -67,7 +83,8 @@ class SlackGateway:
             except SlackApiError as exc:
                 log.warning("usergroup_lookup_failed", usergroup=group, error=exc.response.get("error"))
                 continue  # fail closed: nobody is an approver through a group we cannot read
-            users = [str(u) for u in resp.get("users", [])]
+            raw: list[object] = list(resp.get("users") or [])
+            users = [str(u) for u in raw]
             self._groups[group] = (now, users)
             members.update(users)
         return members

@@ -37,8 +37,7 @@ def cut(text: str, limit: int) -> str:
 
 
 def console_url(region: str, deployment_id: str) -> str:
-    return (f"https://{region}.console.aws.amazon.com/codesuite/codedeploy/deployments/"
-            f"{deployment_id}?region={region}")
+    return f"https://{region}.console.aws.amazon.com/codesuite/codedeploy/deployments/{deployment_id}?region={region}"
 
 
 def progress_bar(weight: float, width: int = 10) -> str:
@@ -78,8 +77,11 @@ BUTTONS = {
     Action.APPROVE: ("Approve", "primary", None),
     Action.CANCEL: ("Cancel", None, None),
     Action.SHIFT: ("Shift traffic", "primary", "Start moving production traffic to green?"),
-    Action.FINISH: ("Finish now", None, "End the termination wait now? Blue is deleted and rollback is no "
-                    "longer instant."),
+    Action.FINISH: (
+        "Finish now",
+        None,
+        "End the termination wait now? Blue is deleted and rollback is no longer instant.",
+    ),
     Action.ROLLBACK: ("Roll back", "danger", "Stop this deployment and send all traffic back to blue?"),
 }
 
@@ -106,8 +108,11 @@ def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
     if record.approver:
         fields.append(MarkdownTextObject(text=f"*Approved by*\n<@{record.approver}>"))
     if record.deployment_id:
-        fields.append(MarkdownTextObject(
-            text=f"*CodeDeploy*\n<{console_url(region, record.deployment_id)}|{record.deployment_id}>"))
+        fields.append(
+            MarkdownTextObject(
+                text=f"*CodeDeploy*\n<{console_url(region, record.deployment_id)}|{record.deployment_id}>"
+            )
+        )
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=cut(f"Deploy {record.app} {record.tag}", 150), emoji=True)),
         SectionBlock(fields=fields),
@@ -115,7 +120,9 @@ def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
     ]
     actions = actions_for(record)
     if actions:
-        blocks.append(ActionsBlock(block_id=f"actions-{record.version}", elements=[_button(a, record) for a in actions]))
+        blocks.append(
+            ActionsBlock(block_id=f"actions-{record.version}", elements=[_button(a, record) for a in actions])
+        )
     context = f"request `{record.id}` · image `{esc(cut(record.image.pinned, 300))}`"
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=context)]))
     return blocks
@@ -123,7 +130,7 @@ def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
 
 def _status_text(record: Deployment, now: datetime) -> str:
     lines = [status_line(record)]
-    if record.state in (State.IN_PROGRESS, State.ROLLING_BACK) or record.state.terminal and record.deployment_id:
+    if record.state in (State.IN_PROGRESS, State.ROLLING_BACK) or (record.state.terminal and record.deployment_id):
         lines.append(f"`{progress_bar(record.green_weight)}` {record.green_weight:.0f}% of traffic on green")
     if record.started_at and record.finished_at:
         lines.append(f"Took: {duration(record.started_at, record.finished_at)}")
@@ -169,14 +176,19 @@ def milestone_text(record: Deployment, milestone: Milestone, region: str) -> str
         return text
     if kind is MilestoneKind.READY:
         wait = f" CodeDeploy stops it after {record.wait_minutes:.0f} min." if record.wait_minutes else ""
-        return (":traffic_light: Green is up and passed its test traffic checks. Production traffic stays on blue "
-                f"until an approver presses *Shift traffic*.{wait}")
+        return (
+            ":traffic_light: Green is up and passed its test traffic checks. Production traffic stays on blue "
+            f"until an approver presses *Shift traffic*.{wait}"
+        )
     if kind is MilestoneKind.TRAFFIC and milestone.weight is not None:
-        return f":twisted_rightwards_arrows: `{progress_bar(milestone.weight)}` {milestone.weight:.0f}% of traffic on green"
+        bar = progress_bar(milestone.weight)
+        return f":twisted_rightwards_arrows: `{bar}` {milestone.weight:.0f}% of traffic on green"
     if kind is MilestoneKind.BAKING:
         wait = f"{record.termination_minutes:.0f} min" if record.termination_minutes is not None else "a while"
-        return (f":hourglass: All traffic is on green. Blue stays up for {wait} so a rollback is instant; "
-                "*Finish now* ends the wait.")
+        return (
+            f":hourglass: All traffic is on green. Blue stays up for {wait} so a rollback is instant; "
+            "*Finish now* ends the wait."
+        )
     if kind is MilestoneKind.ROLLING_BACK:
         reason = esc(cut(record.error_message or record.error_code or "stopped", 1000))
         return f":rewind: Rolling back (`{record.rollback_deployment_id}`): {reason}"
@@ -199,13 +211,20 @@ def alert_blocks(record: Deployment, permalink: str) -> tuple[str, list[Block]]:
     text = f"Deployment of {record.app} {record.tag} {record.state.value}"
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=cut(outcome_text(record), 3000))),
-        ContextBlock(elements=[MarkdownTextObject(
-            text=f"Requested by <@{record.requester}> · <{permalink}|open the thread>")]),
+        ContextBlock(
+            elements=[MarkdownTextObject(text=f"Requested by <@{record.requester}> · <{permalink}|open the thread>")]
+        ),
     ]
     if record.failed_event:
         event = record.failed_event
-        blocks.insert(1, SectionBlock(text=MarkdownTextObject(
-            text=cut(f"Failed at `{event.name}`: {esc(event.message or event.error_code or '')}", 3000))))
+        blocks.insert(
+            1,
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=cut(f"Failed at `{event.name}`: {esc(event.message or event.error_code or '')}", 3000)
+                )
+            ),
+        )
     return text, blocks
 
 

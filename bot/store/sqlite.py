@@ -64,12 +64,15 @@ class SqliteStore:
                 rows = cur.fetchall()
                 self._changes = cur.rowcount
                 return rows
+
         return await asyncio.to_thread(work)
 
     async def create(self, record: Deployment) -> Deployment:
         record = record.model_copy(update={"version": 1})
-        await self._run("INSERT INTO deployments (id, app, state, version, data) VALUES (?, ?, ?, ?, ?)",
-                        (record.id, record.app, record.state.value, 1, record.model_dump_json()))
+        await self._run(
+            "INSERT INTO deployments (id, app, state, version, data) VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.app, record.state.value, 1, record.model_dump_json()),
+        )
         return record
 
     async def get(self, record_id: str) -> Deployment | None:
@@ -83,8 +86,10 @@ class SqliteStore:
             with self._lock:
                 cur = self._db.execute(
                     "UPDATE deployments SET state = ?, version = ?, data = ? WHERE id = ? AND version = ?",
-                    (new.state.value, new.version, new.model_dump_json(), record.id, record.version))
+                    (new.state.value, new.version, new.model_dump_json(), record.id, record.version),
+                )
                 return cur.rowcount
+
         if await asyncio.to_thread(work) != 1:
             raise StaleRecord(record.id)
         return new
@@ -98,14 +103,18 @@ class SqliteStore:
         marks = ",".join("?" * len(IN_FLIGHT))
         rows = await self._run(
             f"SELECT data FROM deployments WHERE app = ? AND state IN ({marks}) LIMIT 1",  # noqa: S608 - placeholders only
-            (app, *IN_FLIGHT))
+            (app, *IN_FLIGHT),
+        )
         return Deployment.model_validate_json(rows[0][0]) if rows else None
 
     async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
-        await self._run("INSERT INTO audit (record_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
-                        (record_id, datetime.now(UTC).isoformat(), actor, action, json.dumps(detail, default=str)))
+        await self._run(
+            "INSERT INTO audit (record_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+            (record_id, datetime.now(UTC).isoformat(), actor, action, json.dumps(detail, default=str)),
+        )
 
     async def audit_log(self, record_id: str) -> list[dict[str, Any]]:
-        rows = await self._run("SELECT at, actor, action, detail FROM audit WHERE record_id = ? ORDER BY seq",
-                               (record_id,))
+        rows = await self._run(
+            "SELECT at, actor, action, detail FROM audit WHERE record_id = ? ORDER BY seq", (record_id,)
+        )
         return [{"at": r[0], "actor": r[1], "action": r[2], "detail": json.loads(r[3])} for r in rows]

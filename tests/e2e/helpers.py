@@ -11,8 +11,11 @@ DEPLOYS = "C0DEPLOYS"
 
 
 def roots(box: Sandbox) -> list[Message]:
-    return [m for m in box.slack.messages(DEPLOYS) if m.user == "U0BOT" and not m.thread_ts or
-            (m.user == "U0BOT" and m.thread_ts == m.ts)]
+    return [
+        m
+        for m in box.slack.messages(DEPLOYS)
+        if (m.user == "U0BOT" and not m.thread_ts) or (m.user == "U0BOT" and m.thread_ts == m.ts)
+    ]
 
 
 def root_text(msg: Message) -> str:
@@ -52,6 +55,7 @@ async def wait_text(box: Sandbox, msg: Message, needle: str, timeout: float = 10
         fresh = box.slack.ws.find(msg.channel, msg.ts)
         text = root_text(fresh)
         return text if needle in text else None
+
     result: str = await box.slack.wait_for(check, timeout=timeout, what=f"root to show {needle!r}")
     return result
 
@@ -59,6 +63,7 @@ async def wait_text(box: Sandbox, msg: Message, needle: str, timeout: float = 10
 async def wait_thread(box: Sandbox, msg: Message, needle: str, timeout: float = 10.0) -> str:
     def check() -> str | None:
         return next((t for t in thread_texts(box, msg) if needle in t), None)
+
     result: str = await box.slack.wait_for(check, timeout=timeout, what=f"thread reply with {needle!r}")
     return result
 
@@ -67,6 +72,7 @@ async def wait_button(box: Sandbox, msg: Message, action_id: str) -> Message:
     def check() -> Message | None:
         fresh = box.slack.ws.find(msg.channel, msg.ts)
         return fresh if find_button(fresh, action_id) else None
+
     result: Message = await box.slack.wait_for(check, what=f"button {action_id}")
     return result
 

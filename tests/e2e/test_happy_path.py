@@ -44,6 +44,7 @@ async def test_request_approve_shift_finish(sandbox: Sandbox, bot: object) -> No
     svc = ecs.describe_services(cluster="apps", services=["web1"])["services"][0]
     td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
     digest = box.aws.client("ecr").describe_images(repositoryName="web1", imageIds=[{"imageTag": "v1.2.3"}])[
-        "imageDetails"][0]["imageDigest"]
+        "imageDetails"
+    ][0]["imageDigest"]
     assert td["containerDefinitions"][0]["image"].endswith(f"/web1@{digest}")
     assert td["containerDefinitions"][0]["memoryReservation"] == 256

@@ -274,16 +274,27 @@ def _new_deployment(
     application = backend.applications[application_name]
     group = backend.deployment_groups[application_name][group_name]
     info = DeploymentInfo(
-        application, group, revision, config_name, description, None, None, auto_rollback,
-        None, None, None, creator,
+        application,
+        group,
+        revision,
+        config_name,
+        description,
+        None,
+        None,
+        auto_rollback,
+        None,
+        None,
+        None,
+        creator,
     )
     info.deployment_id = "d-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(9))
     info.create_time = at
     backend.deployments[info.deployment_id] = info
-    sha = revision["appSpecContent"].get("sha256") or hashlib.sha256(
-        revision["appSpecContent"]["content"].encode()).hexdigest()
-    _revisions(backend)[(application_name, sha)] = {"content": revision["appSpecContent"]["content"],
-                                                   "registered": at}
+    sha = (
+        revision["appSpecContent"].get("sha256")
+        or hashlib.sha256(revision["appSpecContent"]["content"].encode()).hexdigest()
+    )
+    _revisions(backend)[(application_name, sha)] = {"content": revision["appSpecContent"]["content"], "registered": at}
     return info
 
 
@@ -300,8 +311,9 @@ def _image_digest(ecs: Any, task_definition: str) -> list[str]:
     try:
         definition = ecs.describe_task_definition(task_definition)
     except Exception:  # noqa: BLE001 - moto raises its own ClientException family; any miss is "not found"
-        raise _Error("InvalidRevisionException",
-                     f"The task definition {task_definition} in the AppSpec does not exist.") from None
+        raise _Error(
+            "InvalidRevisionException", f"The task definition {task_definition} in the AppSpec does not exist."
+        ) from None
     return [c.get("image", "").rpartition("@")[2] for c in definition.container_definitions]
 
 
@@ -426,31 +438,41 @@ def stop_deployment(self: CodeDeployBackend, deployment_id: str, auto_rollback: 
     with CONTROL.lock:
         run = _run(self, deployment_id)
         if not run.active:
-            raise _Error("DeploymentAlreadyCompletedException", f"The deployment {deployment_id} has already completed.")
+            raise _Error(
+                "DeploymentAlreadyCompletedException", f"The deployment {deployment_id} has already completed."
+            )
         if auto_rollback is None:
             info = self.deployments[deployment_id]
             cfg = info.auto_rollback_configuration or info.deployment_group.auto_rollback_configuration or {}
             auto_rollback = bool(cfg.get("enabled")) and "DEPLOYMENT_STOP_ON_REQUEST" in (cfg.get("events") or [])
         run.stop(_now(), MotoEffects(self), rollback=auto_rollback)
-        return {"status": "Succeeded", "statusMessage": "Deployment stopped" + (
-            f"; rollback deployment {run.rollback_id} created" if run.rollback_id else "")}
+        return {
+            "status": "Succeeded",
+            "statusMessage": "Deployment stopped"
+            + (f"; rollback deployment {run.rollback_id} created" if run.rollback_id else ""),
+        }
 
 
 def continue_deployment(self: CodeDeployBackend, deployment_id: str, wait_type: str | None) -> None:
     with CONTROL.lock:
         run = _run(self, deployment_id)
         if not run.active:
-            raise _Error("DeploymentAlreadyCompletedException", f"The deployment {deployment_id} has already completed.")
+            raise _Error(
+                "DeploymentAlreadyCompletedException", f"The deployment {deployment_id} has already completed."
+            )
         wait_type = wait_type or "READY_WAIT"
         if wait_type == "READY_WAIT":
             if run.phase != "ready":
-                raise _Error("DeploymentIsNotInReadyStateException",
-                             f"The deployment {deployment_id} is not in a ready state.")
+                raise _Error(
+                    "DeploymentIsNotInReadyStateException", f"The deployment {deployment_id} is not in a ready state."
+                )
             run.continue_ready(_now())
         elif wait_type == "TERMINATION_WAIT":
             if run.phase != "termination_wait":
-                raise _Error("InvalidDeploymentStatusException",
-                             f"The deployment {deployment_id} is not waiting to terminate the original task set.")
+                raise _Error(
+                    "InvalidDeploymentStatusException",
+                    f"The deployment {deployment_id} is not waiting to terminate the original task set.",
+                )
             run.continue_termination(_now(), MotoEffects(self))
         else:
             raise _Error("InvalidDeploymentWaitTypeException", f"Unknown wait type {wait_type}.")
@@ -536,13 +558,14 @@ def _deployment_group_info(group: Any) -> dict[str, Any]:
 
 def _resp_stop_deployment(self: CodeDeployResponse) -> ActionResult:
     advance_all()
-    result = self.codedeploy_backend.stop_deployment(
-        self._get_param("deploymentId"), self._get_param("autoRollbackEnabled"))
+    result = stop_deployment(
+        self.codedeploy_backend, self._get_param("deploymentId"), self._get_param("autoRollbackEnabled")
+    )
     return ActionResult(result)
 
 
 def _resp_continue_deployment(self: CodeDeployResponse) -> EmptyResult:
-    self.codedeploy_backend.continue_deployment(self._get_param("deploymentId"), self._get_param("deploymentWaitType"))
+    continue_deployment(self.codedeploy_backend, self._get_param("deploymentId"), self._get_param("deploymentWaitType"))
     return EmptyResult()
 
 
@@ -575,8 +598,10 @@ def _resp_create_deployment_config(self: CodeDeployResponse) -> ActionResult:
         raise _Error("DeploymentConfigAlreadyExistsException", f"The deployment configuration {name} already exists.")
     problem = validate_routing(routing)
     if problem:
-        raise _Error("InvalidDeploymentConfigNameException" if not name else "InvalidTrafficRoutingConfigurationException",
-                     problem)
+        raise _Error(
+            "InvalidDeploymentConfigNameException" if not name else "InvalidTrafficRoutingConfigurationException",
+            problem,
+        )
     config_id = secrets.token_hex(8)
     _configs(backend)[name] = {
         "deploymentConfigId": config_id,
@@ -592,10 +617,16 @@ def _resp_get_deployment_config(self: CodeDeployResponse) -> ActionResult:
     name = self._get_param("deploymentConfigName")
     routing = _config_routing(self.codedeploy_backend, name)
     custom = _configs(self.codedeploy_backend).get(name)
-    info = dict(custom) if custom else {
-        "deploymentConfigId": hashlib.md5(name.encode(), usedforsecurity=False).hexdigest(),
-        "deploymentConfigName": name, "computePlatform": "ECS", "trafficRoutingConfig": routing,
-    }
+    info = (
+        dict(custom)
+        if custom
+        else {
+            "deploymentConfigId": hashlib.md5(name.encode(), usedforsecurity=False).hexdigest(),
+            "deploymentConfigName": name,
+            "computePlatform": "ECS",
+            "trafficRoutingConfig": routing,
+        }
+    )
     return ActionResult({"deploymentConfigInfo": info})
 
 
@@ -611,12 +642,20 @@ def _resp_get_application_revision(self: CodeDeployResponse) -> ActionResult:
     stored = _revisions(self.codedeploy_backend).get((app, sha))
     if stored is None:
         raise _Error("RevisionDoesNotExistException", "The revision does not exist.")
-    return ActionResult({
-        "applicationName": app,
-        "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": stored["content"], "sha256": sha}},
-        "revisionInfo": {"registerTime": stored["registered"], "firstUsedTime": stored["registered"],
-                         "lastUsedTime": stored["registered"]},
-    })
+    return ActionResult(
+        {
+            "applicationName": app,
+            "revision": {
+                "revisionType": "AppSpecContent",
+                "appSpecContent": {"content": stored["content"], "sha256": sha},
+            },
+            "revisionInfo": {
+                "registerTime": stored["registered"],
+                "firstUsedTime": stored["registered"],
+                "lastUsedTime": stored["registered"],
+            },
+        }
+    )
 
 
 def _resp_batch_get_deployment_groups(self: CodeDeployResponse) -> ActionResult:
@@ -632,7 +671,7 @@ def _resp_batch_get_deployment_groups(self: CodeDeployResponse) -> ActionResult:
 
 def _throttled_call_action(self: BaseResponse) -> Any:
     operation = self._get_action()
-    CONTROL.calls.append((self.service_name, operation))
+    CONTROL.calls.append((str(self.service_name), operation))
     if CONTROL.latency_seconds:
         time.sleep(CONTROL.latency_seconds)
     with CONTROL.lock:
@@ -654,11 +693,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    CodeDeployBackend.create_deployment = create_deployment  # type: ignore[method-assign]
-    CodeDeployBackend.stop_deployment = stop_deployment  # type: ignore[attr-defined]
-    CodeDeployBackend.continue_deployment = continue_deployment  # type: ignore[attr-defined]
-    cd_responses._deployment_info = _deployment_info
-    cd_responses._deployment_group_info = _deployment_group_info
+    # setattr: these replace moto's own functions by design, whatever their declared signatures.
+    setattr(CodeDeployBackend, "create_deployment", create_deployment)  # noqa: B010
+    setattr(cd_responses, "_deployment_info", _deployment_info)  # noqa: B010
+    setattr(cd_responses, "_deployment_group_info", _deployment_group_info)  # noqa: B010
     for name, fn in {
         "stop_deployment": _resp_stop_deployment,
         "continue_deployment": _resp_continue_deployment,
@@ -672,6 +710,6 @@ def install() -> None:
         "batch_get_deployment_groups": _resp_batch_get_deployment_groups,
     }.items():
         setattr(CodeDeployResponse, name, fn)
-    BaseResponse.call_action = _throttled_call_action  # type: ignore[method-assign]
+    setattr(BaseResponse, "call_action", _throttled_call_action)  # noqa: B010
     CONTROL.clock.on_change(advance_all)
     _installed = True

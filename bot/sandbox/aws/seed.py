@@ -81,7 +81,9 @@ def push_image(ecr: Any, repository: str, tag: str, salt: str = "") -> str:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ImageAlreadyExistsException":
             raise
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    # Ask ECR rather than hashing ourselves: moto digests the manifest as it stores it.
+    detail = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"][0]
+    return str(detail["imageDigest"])
 
 
 def _exists(call: Any, *args: Any, **kwargs: Any) -> bool:
@@ -97,16 +99,20 @@ def seed(clients: Any) -> None:
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["deploybot-sandbox"]}])["Vpcs"]
     if vpcs:
         vpc_id = vpcs[0]["VpcId"]
-        subnets = [s["SubnetId"] for s in ec2.describe_subnets(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]]
+        subnets = [
+            s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+        ]
         groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["web"]}])
         sg_id = groups["SecurityGroups"][0]["GroupId"]
     else:
-        vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=[
-            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "deploybot-sandbox"}]}])["Vpc"]["VpcId"]
+        vpc_id = ec2.create_vpc(
+            CidrBlock="10.20.0.0/16",
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "deploybot-sandbox"}]}],
+        )["Vpc"]["VpcId"]
         subnets = [
-            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{az}")[
-                "Subnet"]["SubnetId"]
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"][
+                "SubnetId"
+            ]
             for i, az in ((1, "a"), (2, "b"))
         ]
         sg_id = ec2.create_security_group(GroupName="web", Description="web tasks", VpcId=vpc_id)["GroupId"]
@@ -121,20 +127,25 @@ def _target_group(elb: Any, name: str, vpc_id: str) -> str:
     try:
         return str(elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"])
     except ClientError:
-        return str(elb.create_target_group(Name=name, Protocol="HTTP", Port=3000, VpcId=vpc_id,
-                                           TargetType="ip")["TargetGroups"][0]["TargetGroupArn"])
+        return str(
+            elb.create_target_group(Name=name, Protocol="HTTP", Port=3000, VpcId=vpc_id, TargetType="ip")[
+                "TargetGroups"
+            ][0]["TargetGroupArn"]
+        )
 
 
-def _seed_service(ec2: Any, elb: Any, ecr: Any, ecs: Any, cd: Any, names: ServiceNames, vpc_id: str,
-                  subnets: list[str], sg_id: str) -> None:
+def _seed_service(
+    ec2: Any, elb: Any, ecr: Any, ecs: Any, cd: Any, names: ServiceNames, vpc_id: str, subnets: list[str], sg_id: str
+) -> None:
     svc = names.service
     if not _exists(ecr.describe_repositories, repositoryNames=[names.repository]):
         ecr.create_repository(repositoryName=names.repository)
     digests = {tag: push_image(ecr, names.repository, tag) for tag in TAGS}
     if not _has_tag(ecr, names.repository, "latest"):
         # The release workflow pushes every version as `latest` too.
-        ecr.put_image(repositoryName=names.repository, imageTag="latest",
-                      imageManifest=manifest_for(names.repository, "v1.2.3"))
+        ecr.put_image(
+            repositoryName=names.repository, imageTag="latest", imageManifest=manifest_for(names.repository, "v1.2.3")
+        )
     CONTROL.image_failures[digests[BROKEN]] = HookFailure(event="AfterAllowTestTraffic")
     blue_tg = _target_group(elb, f"{svc}-blue", vpc_id)
     _target_group(elb, f"{svc}-green", vpc_id)
@@ -142,15 +153,23 @@ def _seed_service(ec2: Any, elb: Any, ecr: Any, ecs: Any, cd: Any, names: Servic
     if not existing or existing[0]["status"] != "ACTIVE":
         td = ecs.register_task_definition(**task_definition(names, RUNNING))["taskDefinition"]
         ecs.create_service(
-            cluster=CLUSTER, serviceName=svc, taskDefinition=td["taskDefinitionArn"], desiredCount=2,
-            deploymentController={"type": "CODE_DEPLOY"}, launchType="EC2",
+            cluster=CLUSTER,
+            serviceName=svc,
+            taskDefinition=td["taskDefinitionArn"],
+            desiredCount=2,
+            deploymentController={"type": "CODE_DEPLOY"},
+            launchType="EC2",
             loadBalancers=[{"targetGroupArn": blue_tg, "containerName": svc, "containerPort": 3000}],
-            networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg_id],
-                                                          "assignPublicIp": "DISABLED"}},
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg_id], "assignPublicIp": "DISABLED"}
+            },
         )
         # Real ECS gives a CODE_DEPLOY service its first (PRIMARY) task set; moto does not.
         task_set = ecs.create_task_set(
-            cluster=CLUSTER, service=svc, taskDefinition=td["taskDefinitionArn"], launchType="EC2",
+            cluster=CLUSTER,
+            service=svc,
+            taskDefinition=td["taskDefinitionArn"],
+            launchType="EC2",
             loadBalancers=[{"targetGroupArn": blue_tg, "containerName": svc, "containerPort": 3000}],
         )["taskSet"]
         ecs.update_service_primary_task_set(cluster=CLUSTER, service=svc, primaryTaskSet=task_set["taskSetArn"])
@@ -162,26 +181,32 @@ def _seed_service(ec2: Any, elb: Any, ecr: Any, ecs: Any, cd: Any, names: Servic
             applicationName=names.application,
             deploymentGroupName=names.group,
             deploymentConfigName=(
-                "CodeDeployDefault.ECSCanary10Percent5Minutes" if web1
+                "CodeDeployDefault.ECSCanary10Percent5Minutes"
+                if web1
                 else "CodeDeployDefault.ECSLinear10PercentEvery1Minutes"
             ),
             serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/ecsCodeDeployRole",
             deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
             blueGreenDeploymentConfiguration={
                 "deploymentReadyOption": (
-                    {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60} if web1
+                    {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60}
+                    if web1
                     else {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0}
                 ),
-                "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
-                                                              "terminationWaitTimeInMinutes": 5},
+                "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 5},
             },
             autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]},
             alarmConfiguration={"enabled": True, "alarms": [{"name": f"{svc}-5xx"}]},
-            loadBalancerInfo={"targetGroupPairInfoList": [{
-                "targetGroups": [{"name": f"{svc}-blue"}, {"name": f"{svc}-green"}],
-                "prodTrafficRoute": {"listenerArns": [
-                    f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/{svc}/1/80"]},
-            }]},
+            loadBalancerInfo={
+                "targetGroupPairInfoList": [
+                    {
+                        "targetGroups": [{"name": f"{svc}-blue"}, {"name": f"{svc}-green"}],
+                        "prodTrafficRoute": {
+                            "listenerArns": [f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/{svc}/1/80"]
+                        },
+                    }
+                ]
+            },
             ecsServices=[{"serviceName": svc, "clusterName": CLUSTER}],
         )
 
@@ -195,17 +220,19 @@ def task_definition(names: ServiceNames, tag: str) -> dict[str, Any]:
     svc = names.service
     return {
         "family": svc,
-        "containerDefinitions": [{
-            "name": svc,
-            "image": f"{names.registry}/{names.repository}:{tag}",
-            "cpu": 0,
-            "memoryReservation": 256,
-            "portMappings": [{"name": "next-3000-tcp", "containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}],
-            "essential": True,
-            "environment": [{"name": "NODE_ENV", "value": "production"}],
-            "mountPoints": [],
-            "volumesFrom": [],
-        }],
+        "containerDefinitions": [
+            {
+                "name": svc,
+                "image": f"{names.registry}/{names.repository}:{tag}",
+                "cpu": 0,
+                "memoryReservation": 256,
+                "portMappings": [{"name": "next-3000-tcp", "containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}],
+                "essential": True,
+                "environment": [{"name": "NODE_ENV", "value": "production"}],
+                "mountPoints": [],
+                "volumesFrom": [],
+            }
+        ],
         "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole",
         "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole",
         # moto 5.2.5 wants a memory figure for EC2 tasks even with memoryReservation; AWS accepts both.
@@ -221,6 +248,10 @@ def _seed_events(clients: Any) -> None:
     sqs, events = clients("sqs"), clients("events")
     queue_url = sqs.create_queue(QueueName=ALERT_QUEUE)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="deploybot-codedeploy", EventPattern=json.dumps({
-        "source": ["aws.codedeploy"], "detail-type": ["CodeDeploy Deployment State-change Notification"]}))
+    events.put_rule(
+        Name="deploybot-codedeploy",
+        EventPattern=json.dumps(
+            {"source": ["aws.codedeploy"], "detail-type": ["CodeDeploy Deployment State-change Notification"]}
+        ),
+    )
     events.put_targets(Rule="deploybot-codedeploy", Targets=[{"Id": "deploybot", "Arn": arn}])

@@ -12,7 +12,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from .moto_ext import CONTROL, Control, install
 from .seed import REGION, seed
 
-DUMMY_KEY = "testing"  # noqa: S105 - moto accepts any credentials; these are not secrets
+DUMMY_KEY = "testing"
 
 
 class LocalAws:

@@ -149,16 +149,19 @@ class DeploymentRun:
             fx.emit(self, "START", at)
             self._begin(0, at)
             return True
-        if self.phase == "ready":
-            assert self.deadline is not None
+        if self.phase == "ready" and self.deadline is not None:
             if now < self.deadline:
                 return False
-            self._finish("Stopped", self.deadline, fx, code="TIMEOUT",
-                         message="The deployment timed out while waiting for traffic to be rerouted.",
-                         rollback=False)
+            self._finish(
+                "Stopped",
+                self.deadline,
+                fx,
+                code="TIMEOUT",
+                message="The deployment timed out while waiting for traffic to be rerouted.",
+                rollback=False,
+            )
             return True
-        if self.phase == "termination_wait":
-            assert self.deadline is not None
+        if self.phase == "termination_wait" and self.deadline is not None:
             if now < self.deadline:
                 return False
             self._terminate_blue(self.deadline, fx)
@@ -171,9 +174,14 @@ class DeploymentRun:
             if alarm and not self.is_rollback:
                 self._set_weight((now - self.event_started).total_seconds())
                 self._fail_event(now, diagnostics=None)
-                self._finish("Stopped", now, fx, code="ALARM_ACTIVE",
-                             message=f"The deployment was stopped because the alarm {alarm} is in ALARM.",
-                             rollback="DEPLOYMENT_STOP_ON_ALARM" in self.auto_rollback_events)
+                self._finish(
+                    "Stopped",
+                    now,
+                    fx,
+                    code="ALARM_ACTIVE",
+                    message=f"The deployment was stopped because the alarm {alarm} is in ALARM.",
+                    rollback="DEPLOYMENT_STOP_ON_ALARM" in self.auto_rollback_events,
+                )
                 return True
         duration = self.event_seconds(name)
         if self.failure and self.failure.event == name and not self.is_rollback:
@@ -232,29 +240,36 @@ class DeploymentRun:
             later.status = "Skipped"
 
     def _fail_hook(self, at: datetime, fx: Effects) -> None:
-        assert self.failure is not None
-        name = self.failure.event
+        failure = self.failure or HookFailure(event=LIFECYCLE[self.index])
+        name = failure.event
         hookable = name in HOOKABLE
         diagnostics = {
             "errorCode": "ScriptFailed" if hookable else "UnknownError",
             "scriptName": self.hook_names.get(name, f"CodeDeployHook_{name}"),
-            "message": self.failure.message,
-            "logTail": self.failure.log_tail,
+            "message": failure.message,
+            "logTail": failure.log_tail,
         }
         self._fail_event(at, diagnostics)
         code = "HOOK_EXECUTION_FAILURE" if hookable else "ECS_UPDATE_ERROR"
         message = (
-            f"The deployment failed because the {name} lifecycle event hook failed: {self.failure.message}"
+            f"The deployment failed because the {name} lifecycle event hook failed: {failure.message}"
             if hookable
-            else f"The deployment failed during {name}: {self.failure.message}"
+            else f"The deployment failed during {name}: {failure.message}"
         )
-        self._finish("Failed", at, fx, code=code, message=message,
-                     rollback="DEPLOYMENT_FAILURE" in self.auto_rollback_events)
+        self._finish(
+            "Failed", at, fx, code=code, message=message, rollback="DEPLOYMENT_FAILURE" in self.auto_rollback_events
+        )
 
     def stop(self, at: datetime, fx: Effects, *, rollback: bool) -> None:
         self._fail_event_if_running(at)
-        self._finish("Stopped", at, fx, code="MANUAL_STOP",
-                     message="The deployment was stopped by a user request.", rollback=rollback)
+        self._finish(
+            "Stopped",
+            at,
+            fx,
+            code="MANUAL_STOP",
+            message="The deployment was stopped by a user request.",
+            rollback=rollback,
+        )
 
     def _fail_event_if_running(self, at: datetime) -> None:
         if self.phase == "events" and 0 <= self.index < len(self.events):
@@ -278,8 +293,7 @@ class DeploymentRun:
         self.phase, self.status, self.complete_time, self.last_updated = "done", "Succeeded", at, at
         fx.emit(self, "SUCCESS", at)
 
-    def _finish(self, status: str, at: datetime, fx: Effects, *, code: str, message: str,
-                rollback: bool) -> None:
+    def _finish(self, status: str, at: datetime, fx: Effects, *, code: str, message: str, rollback: bool) -> None:
         self.phase, self.status, self.complete_time, self.last_updated = "done", status, at, at
         self.target_status = "Failed"
         self.error = {"code": code, "message": message}

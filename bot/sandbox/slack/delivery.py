@@ -82,11 +82,14 @@ class Deliverer:
         conn = SocketConnection(next(self._ids), ws)
         self.connections.append(conn)
         self.connected.set()
-        await ws.send_json({
-            "type": "hello", "num_connections": len(self.connections),
-            "debug_info": {"host": "applink-sandbox", "build_number": 1, "approximate_connection_time": 18060},
-            "connection_info": {"app_id": "A0DEPLOYBOT"},
-        })
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.connections),
+                "debug_info": {"host": "applink-sandbox", "build_number": 1, "approximate_connection_time": 18060},
+                "connection_info": {"app_id": "A0DEPLOYBOT"},
+            }
+        )
         try:
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
@@ -114,8 +117,9 @@ class Deliverer:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[envelope_id] = future
         try:
-            await conn.ws.send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                                     "accepts_response_payload": accepts})
+            await conn.ws.send_json(
+                {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": accepts}
+            )
             ack = await asyncio.wait_for(future, ACK_DEADLINE)
         except (TimeoutError, ConnectionError):
             return DeliveryResult(False, "operation_timeout")
@@ -125,9 +129,16 @@ class Deliverer:
 
     # -- http mode ---------------------------------------------------------------------------
 
-    async def post_signed(self, body: str, *, timestamp: str | None = None, signature: str | None = None,
-                          content_type: str = "application/x-www-form-urlencoded") -> DeliveryResult:
-        assert self.events_url is not None
+    async def post_signed(
+        self,
+        body: str,
+        *,
+        timestamp: str | None = None,
+        signature: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> DeliveryResult:
+        if self.events_url is None:
+            return DeliveryResult(False, "dispatch_failed")
         ts = timestamp if timestamp is not None else str(int(time.time()))
         headers = {
             "Content-Type": content_type,
@@ -137,18 +148,21 @@ class Deliverer:
             **self.extra_headers,
         }
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ACK_DEADLINE)) as session:
-                async with session.post(self.events_url, data=body.encode(), headers=headers) as resp:
-                    text = await resp.text()
-                    status = resp.status
-                    is_json = resp.content_type == "application/json"
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ACK_DEADLINE)) as session,
+                session.post(self.events_url, data=body.encode(), headers=headers) as resp,
+            ):
+                text = await resp.text()
+                status = resp.status
+                is_json = resp.content_type == "application/json"
         except TimeoutError:
             return DeliveryResult(False, "operation_timeout")
         except aiohttp.ClientError:
             return DeliveryResult(False, "dispatch_failed")
         if status != 200:
-            return DeliveryResult(False, "http_client_error" if status < 500 else "http_service_error",
-                                  status=status, body=text)
+            return DeliveryResult(
+                False, "http_client_error" if status < 500 else "http_service_error", status=status, body=text
+            )
         parsed: Any = text
         if is_json and text:
             with contextlib.suppress(ValueError):

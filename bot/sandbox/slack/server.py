@@ -173,8 +173,9 @@ class LocalSlack:
             extra = {k: v for k, v in exc.extra.items() if not k.startswith("_")}
             if exc.error == "ratelimited":
                 retry = str(int(exc.extra.get("_retry_after", 1)))
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                         headers={**headers, "Retry-After": retry})
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={**headers, "Retry-After": retry}
+                )
             return web.json_response({"ok": False, "error": exc.error, **extra}, headers=headers)
         self._record(method, args, True, None)
         await self.changed()
@@ -200,8 +201,15 @@ class LocalSlack:
             raise SlackError("invalid_auth")
         ws.check_scope(method)
         if method == "auth.test":
-            return {"url": f"https://{TEAM_DOMAIN}.slack.com/", "team": "deploybot sandbox", "user": "deploybot",
-                    "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+            return {
+                "url": f"https://{TEAM_DOMAIN}.slack.com/",
+                "team": "deploybot sandbox",
+                "user": "deploybot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
         if method == "chat.postMessage":
             msg = ws.post_message(args)
             return {"channel": msg.channel, "ts": msg.ts, "message": msg.to_api()}
@@ -255,11 +263,16 @@ class LocalSlack:
             return
         if body.get("replace_original") and hook.message_ts:
             msg = ws.find(hook.channel, hook.message_ts)
-            ws.update_message({"channel": hook.channel, "ts": msg.ts, "text": body.get("text"),
-                               "blocks": body.get("blocks", [])})
+            ws.update_message(
+                {"channel": hook.channel, "ts": msg.ts, "text": body.get("text"), "blocks": body.get("blocks", [])}
+            )
             return
-        args = {"channel": hook.channel, "text": body.get("text"), "blocks": body.get("blocks"),
-                "thread_ts": body.get("thread_ts")}
+        args = {
+            "channel": hook.channel,
+            "text": body.get("text"),
+            "blocks": body.get("blocks"),
+            "thread_ts": body.get("thread_ts"),
+        }
         if body.get("response_type") == "in_channel":
             ws.post_message(args)
         else:
@@ -268,14 +281,23 @@ class LocalSlack:
 
     # -- the people's side: slash commands and clicks -----------------------------------------
 
-    async def slash(self, text: str, *, user: str = "U0ALICE", channel: str = "C0DEPLOYS",
-                    command: str = "/deploy") -> DeliveryResult:
+    async def slash(
+        self, text: str, *, user: str = "U0ALICE", channel: str = "C0DEPLOYS", command: str = "/deploy"
+    ) -> DeliveryResult:
         ws = self.ws
         person, ch = ws.users[user], ws.channel(channel)
         fields = {
-            "token": "sandbox-verification-token", "team_id": person.team_id, "team_domain": TEAM_DOMAIN,
-            "channel_id": ch.id, "channel_name": ch.name, "user_id": person.id, "user_name": person.name,
-            "command": command, "text": text, "api_app_id": APP_ID, "is_enterprise_install": "false",
+            "token": "sandbox-verification-token",
+            "team_id": person.team_id,
+            "team_domain": TEAM_DOMAIN,
+            "channel_id": ch.id,
+            "channel_name": ch.name,
+            "user_id": person.id,
+            "user_name": person.name,
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
             "response_url": self.new_hook(ch.id, person.id, None, "commands"),
             "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}",
         }
@@ -286,15 +308,25 @@ class LocalSlack:
     async def _show_ack(self, result: DeliveryResult, channel: str, user: str, what: str) -> None:
         ws = self.ws
         if not result.ok:
-            ws.post_ephemeral({"channel": channel, "user": user,
-                               "text": f"{what} failed with the error \"{result.error}\""}, source="slack")
+            ws.post_ephemeral(
+                {"channel": channel, "user": user, "text": f'{what} failed with the error "{result.error}"'},
+                source="slack",
+            )
         elif isinstance(result.body, dict) and (result.body.get("text") or result.body.get("blocks")):
             if result.body.get("response_type") == "in_channel":
-                ws.post_message({"channel": channel, "text": result.body.get("text"),
-                                 "blocks": result.body.get("blocks")})
+                ws.post_message(
+                    {"channel": channel, "text": result.body.get("text"), "blocks": result.body.get("blocks")}
+                )
             else:
-                ws.post_ephemeral({"channel": channel, "user": user, "text": result.body.get("text"),
-                                   "blocks": result.body.get("blocks")}, source="ack")
+                ws.post_ephemeral(
+                    {
+                        "channel": channel,
+                        "user": user,
+                        "text": result.body.get("text"),
+                        "blocks": result.body.get("blocks"),
+                    },
+                    source="ack",
+                )
         elif isinstance(result.body, str) and result.body.strip():
             ws.post_ephemeral({"channel": channel, "user": user, "text": result.body}, source="ack")
         await self.changed()
@@ -309,27 +341,38 @@ class LocalSlack:
         return {
             "type": "block_actions",
             "user": {"id": person.id, "username": person.name, "name": person.name, "team_id": person.team_id},
-            "api_app_id": APP_ID, "token": "sandbox-verification-token",
+            "api_app_id": APP_ID,
+            "token": "sandbox-verification-token",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": ch.id, "is_ephemeral": False},
             "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}",
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "enterprise": None, "is_enterprise_install": False,
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
             "channel": {"id": ch.id, "name": ch.name},
             "message": message.to_api(),
             "state": {"values": {}},
             "response_url": self.new_hook(ch.id, person.id, message.ts, "actions"),
-            "actions": [{
-                "type": "button", "action_id": element["action_id"], "block_id": block_id,
-                "text": element["text"], "value": element.get("value", ""), "style": element.get("style"),
-                "action_ts": f"{time.time():.6f}",
-            }],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": element["action_id"],
+                    "block_id": block_id,
+                    "text": element["text"],
+                    "value": element.get("value", ""),
+                    "style": element.get("style"),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
         }
 
     async def click(self, message: Message, action_id: str, *, user: str = "U0BOB") -> DeliveryResult:
         payload = self.block_actions_payload(message, action_id, user)
         result = await self.deliverer.interactive(payload)
         if not result.ok:
-            self.ws.post_ephemeral({"channel": message.channel, "user": user,
-                                    "text": f"That didn't work: \"{result.error}\""}, source="slack")
+            self.ws.post_ephemeral(
+                {"channel": message.channel, "user": user, "text": f'That didn\'t work: "{result.error}"'},
+                source="slack",
+            )
             await self.changed()
         return result
 
@@ -349,6 +392,7 @@ class LocalSlack:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
         """Wait until ``predicate()`` returns something truthy (state changes wake it, no polling)."""
+
         async def _wait() -> Any:
             async with self._changed:
                 while True:
@@ -356,6 +400,7 @@ class LocalSlack:
                     if value:
                         return value
                     await self._changed.wait()
+
         try:
             return await asyncio.wait_for(_wait(), timeout)
         except TimeoutError:
@@ -381,8 +426,11 @@ class LocalSlack:
                 item = m.to_api()
                 item["user_name"] = ws.users[m.user].name if m.user in ws.users else m.user
                 msgs.append(item)
-            ephs = [{"text": e.text, "blocks": e.blocks, "ts": e.ts, "source": e.source}
-                    for e in ws.ephemerals if e.channel == ch.id and e.user == viewer]
+            ephs = [
+                {"text": e.text, "blocks": e.blocks, "ts": e.ts, "source": e.source}
+                for e in ws.ephemerals
+                if e.channel == ch.id and e.user == viewer
+            ]
             channels.append({"id": ch.id, "name": ch.name, "messages": msgs, "ephemerals": ephs})
         aws = await self.aws_panel() if self.aws_panel else None
         return {
@@ -416,8 +464,9 @@ class LocalSlack:
             return web.json_response({"ok": True})
         command, _, text = raw.partition(" ")
         if command != "/deploy":
-            self.ws.post_ephemeral({"channel": channel, "user": user,
-                                    "text": f"{command} is not a valid command."}, source="slack")
+            self.ws.post_ephemeral(
+                {"channel": channel, "user": user, "text": f"{command} is not a valid command."}, source="slack"
+            )
             await self.changed()
             return web.json_response({"ok": False, "error": "unknown_command"})
         result = await self.slash(text.strip(), user=user, channel=channel, command=command)
@@ -441,8 +490,13 @@ class LocalSlack:
             if kind not in ("429", "500", "timeout"):
                 raise web.HTTPBadRequest(text="kind must be 429, 500 or timeout")
             self.faults[str(method)].extend([kind] * count)
-        return web.json_response({"ok": True, "rate_limits": self.limiter.enabled,
-                                  "faults": {k: list(v) for k, v in self.faults.items() if v}})
+        return web.json_response(
+            {
+                "ok": True,
+                "rate_limits": self.limiter.enabled,
+                "faults": {k: list(v) for k, v in self.faults.items() if v},
+            }
+        )
 
     async def _control_aws(self, request: web.Request) -> web.Response:
         if self.aws_control is None:

@@ -49,8 +49,14 @@ class User:
 
     def to_api(self) -> dict[str, Any]:
         return {
-            "id": self.id, "team_id": self.team_id, "name": self.name, "deleted": False,
-            "real_name": self.real_name, "tz": "Europe/Berlin", "is_bot": self.is_bot, "is_admin": False,
+            "id": self.id,
+            "team_id": self.team_id,
+            "name": self.name,
+            "deleted": False,
+            "real_name": self.real_name,
+            "tz": "Europe/Berlin",
+            "is_bot": self.is_bot,
+            "is_admin": False,
             "profile": {"display_name": self.name, "real_name": self.real_name, "title": self.title},
         }
 
@@ -64,9 +70,15 @@ class Channel:
 
     def to_api(self, viewer: str = BOT_USER) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "is_channel": not self.is_private, "is_private": self.is_private,
-            "is_member": viewer in self.members, "is_archived": False, "num_members": len(self.members),
-            "topic": {"value": "", "creator": "", "last_set": 0}, "purpose": {"value": "", "creator": "", "last_set": 0},
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.is_private,
+            "is_private": self.is_private,
+            "is_member": viewer in self.members,
+            "is_archived": False,
+            "num_members": len(self.members),
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
         }
 
 
@@ -87,8 +99,14 @@ class Message:
     metadata: dict[str, Any] | None = None
 
     def to_api(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "message", "user": self.user, "text": self.text, "ts": self.ts,
-                               "team": TEAM_ID, "blocks": self.blocks}
+        out: dict[str, Any] = {
+            "type": "message",
+            "user": self.user,
+            "text": self.text,
+            "ts": self.ts,
+            "team": TEAM_ID,
+            "blocks": self.blocks,
+        }
         if self.bot_id:
             out.update(bot_id=self.bot_id, app_id=APP_ID)
         if self.thread_ts:
@@ -191,8 +209,10 @@ class Workspace:
 
     def post_message(self, args: dict[str, Any], author: str = BOT_USER) -> Message:
         channel = self.channel(args.get("channel"))
-        if author == BOT_USER and BOT_USER not in channel.members and (
-            channel.is_private or "chat:write.public" not in self.scopes
+        if (
+            author == BOT_USER
+            and BOT_USER not in channel.members
+            and (channel.is_private or "chat:write.public" not in self.scopes)
         ):
             raise SlackError("not_in_channel")
         text, blocks = validate_message(args, require_content=True)
@@ -204,8 +224,13 @@ class Workspace:
                 thread_ts = parent.thread_ts  # replies to a reply land in the parent's thread
                 parent = self.find(channel.id, thread_ts)
         msg = Message(
-            channel=channel.id, ts=self.next_ts(), user=author, text=text, blocks=blocks,
-            thread_ts=str(thread_ts) if thread_ts else None, bot_id=BOT_ID if author == BOT_USER else None,
+            channel=channel.id,
+            ts=self.next_ts(),
+            user=author,
+            text=text,
+            blocks=blocks,
+            thread_ts=str(thread_ts) if thread_ts else None,
+            bot_id=BOT_ID if author == BOT_USER else None,
             reply_broadcast=bool(args.get("reply_broadcast")) and bool(thread_ts),
             metadata=args.get("metadata") if isinstance(args.get("metadata"), dict) else None,
         )

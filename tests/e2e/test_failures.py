@@ -1,0 +1,94 @@
+"""Failures told truthfully: a failing hook rolls back and alerts; Roll back mid-shift; faults in
+Slack and AWS lose nothing."""
+
+from __future__ import annotations
+
+from bot.sandbox.aws.moto_ext import CONTROL
+from bot.sandbox.runner import Sandbox
+
+from .helpers import advance, buttons, request_and_wait_root, wait_button, wait_text, wait_thread
+
+
+def running_task_definition(box: Sandbox) -> str:
+    svc = box.aws.client("ecs").describe_services(cluster="apps", services=["web1"])["services"][0]
+    return str(svc["taskDefinition"])
+
+
+def alerts(box: Sandbox) -> list[str]:
+    return [m.text + str(m.blocks) for m in box.slack.messages("C0ALERTS")]
+
+
+async def test_failed_hook_rolls_back_and_alerts(sandbox: Sandbox, bot: object) -> None:
+    box = sandbox
+    before = running_task_definition(box)
+    root = await request_and_wait_root(box, "web1 v1.2.4-broken")
+    await box.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(box, root, "created with")
+    advance(3)
+    advance(60)
+    failed = await wait_thread(box, root, "`AfterAllowTestTraffic` failed")
+    assert "ScriptFailed" in failed and "502" in failed  # diagnostics and the log tail
+    await wait_thread(box, root, "Rolling back")
+    advance(30)
+    outcome = await wait_thread(box, root, "*web1 v1.2.4-broken* failed after")
+    assert "AfterAllowTestTraffic" in outcome and "Traffic is back on `v1.2.2`" in outcome
+    text = await wait_text(box, root, "Failed")
+    assert "HOOK_EXECUTION_FAILURE" not in text or "Reason" in text
+    assert buttons(box.slack.ws.find(root.channel, root.ts)) == []
+    alert = await box.slack.wait_for(lambda: alerts(box), what="alert")
+    assert "v1.2.4-broken" in alert[0] and "open the thread" in alert[0]
+    assert running_task_definition(box) == before  # ECS tells the truth: blue serves again
+
+
+async def test_roll_back_mid_shift(sandbox: Sandbox, bot: object) -> None:
+    box = sandbox
+    before = running_task_definition(box)
+    root = await request_and_wait_root(box)
+    await box.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(box, root, "created with")
+    advance(3)
+    advance(60)
+    root = await wait_button(box, root, "deploy_shift")
+    await box.slack.click(root, "deploy_shift", user="U0BOB")
+    advance(5)
+    await wait_thread(box, root, "10% of traffic on green")
+    root = await wait_button(box, root, "deploy_rollback")
+    await box.slack.click(root, "deploy_rollback", user="U0ALICE")  # the requester may roll back
+    await wait_thread(box, root, "asked for a rollback")
+    advance(30)
+    outcome = await wait_thread(box, root, "was stopped")
+    assert "stopped by a user" in outcome
+    await wait_text(box, root, "Stopped")
+    await box.slack.wait_for(lambda: alerts(box), what="alert")
+    assert running_task_definition(box) == before
+
+
+async def test_slack_errors_on_update_lose_nothing(sandbox: Sandbox, bot: object) -> None:
+    box = sandbox
+    root = await request_and_wait_root(box, "web2 v1.2.3")  # web2: no ready gate, linear shift
+    box.slack.faults["chat.update"].extend(["429", "500", "500", "500"])
+    await box.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(box, root, "created with")
+    advance(3)
+    advance(60)
+    advance(600)
+    await wait_thread(box, root, "Blue stays up")
+    advance(300)
+    await wait_thread(box, root, "is live")
+    await wait_text(box, root, "Deployed")
+    failed = [c for c in box.slack.calls("chat.update") if not c.ok]
+    assert [c.error for c in failed] == ["ratelimited", "internal_error", "internal_error", "internal_error"]
+
+
+async def test_aws_throttling_is_retried(sandbox: Sandbox, bot: object) -> None:
+    box = sandbox
+    root = await request_and_wait_root(box, "web2 v1.2.3")
+    CONTROL.throttles["BatchGetDeployments"] = 2
+    CONTROL.throttles["GetDeploymentTarget"] = 1
+    await box.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(box, root, "created with")
+    advance(3)
+    await wait_thread(box, root, "CodeDeploy started", timeout=20)
+    assert CONTROL.throttles["BatchGetDeployments"] == 0
+    advance(1000)
+    await wait_thread(box, root, "is live", timeout=20)
