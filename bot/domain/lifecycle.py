@@ -163,6 +163,8 @@ def observe(record: Deployment, snap: Snapshot, now: datetime) -> Observation:
     update: dict[str, object] = {"cd_status": snap.status, "target_status": snap.target_status}
     if record.cd_status in (None, "Created") and snap.status not in ("Created", "Queued"):
         out.append(Milestone(MilestoneKind.STARTED, at=snap.create_time))
+        # Durations come from CodeDeploy's own clock, the same one its lifecycle events use.
+        update["started_at"] = snap.create_time or record.started_at
     events = dict(record.events)
     for event in snap.events:
         if events.get(event.name) != event.status and event.status in ("Succeeded", "Failed"):
@@ -187,7 +189,7 @@ def observe(record: Deployment, snap: Snapshot, now: datetime) -> Observation:
             )
             out.append(Milestone(MilestoneKind.ROLLING_BACK))
         else:
-            update.update(state=_final_state(snap.status), finished_at=now)
+            update.update(state=_final_state(snap.status), finished_at=snap.complete_time or now)
             out.append(Milestone(MilestoneKind.FINISHED))
     if not out and all(getattr(record, k) == v for k, v in update.items()):
         return Observation(record)
@@ -199,7 +201,12 @@ def _observe_rollback(record: Deployment, snap: Snapshot, now: datetime) -> Obse
         return Observation(record)
     original_failed = record.error_code not in (None, "MANUAL_STOP", "ALARM_ACTIVE", "TIMEOUT")
     state = State.FAILED if original_failed else State.STOPPED
-    update: dict[str, object] = {"state": state, "phase": Phase.DONE, "finished_at": now, "updated_at": now}
+    update: dict[str, object] = {
+        "state": state,
+        "phase": Phase.DONE,
+        "finished_at": snap.complete_time or now,
+        "updated_at": now,
+    }
     if snap.status == "Succeeded":
         update["green_weight"] = 0.0
     else:

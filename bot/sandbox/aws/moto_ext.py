@@ -339,6 +339,11 @@ def advance_all() -> None:
                     for run in pending:
                         done.add(run.deployment_id)
                         run.advance(now, effects)
+                        info = backend.deployments.get(run.deployment_id)
+                        if info is not None:
+                            # moto's own fields back ListDeployments' status filter.
+                            info.status, info.start_time = run.status, run.start_time
+                            info.complete_time = run.complete_time
 
 
 def create_deployment(self: CodeDeployBackend, **kwargs: Any) -> str:

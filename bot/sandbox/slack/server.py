@@ -88,6 +88,7 @@ class LocalSlack:
         self.aws_control: AwsControl | None = None
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self.base_url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -118,6 +119,9 @@ class LocalSlack:
         return self
 
     async def stop(self) -> None:
+        self._closing = True
+        async with self._changed:
+            self._changed.notify_all()  # release long-polling pages so shutdown does not wait for them
         for conn in list(self.deliverer.connections):
             await conn.ws.close()
         if self._runner:
@@ -411,14 +415,18 @@ class LocalSlack:
     async def _state(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "-1"))
         viewer = request.query.get("user", "U0ALICE")
-        if since >= self.ws.version:
+        if since >= self.ws.version and not self._closing:
             with contextlib.suppress(TimeoutError):
                 async with self._changed:
                     await asyncio.wait_for(self._changed.wait(), 20)
         return web.json_response(await self.snapshot(viewer))
 
     async def snapshot(self, viewer: str) -> dict[str, Any]:
+        aws = await self.aws_panel() if self.aws_panel else None
+        # Read the version and the messages together, after the await: the page asks for changes
+        # newer than this version, so a version newer than the data it came with would hide them.
         ws = self.ws
+        version = ws.version
         channels = []
         for ch in ws.channels.values():
             msgs = []
@@ -432,9 +440,8 @@ class LocalSlack:
                 if e.channel == ch.id and e.user == viewer
             ]
             channels.append({"id": ch.id, "name": ch.name, "messages": msgs, "ephemerals": ephs})
-        aws = await self.aws_panel() if self.aws_panel else None
         return {
-            "version": ws.version,
+            "version": version,
             "users": [{"id": u.id, "name": u.name, "title": u.title} for u in ws.users.values() if not u.is_bot],
             "channels": channels,
             "transport": "http" if self.deliverer.events_url else "socket",

@@ -1,0 +1,184 @@
+// The sandbox workspace page: renders the Block Kit deploybot sends and acts as alice, bob or carol.
+"use strict";
+const state = { version: -1, user: "U0ALICE", channel: "C0DEPLOYS", thread: null, data: null };
+const EMOJI = {
+  white_check_mark: "✅", x: "❌", rocket: "🚀", hourglass: "⌛", hourglass_flowing_sand: "⏳",
+  traffic_light: "🚦", twisted_rightwards_arrows: "🔀", rewind: "⏪", arrow_forward: "▶️",
+  fast_forward: "⏩", no_entry_sign: "🚫", gear: "⚙️", octagonal_sign: "🛑", building_construction: "🏗️",
+};
+const $ = (sel) => document.querySelector(sel);
+
+function escapeHtml(s) {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+function decodeSlack(s) { return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"); }
+function userName(id) {
+  const u = (state.data?.users || []).find((x) => x.id === id);
+  return u ? u.name : id;
+}
+function formatText(html) {
+  return html
+    .replace(/```([\s\S]*?)```/g, "<pre>$1</pre>")
+    .replace(/`([^`\n]+)`/g, "<code>$1</code>")
+    .replace(/(^|[\s(])\*([^*\n]+)\*/g, "$1<b>$2</b>")
+    .replace(/(^|[\s(])_([^_\n]+)_/g, "$1<i>$2</i>")
+    .replace(/:([a-z_]+):/g, (m, name) => EMOJI[name] || m)
+    .replace(/\n/g, "<br>");
+}
+// Slack mrkdwn -> safe HTML: control sequences <...> become mentions or links, all else is escaped.
+function mrkdwn(text) {
+  const parts = String(text || "").split(/<([^<>]+)>/);
+  return parts.map((part, i) => {
+    if (i % 2 === 0) return formatText(escapeHtml(decodeSlack(part)));
+    const [target, label] = part.split("|");
+    if (target.startsWith("@")) return `<span class="mention">@${escapeHtml(userName(target.slice(1)))}</span>`;
+    if (target.startsWith("#")) return `<span class="mention">#${escapeHtml(label || target.slice(1))}</span>`;
+    if (target.startsWith("!subteam^")) return `<span class="mention">@deploy-approvers</span>`;
+    if (target.startsWith("!")) return `<span class="mention">@${escapeHtml(target.slice(1))}</span>`;
+    if (/^https?:\/\//.test(target)) {
+      return `<a href="${escapeHtml(target)}" target="_blank" rel="noopener">${escapeHtml(decodeSlack(label || target))}</a>`;
+    }
+    return escapeHtml(part);
+  }).join("");
+}
+function textOf(obj) { return obj ? (obj.type === "plain_text" ? escapeHtml(obj.text) : mrkdwn(obj.text)) : ""; }
+
+function renderBlocks(msg) {
+  if (!msg.blocks || !msg.blocks.length) return `<div>${mrkdwn(msg.text)}</div>`;
+  return msg.blocks.map((b) => {
+    if (b.type === "header") return `<div class="block-header">${textOf(b.text)}</div>`;
+    if (b.type === "divider") return `<hr class="block-divider">`;
+    if (b.type === "context") return `<div class="block-context">${b.elements.map(textOf).join(" ")}</div>`;
+    if (b.type === "section") {
+      const fields = b.fields ? `<div class="block-fields">${b.fields.map((f) => `<div>${textOf(f)}</div>`).join("")}</div>` : "";
+      return `<div class="block-section">${b.text ? `<div>${textOf(b.text)}</div>` : ""}${fields}</div>`;
+    }
+    if (b.type === "actions") {
+      return `<div class="block-actions">${b.elements.map((e, i) =>
+        `<button class="${e.style || ""}" data-ts="${escapeHtml(msg.ts)}" data-action="${escapeHtml(e.action_id)}"
+          data-block="${escapeHtml(b.block_id || "")}" data-index="${i}">${escapeHtml(e.text.text)}</button>`).join("")}</div>`;
+    }
+    return "";
+  }).join("");
+}
+function renderMessage(msg, { inThread = false } = {}) {
+  const when = new Date(parseFloat(msg.ts) * 1000).toLocaleTimeString();
+  const replies = !inThread && msg.reply_count
+    ? `<div class="replies" data-open-thread="${escapeHtml(msg.ts)}">${msg.reply_count} repl${msg.reply_count === 1 ? "y" : "ies"}</div>` : "";
+  return `<div class="msg" data-ts="${escapeHtml(msg.ts)}"><span class="who">${escapeHtml(msg.user_name || msg.user)}</span>
+    <span class="when">${when}</span>${renderBlocks(msg)}${replies}</div>`;
+}
+function renderEphemeral(e) {
+  return `<div class="msg ephemeral"><span class="only-you">Only visible to you</span>${renderBlocks(e)}</div>`;
+}
+
+function currentChannel() { return (state.data?.channels || []).find((c) => c.id === state.channel); }
+function render() {
+  const data = state.data;
+  if (!data) return;
+  $("#user").innerHTML = data.users.map((u) =>
+    `<option value="${u.id}" ${u.id === state.user ? "selected" : ""}>${u.name} (${u.title})</option>`).join("");
+  $("#channels").innerHTML = data.channels.map((c) =>
+    `<li data-channel="${c.id}" class="${c.id === state.channel ? "active" : ""}"># ${escapeHtml(c.name)}</li>`).join("");
+  $("#transport").textContent = `bot ${data.bot_connected ? "connected" : "not connected"} (${data.transport === "http" ? "HTTP mode" : "Socket Mode"})`;
+  const ch = currentChannel();
+  $("#channel-name").textContent = `# ${ch.name}`;
+  const top = ch.messages.filter((m) => !m.thread_ts || m.thread_ts === m.ts || m.subtype === "thread_broadcast");
+  const items = top.map((m) => ({ ts: parseFloat(m.ts), html: renderMessage(m) }))
+    .concat(ch.ephemerals.filter((e) => !e.thread_ts).map((e) => ({ ts: parseFloat(e.ts), html: renderEphemeral(e) })))
+    .sort((a, b) => a.ts - b.ts);
+  const box = $("#messages");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.innerHTML = items.map((i) => i.html).join("");
+  if (atBottom) box.scrollTop = box.scrollHeight;
+  if (state.thread) {
+    const root = ch.messages.find((m) => m.ts === state.thread);
+    const replies = ch.messages.filter((m) => m.thread_ts === state.thread && m.ts !== state.thread);
+    $("#thread").hidden = !root;
+    if (root) $("#thread-messages").innerHTML = [root, ...replies].map((m) => renderMessage(m, { inThread: true })).join("");
+  }
+  renderAws(data.aws);
+}
+function renderAws(aws) {
+  if (!aws) { $("#aws").hidden = true; return; }
+  $("#clock").textContent = `clock ${aws.clock} · ${aws.manual ? "manual" : `×${aws.speed}`}`;
+  $("#services").innerHTML = aws.services.map((s) => `<div class="svc" data-service="${s.name}">
+    <div class="name">${s.name} <span class="muted">${escapeHtml(s.task_definition)}</span></div>
+    <div>running <code>${escapeHtml(s.version)}</code></div>
+    ${s.deployments.map((d) => `<div class="muted">${escapeHtml(d.id)} ${escapeHtml(d.status)}${d.creator === "codeDeployRollback" ? " (rollback)" : ""}</div>
+      <div class="bar-wrap" title="${d.green_weight}% on green"><div class="bar" style="width:${Number(d.green_weight)}%"></div></div>
+      <div class="muted">${Number(d.green_weight)}% green</div>`).join("")}
+    <label><input type="checkbox" data-fault="fail_next" ${s.fail_next ? "checked" : ""}> fail next at AfterAllowTestTraffic</label><br>
+    <label><input type="checkbox" data-fault="alarm" ${s.alarm ? "checked" : ""}> alarm in ALARM</label></div>`).join("");
+}
+
+async function post(path, body) {
+  const resp = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return resp.ok ? resp.json() : { ok: false, error: await resp.text() };
+}
+async function poll() {
+  for (;;) {
+    try {
+      const resp = await fetch(`/_sandbox/state?since=${state.version}&user=${state.user}`);
+      const data = await resp.json();
+      state.version = data.version;
+      state.data = data;
+      render();
+    } catch (err) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+async function refresh() {
+  const resp = await fetch(`/_sandbox/state?since=-1&user=${state.user}`);
+  state.data = await resp.json();
+  state.version = state.data.version;
+  render();
+}
+function confirmDialog(confirm) {
+  return new Promise((resolve) => {
+    $("#modal-title").textContent = confirm.title.text;
+    $("#modal-text").textContent = confirm.text.text;
+    $("#modal-confirm").textContent = confirm.confirm.text;
+    $("#modal-deny").textContent = confirm.deny.text;
+    $("#modal").hidden = false;
+    const done = (answer) => { $("#modal").hidden = true; resolve(answer); };
+    $("#modal-confirm").onclick = () => done(true);
+    $("#modal-deny").onclick = () => done(false);
+  });
+}
+
+document.addEventListener("click", async (ev) => {
+  const t = ev.target.closest("button, li, .replies");
+  if (!t) return;
+  if (t.dataset.channel) { state.channel = t.dataset.channel; state.thread = null; $("#thread").hidden = true; render(); }
+  if (t.dataset.openThread) { state.thread = t.dataset.openThread; render(); }
+  if (t.id === "close-thread") { state.thread = null; $("#thread").hidden = true; }
+  if (t.dataset.action) {
+    const msg = currentChannel().messages.find((m) => m.ts === t.dataset.ts);
+    const block = msg.blocks.find((b) => b.type === "actions" && (b.block_id || "") === t.dataset.block);
+    const element = block.elements[Number(t.dataset.index)];
+    if (element.confirm && !(await confirmDialog(element.confirm))) return;
+    await post("/_sandbox/click", { user: state.user, channel: state.channel, ts: t.dataset.ts, action_id: t.dataset.action });
+  }
+  if (t.dataset.advance) await post("/_sandbox/aws", { action: "advance", seconds: Number(t.dataset.advance) });
+  if (t.id === "throttle") await post("/_sandbox/aws", { action: "throttle", operation: $("#throttle-op").value, count: 3 });
+  if (t.dataset.slackFault) await post("/_sandbox/faults", { method: $("#slack-fault-method").value, kind: t.dataset.slackFault, count: 1 });
+});
+document.addEventListener("change", async (ev) => {
+  const t = ev.target;
+  if (t.id === "user") { state.user = t.value; await refresh(); }
+  if (t.id === "rate-limits") await post("/_sandbox/faults", { rate_limits: t.checked });
+  if (t.dataset.fault) {
+    const service = t.closest(".svc").dataset.service;
+    await post("/_sandbox/aws", { action: t.dataset.fault, service, on: t.checked });
+  }
+});
+$("#composer").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("#composer-input").value.trim();
+  if (!text) return;
+  $("#composer-input").value = "";
+  await post("/_sandbox/command", { user: state.user, channel: state.channel, text });
+});
+refresh().then(poll);

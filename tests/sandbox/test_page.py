@@ -1,0 +1,83 @@
+"""The sandbox page in a real browser (Debian's Chromium through Playwright): alice asks, bob approves,
+bob shifts traffic and finishes, the thread shows the deployment succeed."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from bot.sandbox.runner import Sandbox
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        await browser.close()
+
+
+async def act_as(page: Page, user: str) -> None:
+    await page.get_by_test_id("user-switcher").select_option(user)
+
+
+async def click_in_root(page: Page, label: str) -> None:
+    await page.locator("#messages .block-actions button", has_text=label).last.click()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("transport", ["socket"])
+async def test_full_flow_in_the_browser(sandbox: Sandbox, bot: object, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1500, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{sandbox.slack.base_url}/")
+    await expect(page.locator("#transport")).to_contain_text("connected (Socket Mode)")
+    await expect(page.locator(".svc[data-service=web1]")).to_contain_text("running v1.2.2")
+
+    await act_as(page, "U0ALICE")
+    await page.get_by_test_id("composer").fill("/deploy web1 v1.2.3")
+    await page.get_by_test_id("composer").press("Enter")
+    await expect(page.locator("#messages .block-header").last).to_have_text("Deploy web1 v1.2.3")
+    await expect(page.locator("#messages")).to_contain_text("Waiting for approval")
+
+    await act_as(page, "U0BOB")
+    await click_in_root(page, "Approve")
+    await expect(page.locator("#messages")).to_contain_text("Approved by")
+    await page.locator("#messages .replies").last.click()
+    await expect(page.locator("#thread")).to_contain_text("created with")
+
+    await page.get_by_role("button", name="+1 min").click()
+    await expect(page.locator("#thread")).to_contain_text("Green is up", timeout=10_000)
+    await click_in_root(page, "Shift traffic")
+    await page.locator("#modal-confirm").click()  # the button's confirm dialog
+    await expect(page.locator("#thread")).to_contain_text("started shifting traffic")
+    await page.get_by_role("button", name="+5 min").click()
+    await page.get_by_role("button", name="+1 min").click()
+    await expect(page.locator("#thread")).to_contain_text("All traffic is on green", timeout=10_000)
+    await click_in_root(page, "Finish now")
+    await page.locator("#modal-confirm").click()
+    await expect(page.locator("#thread")).to_contain_text("is live", timeout=10_000)
+    await expect(page.locator("#messages")).to_contain_text("Deployed")
+    await expect(page.locator(".svc[data-service=web1]")).to_contain_text("running v1.2.3")
+    assert errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-page.png"), full_page=True)
