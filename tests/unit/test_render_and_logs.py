@@ -1,0 +1,45 @@
+"""Safe output: escaped text, cut to Block Kit's limits; secrets never in logs."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr
+from datetime import UTC, datetime
+
+import structlog
+
+from bot.domain.models import Deployment, Image, State
+from bot.logging import configure
+from bot.sandbox.slack.workspace import validate_blocks
+from bot.slack.render import esc, root_blocks
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_escape_stops_injection() -> None:
+    assert esc("<!channel> & <@U1|x>") == "&lt;!channel&gt; &amp; &lt;@U1|x&gt;"
+
+
+def test_long_aws_error_is_cut_to_fit() -> None:
+    rec = Deployment(id="r-1", app="web1", tag="v1.2.3", requester="U0ALICE", team_id="T0", channel="C0",
+                     created_at=NOW, updated_at=NOW, state=State.FAILED, error_message="<!here> " + "x" * 10_000,
+                     image=Image(repository_uri="r/web1", tag="v1.2.3", digest="sha256:" + "a" * 64))
+    blocks = [b.to_dict() for b in root_blocks(rec, "us-east-1", NOW)]
+    assert validate_blocks(blocks) == blocks  # the sandbox's strict checks pass
+    text = json.dumps(blocks)
+    assert "<!here>" not in text and "(cut)" in text
+
+
+def test_secrets_are_redacted_from_logs() -> None:
+    buffer = io.StringIO()
+    with redirect_stderr(buffer):
+        configure("json")
+        structlog.get_logger("t").info(
+            "request_handled", token="xoxb-123-abc", note="sent with xoxb-999-zzz and xapp-1-A-1",
+            response_url="https://hooks.slack.com/actions/T/1/abc", nested={"signing_secret": "s3cr3t"})
+    out = buffer.getvalue()
+    for secret in ("xoxb-123-abc", "xoxb-999-zzz", "xapp-1-A-1", "hooks.slack.com/actions", "s3cr3t"):
+        assert secret not in out
+    assert "request_handled" in out and "[redacted]" in out
+    configure("console")
