@@ -25,14 +25,25 @@ def write(tmp_path: Path, text: str) -> Path:
         ("apps: [", "not valid YAML at line"),
         ("- a\n- b\n", "expected a mapping"),
         ("apps:\n  web1:\n    cluster: apps\n", "apps.web1.service: Field required"),
-        ("apps:\n  web1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n"
-         "    version_pattern: '['\n", "apps.web1.version_pattern"),
-        ("apps:\n  web1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n"
-         "    approvers: {users: [bob]}\n", "is not a Slack id"),
-        ("apps:\n  Web_1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n",
-         "lowercase letters"),
-        ("apps:\n  web1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n    colour: red\n",
-         "apps.web1.colour: Extra inputs are not permitted"),
+        (
+            "apps:\n  web1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n"
+            "    version_pattern: '['\n",
+            "apps.web1.version_pattern",
+        ),
+        (
+            "apps:\n  web1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n"
+            "    approvers: {users: [bob]}\n",
+            "is not a Slack id",
+        ),
+        (
+            "apps:\n  Web_1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n",
+            "lowercase letters",
+        ),
+        (
+            "apps:\n  web1:\n    cluster: a\n    service: s\n    repository: r\n    deploy_channel: C1\n"
+            "    colour: red\n",
+            "apps.web1.colour: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_bad_catalogs_name_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -56,8 +67,9 @@ def test_defaults_follow_aws_ecs_deploy() -> None:
 def test_serve_with_a_broken_file_exits_cleanly(tmp_path: Path) -> None:
     path = write(tmp_path, "apps:\n  web1:\n    cluster: apps\n")
     env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DEPLOYBOT_CONFIG": str(path)}
-    proc = subprocess.run([sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 2
     assert "configuration error" in proc.stderr and "apps.web1.service" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -65,7 +77,8 @@ def test_serve_with_a_broken_file_exits_cleanly(tmp_path: Path) -> None:
 
 def test_serve_without_tokens_says_what_is_missing() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DEPLOYBOT_"))}
-    proc = subprocess.run([sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 2
     assert "SLACK_BOT_TOKEN" in proc.stderr and "Traceback" not in proc.stderr

@@ -17,9 +17,17 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def record(**changes: object) -> Deployment:
-    base = Deployment(id="r-1", app="web1", tag="v1.2.3", requester="U0ALICE", team_id="T0", channel="C0",
-                      created_at=NOW, updated_at=NOW,
-                      image=Image(repository_uri="r/web1", tag="v1.2.3", digest="sha256:" + "a" * 64))
+    base = Deployment(
+        id="r-1",
+        app="web1",
+        tag="v1.2.3",
+        requester="U0ALICE",
+        team_id="T0",
+        channel="C0",
+        created_at=NOW,
+        updated_at=NOW,
+        image=Image(repository_uri="r/web1", tag="v1.2.3", digest="sha256:" + "a" * 64),
+    )
     return base.model_copy(update=changes)
 
 
@@ -69,8 +77,13 @@ def test_observe_reports_milestones_once() -> None:
 
 def test_failure_with_rollback_then_final() -> None:
     rec = record(state=State.IN_PROGRESS, cd_status="InProgress")
-    failed = observe(rec, snap("Failed", "Failed", error_code="HOOK_EXECUTION_FAILURE", error_message="boom",
-                               rollback_deployment_id="d-2"), NOW)
+    failed = observe(
+        rec,
+        snap(
+            "Failed", "Failed", error_code="HOOK_EXECUTION_FAILURE", error_message="boom", rollback_deployment_id="d-2"
+        ),
+        NOW,
+    )
     assert failed.record.state is State.ROLLING_BACK and failed.record.tracked_deployment == "d-2"
     done = observe(failed.record, snap("Succeeded", "Succeeded", complete_time=NOW), NOW)
     assert done.record.state is State.FAILED and done.record.green_weight == 0.0

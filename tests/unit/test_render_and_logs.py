@@ -22,9 +22,19 @@ def test_escape_stops_injection() -> None:
 
 
 def test_long_aws_error_is_cut_to_fit() -> None:
-    rec = Deployment(id="r-1", app="web1", tag="v1.2.3", requester="U0ALICE", team_id="T0", channel="C0",
-                     created_at=NOW, updated_at=NOW, state=State.FAILED, error_message="<!here> " + "x" * 10_000,
-                     image=Image(repository_uri="r/web1", tag="v1.2.3", digest="sha256:" + "a" * 64))
+    rec = Deployment(
+        id="r-1",
+        app="web1",
+        tag="v1.2.3",
+        requester="U0ALICE",
+        team_id="T0",
+        channel="C0",
+        created_at=NOW,
+        updated_at=NOW,
+        state=State.FAILED,
+        error_message="<!here> " + "x" * 10_000,
+        image=Image(repository_uri="r/web1", tag="v1.2.3", digest="sha256:" + "a" * 64),
+    )
     blocks = [b.to_dict() for b in root_blocks(rec, "us-east-1", NOW)]
     assert validate_blocks(blocks) == blocks  # the sandbox's strict checks pass
     text = json.dumps(blocks)
@@ -36,8 +46,12 @@ def test_secrets_are_redacted_from_logs() -> None:
     with redirect_stderr(buffer):
         configure("json")
         structlog.get_logger("t").info(
-            "request_handled", token="xoxb-123-abc", note="sent with xoxb-999-zzz and xapp-1-A-1",
-            response_url="https://hooks.slack.com/actions/T/1/abc", nested={"signing_secret": "s3cr3t"})
+            "request_handled",
+            token="xoxb-123-abc",
+            note="sent with xoxb-999-zzz and xapp-1-A-1",
+            response_url="https://hooks.slack.com/actions/T/1/abc",
+            nested={"signing_secret": "s3cr3t"},
+        )
     out = buffer.getvalue()
     for secret in ("xoxb-123-abc", "xoxb-999-zzz", "xapp-1-A-1", "hooks.slack.com/actions", "s3cr3t"):
         assert secret not in out

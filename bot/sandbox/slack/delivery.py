@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -49,6 +50,7 @@ class DeliveryResult:
 class SocketConnection:
     id: int
     ws: web.WebSocketResponse
+    retiring: bool = False  # told to disconnect: Slack sends nothing more on it
 
 
 class Deliverer:
@@ -64,6 +66,7 @@ class Deliverer:
         self._rr = itertools.count()
         self.connected = asyncio.Event()
         self.extra_headers: dict[str, str] = {}
+        self.on_change: Callable[[], Awaitable[None]] | None = None  # wakes waiters when connections change
 
     # -- socket mode -------------------------------------------------------------------------
 
@@ -82,6 +85,8 @@ class Deliverer:
         conn = SocketConnection(next(self._ids), ws)
         self.connections.append(conn)
         self.connected.set()
+        if self.on_change:
+            await self.on_change()
         await ws.send_json(
             {
                 "type": "hello",
@@ -103,16 +108,20 @@ class Deliverer:
             self.connections = [c for c in self.connections if c.id != conn.id]
             if not self.connections:
                 self.connected.clear()
+            if self.on_change:
+                await self.on_change()
         return ws
 
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
         for conn in list(self.connections):
+            conn.retiring = True
             await conn.ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-sandbox"}})
 
     async def _deliver_socket(self, kind: str, payload: dict[str, Any], accepts: bool) -> DeliveryResult:
-        if not self.connections:
+        live = [c for c in self.connections if not c.retiring]
+        if not live:
             return DeliveryResult(False, "dispatch_failed")
-        conn = self.connections[next(self._rr) % len(self.connections)]
+        conn = live[next(self._rr) % len(live)]
         envelope_id = str(uuid.uuid4())
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[envelope_id] = future

@@ -81,6 +81,7 @@ class LocalSlack:
         self.host, self.port = host, port
         self.ws = Workspace()
         self.deliverer = Deliverer(self.ws.signing_secret)
+        self.deliverer.on_change = self.changed
         self.limiter = RateLimiter()
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.hooks: dict[str, Hook] = {}
