@@ -15,17 +15,6 @@ from .errors import BadVersion, Conflict
 from .models import Deployment, EventView, Phase, Snapshot, State
 
 MAX_VERSION_LENGTH = 128
-LIFECYCLE = (
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "AllowTestTraffic",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AllowTraffic",
-    "AfterAllowTraffic",
-)
-PROVISIONING_EVENTS = frozenset(LIFECYCLE[:6])
 
 
 class Action(StrEnum):

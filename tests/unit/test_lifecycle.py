@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,24 +9,9 @@ from hypothesis import strategies as st
 from bot.config import DEFAULT_VERSION_PATTERN
 from bot.domain.errors import BadVersion, Conflict
 from bot.domain.lifecycle import Action, actions_for, check_version, observe, phase_of, transition
-from bot.domain.models import Deployment, EventView, Image, Phase, Snapshot, State
+from bot.domain.models import EventView, Phase, Snapshot, State
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-def record(**changes: object) -> Deployment:
-    base = Deployment(
-        id="r-1",
-        app="web1",
-        tag="v1.2.3",
-        requester="U0ALICE",
-        team_id="T0",
-        channel="C0",
-        created_at=NOW,
-        updated_at=NOW,
-        image=Image(repository_uri="r/web1", tag="v1.2.3", digest="sha256:" + "a" * 64),
-    )
-    return base.model_copy(update=changes)
+from .factories import NOW, record
 
 
 def snap(status: str, target: str | None = "InProgress", running: str | None = None, **kw: object) -> Snapshot:

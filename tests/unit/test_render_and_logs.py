@@ -5,16 +5,15 @@ from __future__ import annotations
 import io
 import json
 from contextlib import redirect_stderr
-from datetime import UTC, datetime
 
 import structlog
 
-from bot.domain.models import Deployment, Image, State
+from bot.domain.models import State
 from bot.logging import configure
 from bot.sandbox.slack.workspace import validate_blocks
 from bot.slack.render import esc, root_blocks
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+from .factories import NOW, record
 
 
 def test_escape_stops_injection() -> None:
@@ -22,19 +21,7 @@ def test_escape_stops_injection() -> None:
 
 
 def test_long_aws_error_is_cut_to_fit() -> None:
-    rec = Deployment(
-        id="r-1",
-        app="web1",
-        tag="v1.2.3",
-        requester="U0ALICE",
-        team_id="T0",
-        channel="C0",
-        created_at=NOW,
-        updated_at=NOW,
-        state=State.FAILED,
-        error_message="<!here> " + "x" * 10_000,
-        image=Image(repository_uri="r/web1", tag="v1.2.3", digest="sha256:" + "a" * 64),
-    )
+    rec = record(state=State.FAILED, error_message="<!here> " + "x" * 10_000)
     blocks = [b.to_dict() for b in root_blocks(rec, "us-east-1", NOW)]
     assert validate_blocks(blocks) == blocks  # the sandbox's strict checks pass
     text = json.dumps(blocks)
