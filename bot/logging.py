@@ -52,6 +52,8 @@ def configure(fmt: str = "json", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RedactFilter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    # We hand Bolt our own client on purpose; its "token will be unused" warning is noise.
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(lambda r: "will be unused" not in r.getMessage())
 
 
 class _RedactFilter(logging.Filter):

@@ -116,7 +116,11 @@ class Sandbox:
         elif action == "throttle":
             CONTROL.throttles[str(body["operation"])] = int(body.get("count", 1))
         elif action == "latency":
-            CONTROL.latency_seconds = max(0.0, float(body.get("seconds", 0)))
+            seconds = max(0.0, float(body.get("seconds", 0)))
+            if body.get("operation"):
+                CONTROL.latency_by_operation[str(body["operation"])] = seconds
+            else:
+                CONTROL.latency_seconds = seconds
         elif action == "advance":
             CONTROL.clock.advance(float(body.get("seconds", 60)))
         elif action == "speed":

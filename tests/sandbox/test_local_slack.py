@@ -142,3 +142,27 @@ async def test_control_api_rejects_bad_input(slack: LocalSlack) -> None:
         async with session.get(f"{slack.base_url}/_sandbox/state?since=-1") as r:
             state = await r.json()
             assert {c["name"] for c in state["channels"]} == {"deploys", "alerts"}
+
+
+async def test_a_late_ack_is_an_operation_timeout(slack: LocalSlack) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.5)
+        return web.Response(text="too late")
+
+    app = web.Application()
+    app.router.add_post("/slack/events", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    slack.deliverer.events_url = f"http://127.0.0.1:{port}/slack/events"
+    slack.deliverer.ack_deadline = 0.1  # Slack's 3 s, scaled down so the test does not wait for it
+    result = await slack.slash("web1 v1.2.3")
+    assert result.error == "operation_timeout"
+    assert any("operation_timeout" in t for t in slack.ephemerals("U0ALICE"))
+    await runner.cleanup()

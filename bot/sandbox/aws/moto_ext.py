@@ -56,6 +56,7 @@ class Control:
     alarms: dict[str, str] = field(default_factory=dict)  # service name -> alarm name
     throttles: dict[str, int] = field(default_factory=dict)  # operation name -> remaining
     latency_seconds: float = 0.0
+    latency_by_operation: dict[str, float] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (service, operation)
 
     def reset_faults(self) -> None:
@@ -65,6 +66,7 @@ class Control:
             self.alarms.clear()
             self.throttles.clear()
             self.latency_seconds = 0.0
+            self.latency_by_operation.clear()
 
 
 CONTROL = Control()
@@ -677,8 +679,9 @@ def _resp_batch_get_deployment_groups(self: CodeDeployResponse) -> ActionResult:
 def _throttled_call_action(self: BaseResponse) -> Any:
     operation = self._get_action()
     CONTROL.calls.append((str(self.service_name), operation))
-    if CONTROL.latency_seconds:
-        time.sleep(CONTROL.latency_seconds)
+    delay = CONTROL.latency_by_operation.get(operation, CONTROL.latency_seconds)
+    if delay:
+        time.sleep(delay)  # a moto server thread, not the event loop: this is AWS being slow
     with CONTROL.lock:
         remaining = CONTROL.throttles.get(operation, 0)
         if remaining > 0:

@@ -66,6 +66,7 @@ class Deliverer:
         self._rr = itertools.count()
         self.connected = asyncio.Event()
         self.extra_headers: dict[str, str] = {}
+        self.ack_deadline = ACK_DEADLINE
         self.on_change: Callable[[], Awaitable[None]] | None = None  # wakes waiters when connections change
 
     # -- socket mode -------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class Deliverer:
             await conn.ws.send_json(
                 {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": accepts}
             )
-            ack = await asyncio.wait_for(future, ACK_DEADLINE)
+            ack = await asyncio.wait_for(future, self.ack_deadline)
         except (TimeoutError, ConnectionError):
             return DeliveryResult(False, "operation_timeout")
         finally:
@@ -158,7 +159,7 @@ class Deliverer:
         }
         try:
             async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ACK_DEADLINE)) as session,
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.ack_deadline)) as session,
                 session.post(self.events_url, data=body.encode(), headers=headers) as resp,
             ):
                 text = await resp.text()
