@@ -53,6 +53,18 @@ class Deployer:
     # -- /deploy <app> <version> --------------------------------------------------------------
 
     async def request(self, app: AppConfig, tag: str, user: str, team: str, response_url: str) -> Deployment | None:
+        try:
+            return await self._request(app, tag, user, team, response_url)
+        except Exception:
+            log.exception("deploy_request_failed")
+            await self.notifier.slack.respond(
+                response_url,
+                f"Something went wrong on deploybot's side while preparing `{app.name}` `{tag}`; "
+                "nothing was deployed. Try again, and tell the deploybot admins if it keeps happening.",
+            )
+            return None
+
+    async def _request(self, app: AppConfig, tag: str, user: str, team: str, response_url: str) -> Deployment | None:
         slack = self.notifier.slack
         try:
             active = await self.store.active_for_app(app.name)
@@ -90,7 +102,12 @@ class Deployer:
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
         record = await self.store.create(record)
         await self.store.audit(record.id, user, "requested", {"tag": image.tag, "digest": image.digest, "team": team})
-        ts = await self.notifier.post_root(record, now)
+        try:
+            ts = await self.notifier.post_root(record, now)
+        except Exception:
+            # Nobody could ever approve a request that has no message: close it, then tell the requester.
+            await self.store.save(transition(record, State.CANCELLED, self.now(), cancelled_by="deploybot"))
+            raise
         record = await self.store.save(record.model_copy(update={"message_ts": ts}))
         log.info("deploy_requested", digest=image.digest)
         await slack.respond(

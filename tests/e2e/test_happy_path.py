@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.sandbox.runner import Sandbox
 
 from .helpers import advance, buttons, request_and_wait_root, wait_button, wait_text, wait_thread
@@ -48,3 +50,22 @@ async def test_request_approve_shift_finish(sandbox: Sandbox, bot: object) -> No
     ][0]["imageDigest"]
     assert td["containerDefinitions"][0]["image"].endswith(f"/web1@{digest}")
     assert td["containerDefinitions"][0]["memoryReservation"] == 256
+    tags = box.aws.client("ecs").describe_task_definition(taskDefinition=svc["taskDefinition"], include=["TAGS"])
+    assert tags["tags"] == [{"key": "team", "value": "web"}]  # family tags kept
+
+    cd = box.aws.client("codedeploy")
+    dep_id = cd.list_deployments(applicationName="AppECS-apps-web1", deploymentGroupName="DgpECS-apps-web1")[
+        "deployments"
+    ][-1]
+    info = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]
+    assert info["status"] == "Succeeded" and info["description"].startswith("deploybot r-")
+    assert info["description"].split()[1].rstrip(":") in str(root.blocks)  # the request id shown in Slack
+    spec = json.loads(
+        cd.get_application_revision(applicationName="AppECS-apps-web1", revision=info["revision"])["revision"][
+            "appSpecContent"
+        ]["content"]
+    )
+    props = spec["Resources"][0]["TargetService"]["Properties"]
+    assert props["TaskDefinition"] == svc["taskDefinition"]
+    assert props["LoadBalancerInfo"] == {"ContainerName": "web1", "ContainerPort": 3000}
+    assert props["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]  # from the live service

@@ -111,6 +111,11 @@ def test_status_and_lifecycle_order_with_ready_gate_and_termination_wait(aws: Lo
     CONTROL.clock.advance(300)
     seen.append(status(aws, dep)["status"])
     assert seen == ["Created", "InProgress", "Ready", "InProgress", "Succeeded"]
+    batch = cd.batch_get_deployment_targets(deploymentId=dep, targetIds=["apps:web1"])["deploymentTargets"]
+    assert batch[0]["deploymentTargetType"] == "ECSTarget" and batch[0]["ecsTarget"]["status"] == "Succeeded"
+    with pytest.raises(ClientError) as err:
+        cd.get_deployment_target(deploymentId=dep, targetId="apps:web9")
+    assert err.value.response["Error"]["Code"] == "DeploymentTargetDoesNotExistException"
     events = target(aws, dep)["lifecycleEvents"]
     assert [e["lifecycleEventName"] for e in events] == list(LIFECYCLE)
     assert all(e["status"] == "Succeeded" for e in events)
