@@ -190,6 +190,11 @@ def test_stop_with_rollback_creates_a_linked_rollback_deployment(aws: LocalAws) 
     rollback = status(aws, rollback_id)
     assert rollback["creator"] == "codeDeployRollback"
     assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == dep
+    CONTROL.clock.advance(2 + 7 * 1.0 + 0.5)  # into the rollback's AfterAllowTraffic
+    statuses = {
+        s["taskSetLabel"]: (s["status"], s["trafficWeight"]) for s in target(aws, rollback_id, "web2")["taskSetsInfo"]
+    }
+    assert statuses == {"Blue": ("DRAINING", 0.0), "Green": ("PRIMARY", 100.0)}
     CONTROL.clock.advance(30)
     assert status(aws, rollback_id)["status"] == "Succeeded"
     svc = aws.client("ecs").describe_services(cluster="apps", services=["web2"])["services"][0]

@@ -103,6 +103,7 @@ class DeploymentRun:
     event_started: datetime | None = None
     green_task_set: str | None = None
     blue_alive: bool = True
+    blue_draining: bool = False  # a rollback's replacement set, drained once traffic is back on the original
     green_weight: float = 0.0
     phase: str = "created"  # created | events | ready | termination_wait | done
     deadline: datetime | None = None
@@ -215,6 +216,7 @@ class DeploymentRun:
             self._set_weight(float("inf"))
             if self.green_task_set:
                 fx.make_primary(self, self.green_task_set)
+            self.blue_draining = self.is_rollback
         if name == "AfterAllowTestTraffic" and self.ready_wait_minutes is not None and not self.is_rollback:
             self.phase, self.status, self.target_status = "ready", "Ready", "Ready"
             self.deadline = at + timedelta(minutes=self.ready_wait_minutes)
@@ -332,7 +334,11 @@ class DeploymentRun:
                 "desiredCount": counts,
                 "pendingCount": 0,
                 "runningCount": counts,
-                "status": "PRIMARY" if ident == primary else "ACTIVE",
+                "status": "PRIMARY"
+                if ident == primary
+                else "DRAINING"
+                if label == "Blue" and self.blue_draining
+                else "ACTIVE",
                 "trafficWeight": weight,
                 "targetGroup": {"name": group},
                 "taskSetLabel": label,
