@@ -61,6 +61,7 @@ class Runtime:
         self._watcher_task: asyncio.Task[Any] | None = None
         self.port = settings.http_port
         self.ready = False
+        self._stopped = False
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -122,6 +123,9 @@ class Runtime:
         )
 
     async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self.ready = False
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated

@@ -7,6 +7,7 @@ always reaches Slack once it answers again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections import defaultdict, deque
@@ -43,6 +44,8 @@ class Notifier:
         self.region = region
         self._rendered: dict[str, str] = {}
         self._outbox: dict[str, deque[Pending]] = defaultdict(deque)
+        # One sender per deployment at a time: the watcher and a button's task may flush together.
+        self._sending: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def post_root(self, record: Deployment, now: datetime) -> str:
         blocks = render.root_blocks(record, self.region, now)
@@ -84,6 +87,10 @@ class Notifier:
 
     async def flush(self, record: Deployment) -> bool:
         """Send what is queued for this deployment, in order; stop at the first failure."""
+        async with self._sending[record.id]:
+            return await self._flush(record)
+
+    async def _flush(self, record: Deployment) -> bool:
         queue = self._outbox.get(record.id)
         while queue:
             item = queue[0]
@@ -107,6 +114,7 @@ class Notifier:
     def forget(self, record_id: str) -> None:
         self._rendered.pop(record_id, None)
         self._outbox.pop(record_id, None)
+        self._sending.pop(record_id, None)
 
 
 def _digest(text: str, blocks: list[Block]) -> str:
