@@ -21,7 +21,7 @@ from .deployer import Deployer
 from .notifier import Notifier
 from .services import Services
 from .slack.gateway import SlackGateway
-from .store.sqlite import SqliteStore
+from .store.factory import StoreSettings, open_store
 from .tasks import TaskSupervisor
 from .watcher import Watcher
 
@@ -41,7 +41,14 @@ class Runtime:
         self.catalog = catalog
         self.slack = SlackGateway(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         self.aws = AwsGateway(settings.aws_region, settings.aws_endpoint_url)
-        self.store = SqliteStore.from_url(settings.store_url)
+        self.store = open_store(
+            StoreSettings(
+                store_url=settings.store_url,
+                replicas=settings.replicas,
+                aws_region=settings.aws_region,
+                aws_endpoint_url=settings.aws_endpoint_url,
+            )
+        )
         self.notifier = Notifier(self.slack, settings.aws_region)
         self.tasks = TaskSupervisor()
         self.watcher = Watcher(catalog, self.store, self.aws, self.notifier, settings.poll_interval, utcnow)

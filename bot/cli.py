@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploybot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot against the Slack and AWS named in the environment")
+    sub.add_parser("init-store", help="create the store DEPLOYBOT_STORE names (the DynamoDB table; idempotent)")
     sandbox = sub.add_parser("sandbox", help="run the local Slack workspace and local AWS, print their environment")
     demo = sub.add_parser("demo", help="run the sandbox and the bot (Socket Mode) in one process")
     for p in (sandbox, demo):
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument("--events-url", help="deliver to a bot in HTTP mode at this URL instead of Socket Mode")
     args = parser.parse_args(argv)
     try:
+        if args.command == "init-store":
+            from .store.factory import init_store, load_store_settings
+
+            sys.stdout.write(init_store(load_store_settings()) + "\n")
+            return 0
         if args.command == "serve":
             settings = load_settings()
             configure(settings.log_format)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from .models import Deployment, Image, ServiceState, Snapshot
 
@@ -48,6 +48,10 @@ class Store(Protocol):
     async def active_for_app(self, app: str) -> Deployment | None: ...
 
     async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None: ...
+
+    async def audit_log(self, record_id: str) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
 
 
 class StaleRecord(Exception):

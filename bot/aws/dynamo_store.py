@@ -1,0 +1,194 @@
+"""The shared store for several replicas: one DynamoDB table, every save a conditional write on version.
+
+Layout (one table, created by `deploybot init-store`):
+
+- deployment record: pk `dep#<request id>`, sk `record`; `app`, `state`, `version` (N), `data` (JSON);
+  while in flight also `gsi1pk` = `inflight` and `gsi1sk` = `<app>#<request id>`.
+- audit event: pk `dep#<request id>`, sk `audit#<ISO time>#<random>`; `actor`, `action`, `detail` (JSON).
+
+The sparse index `gsi1` (pk `gsi1pk`, sk `gsi1sk`) lists exactly the in-flight deployments, so the
+watcher's read is one Query however long the history grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from ..domain.models import Deployment
+from ..domain.ports import StaleRecord
+
+INDEX = "gsi1"
+IN_FLIGHT = "inflight"
+
+
+class DynamoStore:
+    def __init__(self, table: str, region: str, endpoint_url: str | None = None) -> None:
+        self.table = table
+        self.client = boto3.session.Session(region_name=region).client(
+            "dynamodb",
+            endpoint_url=endpoint_url,
+            config=Config(retries={"mode": "adaptive", "total_max_attempts": 4}),
+        )
+
+    @classmethod
+    def from_url(cls, url: str, region: str, endpoint_url: str | None = None) -> DynamoStore:
+        table = url.removeprefix("dynamodb://").strip("/")
+        if not table:
+            raise ValueError("DEPLOYBOT_STORE=dynamodb://<table name> needs a table name")
+        return cls(table, region, endpoint_url)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def create_table(self) -> bool:
+        """Create the table and its index if missing; True when it was created."""
+        try:
+            self.client.create_table(
+                TableName=self.table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+                ],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": INDEX,
+                        "KeySchema": [
+                            {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                            {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["data"]},
+                    }
+                ],
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceInUseException":
+                return False
+            raise
+        self.client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1})
+        return True
+
+    # -- Store port --------------------------------------------------------------------------
+
+    def _item(self, record: Deployment) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": f"dep#{record.id}"},
+            "sk": {"S": "record"},
+            "app": {"S": record.app},
+            "state": {"S": record.state.value},
+            "version": {"N": str(record.version)},
+            "data": {"S": record.model_dump_json()},
+        }
+        if record.state.in_flight:
+            item["gsi1pk"] = {"S": IN_FLIGHT}
+            item["gsi1sk"] = {"S": f"{record.app}#{record.id}"}
+        return item
+
+    async def create(self, record: Deployment) -> Deployment:
+        record = record.model_copy(update={"version": 1})
+        await asyncio.to_thread(
+            self.client.put_item,
+            TableName=self.table,
+            Item=self._item(record),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return record
+
+    async def get(self, record_id: str) -> Deployment | None:
+        resp = await asyncio.to_thread(
+            self.client.get_item,
+            TableName=self.table,
+            ConsistentRead=True,
+            Key={"pk": {"S": f"dep#{record_id}"}, "sk": {"S": "record"}},
+        )
+        item = resp.get("Item")
+        return Deployment.model_validate_json(item["data"]["S"]) if item else None
+
+    async def save(self, record: Deployment) -> Deployment:
+        new = record.model_copy(update={"version": record.version + 1})
+        try:
+            await asyncio.to_thread(
+                self.client.put_item,
+                TableName=self.table,
+                Item=self._item(new),
+                ConditionExpression="#v = :expected",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":expected": {"N": str(record.version)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleRecord(record.id) from exc
+            raise
+        return new
+
+    async def _in_flight(self, app: str | None) -> list[Deployment]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "gsi1pk = :f" + (" AND begins_with(gsi1sk, :app)" if app else ""),
+            "ExpressionAttributeValues": {":f": {"S": IN_FLIGHT}, **({":app": {"S": f"{app}#"}} if app else {})},
+        }
+        out: list[Deployment] = []
+        while True:
+            resp = await asyncio.to_thread(self.client.query, **kwargs)
+            out.extend(Deployment.model_validate_json(i["data"]["S"]) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    async def in_flight(self) -> list[Deployment]:
+        # The index is eventually consistent: re-read each record so callers act on the latest version.
+        found = await self._in_flight(None)
+        fresh = [await self.get(r.id) for r in found]
+        return [r for r in fresh if r is not None and r.state.in_flight]
+
+    async def active_for_app(self, app: str) -> Deployment | None:
+        for record in await self._in_flight(app):
+            fresh = await self.get(record.id)
+            if fresh is not None and fresh.state.in_flight:
+                return fresh
+        return None
+
+    async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
+        at = datetime.now(UTC).isoformat()
+        await asyncio.to_thread(
+            self.client.put_item,
+            TableName=self.table,
+            Item={
+                "pk": {"S": f"dep#{record_id}"},
+                "sk": {"S": f"audit#{at}#{secrets.token_hex(4)}"},
+                "at": {"S": at},
+                "actor": {"S": actor},
+                "action": {"S": action},
+                "detail": {"S": json.dumps(detail, default=str)},
+            },
+            ConditionExpression="attribute_not_exists(sk)",
+        )
+
+    async def audit_log(self, record_id: str) -> list[dict[str, Any]]:
+        resp = await asyncio.to_thread(
+            self.client.query,
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+            ExpressionAttributeValues={":pk": {"S": f"dep#{record_id}"}, ":audit": {"S": "audit#"}},
+        )
+        return [
+            {
+                "at": i["at"]["S"],
+                "actor": i["actor"]["S"],
+                "action": i["action"]["S"],
+                "detail": json.loads(i["detail"]["S"]),
+            }
+            for i in resp.get("Items", [])
+        ]

@@ -1,0 +1,94 @@
+"""Both stores keep the same promises: compare-and-set on version, in-flight listing, audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError
+from bot.domain.models import State
+from bot.domain.ports import StaleRecord, Store
+from bot.sandbox.aws.server import LocalAws
+from bot.store.factory import StoreSettings, init_store, open_store
+from tests.unit.factories import record
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Store]:
+    for name, value in aws.env().items():
+        monkeypatch.setenv(name, value)
+    if request.param == "sqlite":
+        settings = StoreSettings(store_url=f"sqlite:///{tmp_path / 'x.db'}")
+    else:
+        settings = StoreSettings(store_url="dynamodb://deploybot-test", aws_endpoint_url=aws.endpoint, replicas=3)
+        init_store(settings)
+    opened = open_store(settings)
+    yield opened
+    opened.close()
+
+
+async def test_compare_and_set(store: Store) -> None:
+    created = await store.create(record(id="r-a"))
+    assert created.version == 1
+    saved = await store.save(created.model_copy(update={"state": State.STARTING, "approver": "U0BOB"}))
+    assert saved.version == 2
+    with pytest.raises(StaleRecord):
+        await store.save(created.model_copy(update={"state": State.CANCELLED}))  # based on version 1
+    fresh = await store.get("r-a")
+    assert fresh is not None and fresh.state is State.STARTING and fresh.approver == "U0BOB"
+    assert await store.get("r-missing") is None
+
+
+async def test_racing_writers_exactly_one_wins(store: Store) -> None:
+    base = await store.create(record(id="r-race"))
+    results = await asyncio.gather(
+        *(store.save(base.model_copy(update={"state": State.STARTING, "approver": f"U{i}"})) for i in range(10)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, StaleRecord) for r in results if isinstance(r, BaseException))
+
+
+async def test_in_flight_and_active_for_app(store: Store) -> None:
+    await store.create(record(id="r-1", state=State.IN_PROGRESS))
+    await store.create(record(id="r-2", app="web2", state=State.PENDING_APPROVAL))
+    done = await store.create(record(id="r-3", app="web2", state=State.IN_PROGRESS))
+    await store.save(done.model_copy(update={"state": State.SUCCEEDED}))
+    assert {r.id for r in await store.in_flight()} == {"r-1"}
+    active = await store.active_for_app("web1")
+    assert active is not None and active.id == "r-1"
+    assert await store.active_for_app("web2") is None
+
+
+async def test_audit_is_append_only_and_ordered(store: Store) -> None:
+    await store.create(record(id="r-audit"))
+    await store.audit("r-audit", "U0ALICE", "requested", {"tag": "v1.2.3"})
+    await store.audit("r-audit", "U0BOB", "approved", {})
+    log = await store.audit_log("r-audit")
+    assert [(e["actor"], e["action"]) for e in log] == [("U0ALICE", "requested"), ("U0BOB", "approved")]
+
+
+def test_sqlite_refuses_several_replicas(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="one replica only"):
+        open_store(StoreSettings(store_url=f"sqlite:///{tmp_path / 'x.db'}", replicas=2))
+    with pytest.raises(ConfigError, match="not supported"):
+        open_store(StoreSettings(store_url="postgres://x"))
+
+
+def test_init_store_command_is_idempotent(aws: LocalAws) -> None:
+    env = {**os.environ, **aws.env(), "DEPLOYBOT_STORE": "dynamodb://deploybot-cli"}
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-m", "bot", "init-store"], env=env, capture_output=True, text=True, timeout=60, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert outputs == ["DynamoDB table deploybot-cli created", "DynamoDB table deploybot-cli already exists"]
