@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -21,6 +21,10 @@ from .domain.ports import DeployPlatform, ImageRegistry, StaleRecord, Store
 from .notifier import Notifier
 
 log = structlog.get_logger(__name__)
+
+
+APPROVAL_LEASE = timedelta(hours=2)  # how long an unapproved request holds its app
+RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while a deployment runs
 
 
 def utcnow() -> datetime:
@@ -65,14 +69,40 @@ class Deployer:
             return None
 
     async def _request(self, app: AppConfig, tag: str, user: str, team: str, response_url: str) -> Deployment | None:
+        request_id = new_request_id()
+        # One open request per app across every replica: the lock is taken before any AWS work.
+        holder = await self.store.acquire_app(app.name, request_id, self.now() + APPROVAL_LEASE)
+        if holder is not None:
+            await self.notifier.slack.respond(response_url, await self._busy(app, holder))
+            return None
+        try:
+            record = await self._prepare(request_id, app, tag, user, team, response_url)
+        except BaseException:
+            await self.store.release_app(app.name, request_id)
+            raise
+        if record is None:
+            await self.store.release_app(app.name, request_id)
+        return record
+
+    async def _busy(self, app: AppConfig, holder: str) -> str:
+        other = await self.store.get(holder)
+        if other is None:
+            return f"Another deploy request for `{app.name}` is being prepared right now. Try again in a moment."
+        if other.state is State.PENDING_APPROVAL:
+            return (
+                f"`{app.name}` already has a request waiting for approval (`{other.tag}`, asked by "
+                f"<@{other.requester}>). Approve or cancel it first."
+            )
+        return (
+            f"`{app.name}` is already being deployed (`{other.tag}`, requested by <@{other.requester}>). "
+            "Wait for it to finish or roll it back."
+        )
+
+    async def _prepare(
+        self, request_id: str, app: AppConfig, tag: str, user: str, team: str, response_url: str
+    ) -> Deployment | None:
         slack = self.notifier.slack
         try:
-            active = await self.store.active_for_app(app.name)
-            if active is not None:
-                raise Conflict(
-                    f"`{app.name}` is already being deployed (`{active.tag}`, requested by "
-                    f"<@{active.requester}>). Wait for it to finish or roll it back."
-                )
             image = await self.registry.resolve(app.repository, tag, app.version_pattern)
             service = await self.platform.service_state(app.cluster, app.service, app.container)
             running = await self.registry.version_of(app.repository, service.image, app.version_pattern)
@@ -84,7 +114,7 @@ class Deployer:
             return None
         now = self.now()
         record = Deployment(
-            id=new_request_id(),
+            id=request_id,
             app=app.name,
             tag=image.tag,
             image=image,
@@ -149,6 +179,11 @@ class Deployer:
     async def _act(self, action: Action, app: AppConfig, record: Deployment, user: str) -> None:
         now = self.now()
         if action is Action.APPROVE:
+            if not await self.store.renew_app(app.name, record.id, now + RUN_LEASE):
+                raise Conflict(
+                    f"This request is too old: its hold on `{app.name}` ran out and another request took "
+                    "it. Ask again with /deploy."
+                )
             record = await self.store.save(transition(record, State.STARTING, now, approver=user, approved_at=now))
             await self.store.audit(record.id, user, "approved", {})
             await self.notifier.sync_root(record, now)
@@ -156,6 +191,7 @@ class Deployer:
             return
         if action is Action.CANCEL:
             record = await self.store.save(transition(record, State.CANCELLED, now, cancelled_by=user))
+            await self.store.release_app(app.name, record.id)
             await self.store.audit(record.id, user, "cancelled", {})
             await self.notifier.sync_root(record, now)
             return
@@ -197,6 +233,7 @@ class Deployer:
             record = await self.store.save(
                 transition(record, State.START_FAILED, now, error_message=exc.message, finished_at=now)
             )
+            await self.store.release_app(app.name, record.id)
             await self.store.audit(record.id, "deploybot", "start_failed", {"reason": exc.message})
             log.warning("deployment_start_failed", reason=exc.message)
             await self.notifier.sync_root(record, now)

@@ -16,6 +16,7 @@ from datetime import datetime
 import structlog
 
 from .config import Catalog
+from .deployer import RUN_LEASE
 from .domain.errors import DeployError
 from .domain.lifecycle import observe
 from .domain.models import Deployment, Snapshot, State
@@ -80,8 +81,10 @@ class Watcher:
             if snap is not None:
                 record = await self._fold(record, snap)
             if record.state.terminal:
+                await self.store.release_app(record.app, record.id)
                 self._settling[record.id] = record
             else:
+                await self.store.renew_app(record.app, record.id, self.now() + RUN_LEASE)
                 await self._tell(record)
         for record_id, record in list(self._settling.items()):
             if await self._tell(record):
@@ -104,7 +107,8 @@ class Watcher:
         try:
             saved = await self.store.save(observation.record)
         except StaleRecord:
-            return record  # someone else wrote first; the next tick reads the fresh record
+            # Someone else wrote first (another replica): show what is stored, not our stale copy.
+            return await self.store.get(record.id) or record
         for milestone in observation.milestones:
             log.info(
                 "deployment_progressed",

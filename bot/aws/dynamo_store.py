@@ -131,12 +131,12 @@ class DynamoStore:
             raise
         return new
 
-    async def _in_flight(self, app: str | None) -> list[Deployment]:
+    async def _in_flight(self) -> list[Deployment]:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": INDEX,
-            "KeyConditionExpression": "gsi1pk = :f" + (" AND begins_with(gsi1sk, :app)" if app else ""),
-            "ExpressionAttributeValues": {":f": {"S": IN_FLIGHT}, **({":app": {"S": f"{app}#"}} if app else {})},
+            "KeyConditionExpression": "gsi1pk = :f",
+            "ExpressionAttributeValues": {":f": {"S": IN_FLIGHT}},
         }
         out: list[Deployment] = []
         while True:
@@ -148,16 +148,66 @@ class DynamoStore:
 
     async def in_flight(self) -> list[Deployment]:
         # The index is eventually consistent: re-read each record so callers act on the latest version.
-        found = await self._in_flight(None)
+        found = await self._in_flight()
         fresh = [await self.get(r.id) for r in found]
         return [r for r in fresh if r is not None and r.state.in_flight]
 
-    async def active_for_app(self, app: str) -> Deployment | None:
-        for record in await self._in_flight(app):
-            fresh = await self.get(record.id)
-            if fresh is not None and fresh.state.in_flight:
-                return fresh
+    def _lock_key(self, app: str) -> dict[str, Any]:
+        return {"pk": {"S": f"lock#{app}"}, "sk": {"S": "lock"}}
+
+    async def acquire_app(self, app: str, owner: str, until: datetime) -> str | None:
+        now = datetime.now(UTC).timestamp()
+        try:
+            await asyncio.to_thread(
+                self.client.put_item,
+                TableName=self.table,
+                Item={**self._lock_key(app), "owner": {"S": owner}, "lease_until": {"N": f"{until.timestamp():.3f}"}},
+                # Expiry is checked here by the bot, not left to DynamoDB TTL (which may lag by days).
+                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR #o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":me": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item = (
+                await asyncio.to_thread(
+                    self.client.get_item, TableName=self.table, ConsistentRead=True, Key=self._lock_key(app)
+                )
+            ).get("Item")
+            return str(item["owner"]["S"]) if item else "unknown"
         return None
+
+    async def renew_app(self, app: str, owner: str, until: datetime) -> bool:
+        try:
+            await asyncio.to_thread(
+                self.client.update_item,
+                TableName=self.table,
+                Key=self._lock_key(app),
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":until": {"N": f"{until.timestamp():.3f}"}, ":me": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    async def release_app(self, app: str, owner: str) -> None:
+        try:
+            await asyncio.to_thread(
+                self.client.delete_item,
+                TableName=self.table,
+                Key=self._lock_key(app),
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":me": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
         at = datetime.now(UTC).isoformat()

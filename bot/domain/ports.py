@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from .models import Deployment, Image, ServiceState, Snapshot
@@ -45,9 +46,17 @@ class Store(Protocol):
 
     async def in_flight(self) -> list[Deployment]: ...
 
-    async def active_for_app(self, app: str) -> Deployment | None: ...
-
     async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None: ...
+
+    async def acquire_app(self, app: str, owner: str, until: datetime) -> str | None:
+        """Take the app's lock for ``owner`` until ``until``; None if taken, else the current owner.
+
+        A lock whose lease has run out (checked here against ``until``'s clock) can be taken over."""
+        ...
+
+    async def renew_app(self, app: str, owner: str, until: datetime) -> bool: ...
+
+    async def release_app(self, app: str, owner: str) -> None: ...
 
     async def audit_log(self, record_id: str) -> list[dict[str, Any]]: ...
 

@@ -23,6 +23,11 @@ CREATE TABLE IF NOT EXISTS deployments (
 );
 CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state);
 CREATE INDEX IF NOT EXISTS deployments_app ON deployments(app, state);
+CREATE TABLE IF NOT EXISTS app_locks (
+    app TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    lease_until REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id TEXT NOT NULL,
@@ -99,13 +104,38 @@ class SqliteStore:
         rows = await self._run(f"SELECT data FROM deployments WHERE state IN ({marks})", IN_FLIGHT)  # noqa: S608 - placeholders only
         return [Deployment.model_validate_json(r[0]) for r in rows]
 
-    async def active_for_app(self, app: str) -> Deployment | None:
-        marks = ",".join("?" * len(IN_FLIGHT))
-        rows = await self._run(
-            f"SELECT data FROM deployments WHERE app = ? AND state IN ({marks}) LIMIT 1",  # noqa: S608 - placeholders only
-            (app, *IN_FLIGHT),
-        )
-        return Deployment.model_validate_json(rows[0][0]) if rows else None
+    async def acquire_app(self, app: str, owner: str, until: datetime) -> str | None:
+        now = datetime.now(UTC).timestamp()
+
+        def work() -> str | None:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    row = self._db.execute("SELECT owner, lease_until FROM app_locks WHERE app = ?", (app,)).fetchone()
+                    if row and row[0] != owner and row[1] > now:
+                        return str(row[0])
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO app_locks (app, owner, lease_until) VALUES (?, ?, ?)",
+                        (app, owner, until.timestamp()),
+                    )
+                    return None
+                finally:
+                    self._db.execute("COMMIT")
+
+        return await asyncio.to_thread(work)
+
+    async def renew_app(self, app: str, owner: str, until: datetime) -> bool:
+        def work() -> bool:
+            with self._lock:
+                cur = self._db.execute(
+                    "UPDATE app_locks SET lease_until = ? WHERE app = ? AND owner = ?", (until.timestamp(), app, owner)
+                )
+                return cur.rowcount == 1
+
+        return await asyncio.to_thread(work)
+
+    async def release_app(self, app: str, owner: str) -> None:
+        await self._run("DELETE FROM app_locks WHERE app = ? AND owner = ?", (app, owner))
 
     async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
         await self._run(
