@@ -58,7 +58,8 @@ class Deliverer:
 
     def __init__(self, signing_secret: str) -> None:
         self.signing_secret = signing_secret
-        self.events_url: str | None = None
+        # HTTP mode: one URL, or several replicas behind "a load balancer" that takes turns.
+        self.events_urls: list[str] = []
         self.connections: list[SocketConnection] = []
         self._tickets: set[str] = set()
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -68,6 +69,17 @@ class Deliverer:
         self.extra_headers: dict[str, str] = {}
         self.ack_deadline = ACK_DEADLINE
         self.on_change: Callable[[], Awaitable[None]] | None = None  # wakes waiters when connections change
+
+    @property
+    def events_url(self) -> str | None:
+        return self.events_urls[0] if self.events_urls else None
+
+    @events_url.setter
+    def events_url(self, url: str | None) -> None:
+        self.events_urls = [url] if url else []
+
+    def _next_url(self) -> str:
+        return self.events_urls[next(self._rr) % len(self.events_urls)]
 
     # -- socket mode -------------------------------------------------------------------------
 
@@ -147,8 +159,9 @@ class Deliverer:
         signature: str | None = None,
         content_type: str = "application/x-www-form-urlencoded",
     ) -> DeliveryResult:
-        if self.events_url is None:
+        if not self.events_urls:
             return DeliveryResult(False, "dispatch_failed")
+        url = self._next_url()
         ts = timestamp if timestamp is not None else str(int(time.time()))
         headers = {
             "Content-Type": content_type,
@@ -160,7 +173,7 @@ class Deliverer:
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.ack_deadline)) as session,
-                session.post(self.events_url, data=body.encode(), headers=headers) as resp,
+                session.post(url, data=body.encode(), headers=headers) as resp,
             ):
                 text = await resp.text()
                 status = resp.status
@@ -182,11 +195,11 @@ class Deliverer:
     # -- both --------------------------------------------------------------------------------
 
     async def slash_command(self, fields: dict[str, str]) -> DeliveryResult:
-        if self.events_url:
+        if self.events_urls:
             return await self.post_signed(urlencode(fields))
         return await self._deliver_socket("slash_commands", fields, accepts=True)
 
     async def interactive(self, payload: dict[str, Any]) -> DeliveryResult:
-        if self.events_url:
+        if self.events_urls:
             return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
         return await self._deliver_socket("interactive", payload, accepts=False)

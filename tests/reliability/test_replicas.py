@@ -1,0 +1,98 @@
+"""Several replicas on one DynamoDB table, the sandbox spreading Slack's deliveries across them:
+concurrent requests give one request, concurrent approvals one deployment, every message once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Runtime
+from bot.config import load_catalog
+from bot.sandbox.aws.moto_ext import CONTROL
+from bot.sandbox.runner import CATALOG, Sandbox
+from bot.store.factory import StoreSettings, init_store
+from tests.conftest import bot_settings
+from tests.e2e.helpers import advance, roots, thread_texts, wait_text, wait_thread
+
+TABLE = "deploybot-replicas"
+
+
+@pytest.fixture
+async def replicas(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[Runtime]]:
+    for name, value in sandbox.aws.env().items():
+        monkeypatch.setenv(name, value)
+    init_store(StoreSettings(store_url=f"dynamodb://{TABLE}", aws_endpoint_url=sandbox.aws.endpoint))
+    runtimes = []
+    for _ in range(3):
+        settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, "http").model_copy(
+            update={"store_url": f"dynamodb://{TABLE}", "replicas": 3}
+        )
+        runtime = Runtime(settings, load_catalog(CATALOG))
+        await runtime.start()
+        runtimes.append(runtime)
+    sandbox.slack.deliverer.events_urls = [f"http://127.0.0.1:{r.port}/slack/events" for r in runtimes]
+    yield runtimes
+    for runtime in runtimes:
+        await runtime.tasks.drain()
+        await runtime.stop()
+
+
+def creates() -> int:
+    return sum(1 for _, op in CONTROL.calls if op == "CreateDeployment")
+
+
+async def test_three_replicas_one_request_one_deployment_every_message_once(
+    sandbox: Sandbox, replicas: list[Runtime]
+) -> None:
+    users = ["U0ALICE", "U0CAROL"]
+    results = await asyncio.gather(*(sandbox.slack.slash("web1 v1.2.3", user=users[i % 2]) for i in range(20)))
+    assert all(r.ok for r in results)  # every one acked in time
+    await sandbox.slack.wait_for(lambda: roots(sandbox), what="the request")
+    refusals = await sandbox.slack.wait_for(
+        lambda: (lambda found: found if len(found) == 19 else None)(
+            [
+                t
+                for u in users
+                for t in sandbox.slack.ephemerals(u)
+                if "already has a request waiting" in t or "being prepared" in t
+            ]
+        ),
+        timeout=20,
+        what="19 refusals",
+    )
+    assert len(refusals) == 19 and len(roots(sandbox)) == 1
+    root = roots(sandbox)[0]
+
+    clicks = await asyncio.gather(*(sandbox.slack.click(root, "deploy_approve", user="U0BOB") for _ in range(3)))
+    assert all(c.ok for c in clicks)
+    await wait_thread(sandbox, root, "created with")
+    await sandbox.slack.wait_for(
+        lambda: len([t for t in sandbox.slack.ephemerals("U0BOB") if "already approved" in t]) == 2,
+        what="the other approvals told",
+    )
+    assert creates() == 1
+
+    advance(3)
+    advance(60)
+    root = await sandbox.slack.wait_for(
+        lambda: (lambda m: m if "deploy_shift" in str(m.blocks) else None)(
+            sandbox.slack.ws.find(root.channel, root.ts)
+        ),
+        what="Shift traffic",
+    )
+    await sandbox.slack.click(root, "deploy_shift", user="U0BOB")
+    await wait_thread(sandbox, root, "started shifting")
+    advance(320)  # past the 5-minute canary, inside the 5-minute termination wait
+    await wait_thread(sandbox, root, "All traffic is on green")
+    advance(600)
+    await wait_thread(sandbox, root, "is live")
+    await wait_text(sandbox, root, "Deployed")
+    for runtime in replicas:
+        await runtime.watcher.tick()  # every replica has looked at the finished deployment
+    texts = thread_texts(sandbox, root)
+    for needle in ("created with", "CodeDeploy started", "`Install` succeeded", "Green is up", "is live"):
+        assert sum(needle in t for t in texts) == 1, (needle, texts)
+    assert creates() == 1
