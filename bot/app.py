@@ -55,6 +55,7 @@ class Runtime:
         self.deployer = Deployer(
             catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke, clock=utcnow
         )
+        self.watcher.recover = self.deployer.recover
         self.bolt = AsyncApp(
             client=self.slack.client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),

@@ -14,11 +14,12 @@ import structlog
 
 from .config import AppConfig, Catalog
 from .domain import policy
-from .domain.errors import Conflict, DeployError, NotAllowed
+from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, UpstreamError
 from .domain.lifecycle import Action, explain_state, require_action, transition
 from .domain.models import Deployment, Phase, State
 from .domain.ports import DeployPlatform, ImageRegistry, StaleRecord, Store
 from .notifier import Notifier
+from .slack.render import console_url
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,11 @@ RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def marker(request_id: str) -> str:
+    """How a CodeDeploy deployment's description names the request that created it."""
+    return f"deploybot {request_id}:"
 
 
 def new_request_id() -> str:
@@ -214,32 +220,75 @@ class Deployer:
 
     async def _start(self, app: AppConfig, record: Deployment) -> None:
         try:
-            service = await self.platform.service_state(app.cluster, app.service, app.container)
-            td = await self.platform.register_image(service.task_definition_arn, app.container, record.image.pinned)
-            record = await self.store.save(
-                record.model_copy(
-                    update={"task_definition_arn": td, "previous_task_definition": service.task_definition_arn}
-                )
+            record, deployment_id = await self._create(app, record)
+        except DeployError as exc:
+            await self._start_failed(app, record, exc.message)
+            return
+        await self._started(app, record, deployment_id)
+
+    async def _create(self, app: AppConfig, record: Deployment) -> tuple[Deployment, str]:
+        service = await self.platform.service_state(app.cluster, app.service, app.container)
+        td = await self.platform.register_image(service.task_definition_arn, app.container, record.image.pinned)
+        record = await self.store.save(
+            record.model_copy(
+                update={"task_definition_arn": td, "previous_task_definition": service.task_definition_arn}
             )
-            description = (
-                f"deploybot {record.id}: {app.name} {record.tag} requested by {record.requester}, "
-                f"approved by {record.approver}"
-            )
+        )
+        description = (
+            f"{marker(record.id)} {app.name} {record.tag} requested by {record.requester}, "
+            f"approved by {record.approver}"
+        )
+        try:
             deployment_id = await self.platform.create_deployment(
                 app.codedeploy_application, app.deployment_group, service, td, description
             )
-        except DeployError as exc:
-            now = self.now()
-            record = await self.store.save(
-                transition(record, State.START_FAILED, now, error_message=exc.message, finished_at=now)
+        except (AlreadyDeploying, UpstreamError):
+            # CreateDeployment has no idempotency token: a call that timed out may have succeeded,
+            # and its retry then meets our own deployment. Adopt it when it carries our request id.
+            found = await self.platform.find_deployment(
+                app.codedeploy_application, app.deployment_group, marker(record.id)
             )
-            await self.store.release_app(app.name, record.id)
-            await self.store.audit(record.id, "deploybot", "start_failed", {"reason": exc.message})
-            log.warning("deployment_start_failed", reason=exc.message)
-            await self.notifier.sync_root(record, now)
-            self.notifier.reply(record, f":x: The deployment could not be started: {exc.message}", broadcast=True)
-            await self.notifier.flush(record)
+            if found is None:
+                raise
+            log.info("deployment_adopted", found=found)
+            deployment_id = found
+        return record, deployment_id
+
+    async def recover(self, record: Deployment) -> None:
+        """A record left in STARTING by a replica that died: adopt its deployment or say it never began."""
+        app = self.catalog.get(record.app)
+        if app is None:
             return
+        try:
+            found = await self.platform.find_deployment(
+                app.codedeploy_application, app.deployment_group, marker(record.id)
+            )
+            if found is not None:
+                log.info("deployment_adopted", found=found)
+                await self._started(app, record, found)
+            else:
+                await self._start_failed(
+                    app,
+                    record,
+                    "deploybot stopped before CodeDeploy was asked to deploy, so "
+                    "nothing was deployed. Ask again with /deploy.",
+                )
+        except StaleRecord:
+            return  # another replica recovered it first
+
+    async def _start_failed(self, app: AppConfig, record: Deployment, reason: str) -> None:
+        now = self.now()
+        record = await self.store.save(
+            transition(record, State.START_FAILED, now, error_message=reason, finished_at=now)
+        )
+        await self.store.release_app(app.name, record.id)
+        await self.store.audit(record.id, "deploybot", "start_failed", {"reason": reason})
+        log.warning("deployment_start_failed", reason=reason)
+        await self.notifier.sync_root(record, now)
+        self.notifier.reply(record, f":x: The deployment could not be started: {reason}", broadcast=True)
+        await self.notifier.flush(record)
+
+    async def _started(self, app: AppConfig, record: Deployment, deployment_id: str) -> None:
         now = self.now()
         structlog.contextvars.bind_contextvars(deployment_id=deployment_id)
         record = await self.store.save(
@@ -254,11 +303,12 @@ class Deployer:
             )
         )
         await self.store.audit(
-            record.id, "deploybot", "deployment_created", {"deployment_id": deployment_id, "task_definition": td}
+            record.id,
+            "deploybot",
+            "deployment_created",
+            {"deployment_id": deployment_id, "task_definition": record.task_definition_arn},
         )
-        log.info("deployment_created", task_definition=td)
-        from .slack.render import console_url  # the console link is presentation, kept with rendering
-
+        log.info("deployment_created", task_definition=record.task_definition_arn)
         self.notifier.reply(
             record,
             f":rocket: CodeDeploy deployment <{console_url(self.notifier.region, deployment_id)}|"

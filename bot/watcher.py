@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -24,6 +24,8 @@ from .domain.ports import DeployPlatform, StaleRecord, Store
 from .notifier import Notifier
 
 log = structlog.get_logger(__name__)
+# Longer than the slowest CreateDeployment with its retries, so a live replica is never overtaken.
+STARTING_GRACE = timedelta(minutes=5)
 
 
 class Watcher:
@@ -46,6 +48,7 @@ class Watcher:
         self.ticks = 0
         # Finished deployments whose last words have not reached Slack yet (Slack down, 429 storm).
         self._settling: dict[str, Deployment] = {}
+        self.recover: Callable[[Deployment], Awaitable[None]] | None = None
 
     def poke(self) -> None:
         self._wake.set()
@@ -68,7 +71,12 @@ class Watcher:
 
     async def tick(self) -> None:
         self.ticks += 1
-        records = [r for r in await self.store.in_flight() if r.state in (State.IN_PROGRESS, State.ROLLING_BACK)]
+        everything = await self.store.in_flight()
+        for stuck in everything:
+            # A replica that died between approval and CreateDeployment leaves STARTING behind.
+            if stuck.state is State.STARTING and self.recover and self.now() - stuck.updated_at > STARTING_GRACE:
+                await self.recover(stuck)
+        records = [r for r in everything if r.state in (State.IN_PROGRESS, State.ROLLING_BACK)]
         ids = [r.tracked_deployment for r in records if r.tracked_deployment]
         snapshots: dict[str, Snapshot] = {}
         if ids:

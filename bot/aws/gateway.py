@@ -214,6 +214,19 @@ class AwsGateway:
         target: dict[str, Any] | None = resp["deploymentTarget"].get("ecsTarget")
         return target
 
+    async def find_deployment(self, application: str, group: str, description_prefix: str) -> str | None:
+        ids = (
+            await self._call(self.codedeploy.list_deployments, applicationName=application, deploymentGroupName=group)
+        )["deployments"]
+        recent = list(reversed(ids))[:100]  # the first page is enough: a restart looks minutes back
+        for start in range(0, len(recent), BATCH):
+            chunk = recent[start : start + BATCH]
+            infos = (await self._call(self.codedeploy.batch_get_deployments, deploymentIds=chunk))["deploymentsInfo"]
+            for info in infos:
+                if str(info.get("description") or "").startswith(description_prefix):
+                    return str(info["deploymentId"])
+        return None
+
     async def continue_deployment(self, deployment_id: str, wait_type: str) -> None:
         await self._call(self.codedeploy.continue_deployment, deploymentId=deployment_id, deploymentWaitType=wait_type)
 

@@ -50,6 +50,7 @@ async def test_roll_back_mid_shift(sandbox: Sandbox, bot: object) -> None:
     advance(60)
     root = await wait_button(box, root, "deploy_shift")
     await box.slack.click(root, "deploy_shift", user="U0BOB")
+    await wait_thread(box, root, "started shifting traffic")  # ContinueDeployment has been called
     advance(5)
     await wait_thread(box, root, "10% of traffic on green")
     root = await wait_button(box, root, "deploy_rollback")
