@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import os
+import secrets
+import socket
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -51,7 +54,17 @@ class Runtime:
         )
         self.notifier = Notifier(self.slack, settings.aws_region)
         self.tasks = TaskSupervisor()
-        self.watcher = Watcher(catalog, self.store, self.aws, self.notifier, settings.poll_interval, utcnow)
+        self.replica = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.watcher = Watcher(
+            catalog,
+            self.store,
+            self.aws,
+            self.notifier,
+            settings.poll_interval,
+            utcnow,
+            replica=self.replica,
+            lease=timedelta(seconds=settings.lease_seconds),
+        )
         self.deployer = Deployer(
             catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke, clock=utcnow
         )
@@ -130,7 +143,8 @@ class Runtime:
             "bot_started", transport="socket" if self.socket else "http", port=self.port, apps=sorted(self.catalog.apps)
         )
 
-    async def stop(self) -> None:
+    async def stop(self, *, graceful: bool = True) -> None:
+        """Stop; ``graceful=False`` leaves leases behind, as a crashed process would (for tests)."""
         if self._stopped:
             return
         self._stopped = True
@@ -140,6 +154,8 @@ class Runtime:
         if self._watcher_task is not None:
             self._watcher_task.cancel()
             await asyncio.wait({self._watcher_task}, timeout=5)
+        if graceful:
+            await self.watcher.release_all()
         await self.tasks.close()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     config_path: Path = Field(default=Path("deploybot.yml"), validation_alias="DEPLOYBOT_CONFIG")
     store_url: str = Field(default="sqlite:///deploybot.db", validation_alias="DEPLOYBOT_STORE")
     replicas: int = Field(default=1, ge=1, validation_alias="DEPLOYBOT_REPLICAS")
+    lease_seconds: float = Field(default=30.0, gt=0, validation_alias="DEPLOYBOT_LEASE_SECONDS")
     http_host: str = Field(default="0.0.0.0", validation_alias="DEPLOYBOT_HTTP_HOST")  # noqa: S104 - a server binds all
     http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="DEPLOYBOT_HTTP_PORT")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="DEPLOYBOT_LOG_FORMAT")

@@ -24,12 +24,21 @@ from .slack.render import console_url
 log = structlog.get_logger(__name__)
 
 
+CLICK_ATTEMPTS = 3
 APPROVAL_LEASE = timedelta(hours=2)  # how long an unapproved request holds its app
 RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while a deployment runs
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def app_lock(app: str) -> str:
+    return f"app:{app}"
+
+
+def watch_lock(request_id: str) -> str:
+    return f"watch:{request_id}"
 
 
 def marker(request_id: str) -> str:
@@ -77,17 +86,17 @@ class Deployer:
     async def _request(self, app: AppConfig, tag: str, user: str, team: str, response_url: str) -> Deployment | None:
         request_id = new_request_id()
         # One open request per app across every replica: the lock is taken before any AWS work.
-        holder = await self.store.acquire_app(app.name, request_id, self.now() + APPROVAL_LEASE)
+        holder = await self.store.acquire_lock(app_lock(app.name), request_id, self.now() + APPROVAL_LEASE)
         if holder is not None:
             await self.notifier.slack.respond(response_url, await self._busy(app, holder))
             return None
         try:
             record = await self._prepare(request_id, app, tag, user, team, response_url)
         except BaseException:
-            await self.store.release_app(app.name, request_id)
+            await self.store.release_lock(app_lock(app.name), request_id)
             raise
         if record is None:
-            await self.store.release_app(app.name, request_id)
+            await self.store.release_lock(app_lock(app.name), request_id)
         return record
 
     async def _busy(self, app: AppConfig, holder: str) -> str:
@@ -155,37 +164,50 @@ class Deployer:
 
     async def click(self, action: Action, record_id: str, user: str, team: str, channel: str) -> None:
         slack = self.notifier.slack
-        record = await self.store.get(record_id)
-        if record is None:
-            await slack.ephemeral(channel, user, "I have no record of that deployment; nothing was changed.")
+        for attempt in range(CLICK_ATTEMPTS):
+            record = await self.store.get(record_id)
+            if record is None:
+                await slack.ephemeral(channel, user, "I have no record of that deployment; nothing was changed.")
+                return
+            structlog.contextvars.bind_contextvars(
+                request_id=record.id, app=record.app, version=record.tag, deployment_id=record.deployment_id
+            )
+            try:
+                await self._click(action, record, user, team)
+                return
+            except StaleRecord:
+                # Someone saved first (the request's own follow-up, or another replica): decide again
+                # on the fresh record rather than refusing a click that may still be valid.
+                if attempt + 1 < CLICK_ATTEMPTS:
+                    continue
+                fresh = await self.store.get(record_id) or record
+                await slack.ephemeral(channel, user, explain_state(fresh))
+                await self.notifier.sync_root(fresh, self.now(), force=True)
+            except NotAllowed as exc:
+                log.info("click_refused", action=action.value, user=user, reason=exc.message)
+                await self.store.audit(record.id, user, f"refused:{action.value}", {"reason": exc.message})
+                await slack.ephemeral(channel, user, exc.message)
+            except Conflict as exc:
+                await slack.ephemeral(channel, user, exc.message)
+                await self.notifier.sync_root(await self.store.get(record_id) or record, self.now(), force=True)
+            except DeployError as exc:
+                await slack.ephemeral(channel, user, exc.message)
             return
-        structlog.contextvars.bind_contextvars(
-            request_id=record.id, app=record.app, version=record.tag, deployment_id=record.deployment_id
-        )
+
+    async def _click(self, action: Action, record: Deployment, user: str, team: str) -> None:
         app = self.catalog.get(record.app)
-        try:
-            if app is None:
-                raise NotAllowed(f"`{record.app}` is no longer in the catalog, so nobody can act on it.")
-            members = await slack.usergroup_members(app.approvers.usergroups) if app.approvers.usergroups else set()
-            policy.check(action, app, record, user, team, members)
-            require_action(record, action)
-            await self._act(action, app, record, user)
-        except NotAllowed as exc:
-            log.info("click_refused", action=action.value, user=user, reason=exc.message)
-            await self.store.audit(record.id, user, f"refused:{action.value}", {"reason": exc.message})
-            await slack.ephemeral(channel, user, exc.message)
-        except (Conflict, StaleRecord) as exc:
-            fresh = await self.store.get(record_id) or record
-            message = exc.message if isinstance(exc, Conflict) else explain_state(fresh)
-            await slack.ephemeral(channel, user, message)
-            await self.notifier.sync_root(fresh, self.now(), force=True)
-        except DeployError as exc:
-            await slack.ephemeral(channel, user, exc.message)
+        if app is None:
+            raise NotAllowed(f"`{record.app}` is no longer in the catalog, so nobody can act on it.")
+        slack = self.notifier.slack
+        members = await slack.usergroup_members(app.approvers.usergroups) if app.approvers.usergroups else set()
+        policy.check(action, app, record, user, team, members)
+        require_action(record, action)
+        await self._act(action, app, record, user)
 
     async def _act(self, action: Action, app: AppConfig, record: Deployment, user: str) -> None:
         now = self.now()
         if action is Action.APPROVE:
-            if not await self.store.renew_app(app.name, record.id, now + RUN_LEASE):
+            if not await self.store.renew_lock(app_lock(app.name), record.id, now + RUN_LEASE):
                 raise Conflict(
                     f"This request is too old: its hold on `{app.name}` ran out and another request took "
                     "it. Ask again with /deploy."
@@ -197,23 +219,25 @@ class Deployer:
             return
         if action is Action.CANCEL:
             record = await self.store.save(transition(record, State.CANCELLED, now, cancelled_by=user))
-            await self.store.release_app(app.name, record.id)
+            await self.store.release_lock(app_lock(app.name), record.id)
             await self.store.audit(record.id, user, "cancelled", {})
             await self.notifier.sync_root(record, now)
             return
-        if record.deployment_id is None:
+        deployment_id = record.deployment_id
+        if deployment_id is None:
             raise Conflict(explain_state(record))
         if action is Action.SHIFT:
-            await self.platform.continue_deployment(record.deployment_id, "READY_WAIT")
+            await self.platform.continue_deployment(deployment_id, "READY_WAIT")
             text = f":arrow_forward: <@{user}> started shifting traffic to green."
         elif action is Action.FINISH:
-            await self.platform.continue_deployment(record.deployment_id, "TERMINATION_WAIT")
+            await self.platform.continue_deployment(deployment_id, "TERMINATION_WAIT")
             text = f":fast_forward: <@{user}> ended the termination wait; blue is being removed."
         else:
-            await self.platform.stop_deployment(record.deployment_id, rollback=True)
+            # Record who asked first (a compare-and-set), then call AWS: a lost race retries cleanly.
             record = await self.store.save(record.model_copy(update={"rollback_requested_by": user, "updated_at": now}))
+            await self.platform.stop_deployment(deployment_id, rollback=True)
             text = f":rewind: <@{user}> asked for a rollback; CodeDeploy is sending traffic back to blue."
-        await self.store.audit(record.id, user, action.value, {"deployment_id": record.deployment_id})
+        await self.store.audit(record.id, user, action.value, {"deployment_id": deployment_id})
         self.notifier.reply(record, text)
         await self.notifier.flush(record)
         self.poke()
@@ -281,7 +305,7 @@ class Deployer:
         record = await self.store.save(
             transition(record, State.START_FAILED, now, error_message=reason, finished_at=now)
         )
-        await self.store.release_app(app.name, record.id)
+        await self.store.release_lock(app_lock(app.name), record.id)
         await self.store.audit(record.id, "deploybot", "start_failed", {"reason": reason})
         log.warning("deployment_start_failed", reason=reason)
         await self.notifier.sync_root(record, now)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from .config import Catalog
-from .deployer import RUN_LEASE
+from .deployer import RUN_LEASE, app_lock, watch_lock
 from .domain.errors import DeployError
 from .domain.lifecycle import observe
 from .domain.models import Deployment, Snapshot, State
@@ -37,6 +37,8 @@ class Watcher:
         notifier: Notifier,
         interval: float,
         clock: Callable[[], datetime],
+        replica: str = "single",
+        lease: timedelta = timedelta(seconds=30),
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -49,6 +51,10 @@ class Watcher:
         # Finished deployments whose last words have not reached Slack yet (Slack down, 429 storm).
         self._settling: dict[str, Deployment] = {}
         self.recover: Callable[[Deployment], Awaitable[None]] | None = None
+        # Each in-flight deployment is told by exactly one replica: the holder of its watch lease.
+        self.replica = replica
+        self.lease = lease
+        self._held: dict[str, datetime] = {}
 
     def poke(self) -> None:
         self._wake.set()
@@ -76,7 +82,7 @@ class Watcher:
             # A replica that died between approval and CreateDeployment leaves STARTING behind.
             if stuck.state is State.STARTING and self.recover and self.now() - stuck.updated_at > STARTING_GRACE:
                 await self.recover(stuck)
-        records = [r for r in everything if r.state in (State.IN_PROGRESS, State.ROLLING_BACK)]
+        records = [r for r in everything if r.state in (State.IN_PROGRESS, State.ROLLING_BACK) and await self._owns(r)]
         ids = [r.tracked_deployment for r in records if r.tracked_deployment]
         snapshots: dict[str, Snapshot] = {}
         if ids:
@@ -89,15 +95,37 @@ class Watcher:
             if snap is not None:
                 record = await self._fold(record, snap)
             if record.state.terminal:
-                await self.store.release_app(record.app, record.id)
+                await self.store.release_lock(app_lock(record.app), record.id)
+                await self.store.release_lock(watch_lock(record.id), self.replica)
+                self._held.pop(record.id, None)
                 self._settling[record.id] = record
             else:
-                await self.store.renew_app(record.app, record.id, self.now() + RUN_LEASE)
+                await self.store.renew_lock(app_lock(record.app), record.id, self.now() + RUN_LEASE)
                 await self._tell(record)
         for record_id, record in list(self._settling.items()):
             if await self._tell(record):
                 del self._settling[record_id]
                 self.notifier.forget(record_id)
+
+    async def release_all(self) -> None:
+        """Hand every watch lease back (a graceful stop), so another replica takes over at once."""
+        for record_id in list(self._held):
+            await self.store.release_lock(watch_lock(record_id), self.replica)
+        self._held.clear()
+
+    async def _owns(self, record: Deployment) -> bool:
+        now = self.now()
+        until = self._held.get(record.id)
+        if until is not None and until - now > self.lease * 2 / 3:
+            return True  # renew at a third of the lease gone, not on every tick
+        holder = await self.store.acquire_lock(watch_lock(record.id), self.replica, now + self.lease)
+        if holder is None:
+            if until is None:
+                log.info("deployment_watch_taken", request_id=record.id, replica=self.replica)
+            self._held[record.id] = now + self.lease
+            return True
+        self._held.pop(record.id, None)
+        return False
 
     async def _tell(self, record: Deployment) -> bool:
         rendered = await self.notifier.sync_root(record, self.now())

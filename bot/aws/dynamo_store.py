@@ -4,6 +4,8 @@ Layout (one table, created by `deploybot init-store`):
 
 - deployment record: pk `dep#<request id>`, sk `record`; `app`, `state`, `version` (N), `data` (JSON);
   while in flight also `gsi1pk` = `inflight` and `gsi1sk` = `<app>#<request id>`.
+- lock (one open request per app, one watcher per deployment): pk `lock#<key>`, sk `lock`; `owner`,
+  `lease_until` (epoch seconds, compared by the bot).
 - audit event: pk `dep#<request id>`, sk `audit#<ISO time>#<random>`; `actor`, `action`, `detail` (JSON).
 
 The sparse index `gsi1` (pk `gsi1pk`, sk `gsi1sk`) lists exactly the in-flight deployments, so the
@@ -152,16 +154,16 @@ class DynamoStore:
         fresh = [await self.get(r.id) for r in found]
         return [r for r in fresh if r is not None and r.state.in_flight]
 
-    def _lock_key(self, app: str) -> dict[str, Any]:
-        return {"pk": {"S": f"lock#{app}"}, "sk": {"S": "lock"}}
+    def _lock_key(self, key: str) -> dict[str, Any]:
+        return {"pk": {"S": f"lock#{key}"}, "sk": {"S": "lock"}}
 
-    async def acquire_app(self, app: str, owner: str, until: datetime) -> str | None:
+    async def acquire_lock(self, key: str, owner: str, until: datetime) -> str | None:
         now = datetime.now(UTC).timestamp()
         try:
             await asyncio.to_thread(
                 self.client.put_item,
                 TableName=self.table,
-                Item={**self._lock_key(app), "owner": {"S": owner}, "lease_until": {"N": f"{until.timestamp():.3f}"}},
+                Item={**self._lock_key(key), "owner": {"S": owner}, "lease_until": {"N": f"{until.timestamp():.3f}"}},
                 # Expiry is checked here by the bot, not left to DynamoDB TTL (which may lag by days).
                 ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR #o = :me",
                 ExpressionAttributeNames={"#o": "owner"},
@@ -172,18 +174,18 @@ class DynamoStore:
                 raise
             item = (
                 await asyncio.to_thread(
-                    self.client.get_item, TableName=self.table, ConsistentRead=True, Key=self._lock_key(app)
+                    self.client.get_item, TableName=self.table, ConsistentRead=True, Key=self._lock_key(key)
                 )
             ).get("Item")
             return str(item["owner"]["S"]) if item else "unknown"
         return None
 
-    async def renew_app(self, app: str, owner: str, until: datetime) -> bool:
+    async def renew_lock(self, key: str, owner: str, until: datetime) -> bool:
         try:
             await asyncio.to_thread(
                 self.client.update_item,
                 TableName=self.table,
-                Key=self._lock_key(app),
+                Key=self._lock_key(key),
                 UpdateExpression="SET lease_until = :until",
                 ConditionExpression="#o = :me",
                 ExpressionAttributeNames={"#o": "owner"},
@@ -195,12 +197,12 @@ class DynamoStore:
             raise
         return True
 
-    async def release_app(self, app: str, owner: str) -> None:
+    async def release_lock(self, key: str, owner: str) -> None:
         try:
             await asyncio.to_thread(
                 self.client.delete_item,
                 TableName=self.table,
-                Key=self._lock_key(app),
+                Key=self._lock_key(key),
                 ConditionExpression="#o = :me",
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":me": {"S": owner}},

@@ -23,8 +23,8 @@ CREATE TABLE IF NOT EXISTS deployments (
 );
 CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state);
 CREATE INDEX IF NOT EXISTS deployments_app ON deployments(app, state);
-CREATE TABLE IF NOT EXISTS app_locks (
-    app TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS locks (
+    key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     lease_until REAL NOT NULL
 );
@@ -104,19 +104,19 @@ class SqliteStore:
         rows = await self._run(f"SELECT data FROM deployments WHERE state IN ({marks})", IN_FLIGHT)  # noqa: S608 - placeholders only
         return [Deployment.model_validate_json(r[0]) for r in rows]
 
-    async def acquire_app(self, app: str, owner: str, until: datetime) -> str | None:
+    async def acquire_lock(self, key: str, owner: str, until: datetime) -> str | None:
         now = datetime.now(UTC).timestamp()
 
         def work() -> str | None:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    row = self._db.execute("SELECT owner, lease_until FROM app_locks WHERE app = ?", (app,)).fetchone()
+                    row = self._db.execute("SELECT owner, lease_until FROM locks WHERE key = ?", (key,)).fetchone()
                     if row and row[0] != owner and row[1] > now:
                         return str(row[0])
                     self._db.execute(
-                        "INSERT OR REPLACE INTO app_locks (app, owner, lease_until) VALUES (?, ?, ?)",
-                        (app, owner, until.timestamp()),
+                        "INSERT OR REPLACE INTO locks (key, owner, lease_until) VALUES (?, ?, ?)",
+                        (key, owner, until.timestamp()),
                     )
                     return None
                 finally:
@@ -124,18 +124,18 @@ class SqliteStore:
 
         return await asyncio.to_thread(work)
 
-    async def renew_app(self, app: str, owner: str, until: datetime) -> bool:
+    async def renew_lock(self, key: str, owner: str, until: datetime) -> bool:
         def work() -> bool:
             with self._lock:
                 cur = self._db.execute(
-                    "UPDATE app_locks SET lease_until = ? WHERE app = ? AND owner = ?", (until.timestamp(), app, owner)
+                    "UPDATE locks SET lease_until = ? WHERE key = ? AND owner = ?", (until.timestamp(), key, owner)
                 )
                 return cur.rowcount == 1
 
         return await asyncio.to_thread(work)
 
-    async def release_app(self, app: str, owner: str) -> None:
-        await self._run("DELETE FROM app_locks WHERE app = ? AND owner = ?", (app, owner))
+    async def release_lock(self, key: str, owner: str) -> None:
+        await self._run("DELETE FROM locks WHERE key = ? AND owner = ?", (key, owner))
 
     async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
         await self._run(

@@ -96,3 +96,52 @@ async def test_three_replicas_one_request_one_deployment_every_message_once(
     for needle in ("created with", "CodeDeploy started", "`Install` succeeded", "Green is up", "is live"):
         assert sum(needle in t for t in texts) == 1, (needle, texts)
     assert creates() == 1
+
+
+@pytest.fixture
+async def two_replicas(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[list[Runtime]]:
+    for name, value in sandbox.aws.env().items():
+        monkeypatch.setenv(name, value)
+    init_store(StoreSettings(store_url=f"dynamodb://{TABLE}", aws_endpoint_url=sandbox.aws.endpoint))
+    runtimes = []
+    for _ in range(2):
+        settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, "http").model_copy(
+            update={"store_url": f"dynamodb://{TABLE}", "replicas": 2, "lease_seconds": 1.0}
+        )
+        runtime = Runtime(settings, load_catalog(CATALOG))
+        await runtime.start()
+        runtimes.append(runtime)
+    sandbox.slack.deliverer.events_urls = [f"http://127.0.0.1:{r.port}/slack/events" for r in runtimes]
+    yield runtimes
+    for runtime in runtimes:
+        await runtime.tasks.drain()
+        await runtime.stop()
+
+
+async def test_another_replica_takes_over_when_the_watching_one_dies(
+    sandbox: Sandbox, two_replicas: list[Runtime]
+) -> None:
+    root = await request_and_wait_root_any(sandbox)
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    advance(3)
+    await wait_thread(sandbox, root, "CodeDeploy started")
+    watching = [r for r in two_replicas if r.watcher._held]
+    assert len(watching) == 1  # exactly one replica tells this deployment's story
+    dead, survivor = watching[0], next(r for r in two_replicas if r is not watching[0])
+    await dead.stop(graceful=False)  # dies holding its lease
+    sandbox.slack.deliverer.events_urls = [f"http://127.0.0.1:{survivor.port}/slack/events"]
+
+    advance(60)
+    await wait_thread(sandbox, root, "Green is up", timeout=15)  # after the 1-second lease ran out
+    assert survivor.watcher._held
+    texts = thread_texts(sandbox, root)
+    assert sum("CodeDeploy started" in t for t in texts) == 1
+
+
+async def request_and_wait_root_any(sandbox: Sandbox):  # type: ignore[no-untyped-def]
+    from tests.e2e.helpers import request_and_wait_root
+
+    return await request_and_wait_root(sandbox)

@@ -69,19 +69,19 @@ async def test_app_lock_has_one_owner_and_a_lease(store: Store) -> None:
     from datetime import UTC, datetime, timedelta
 
     soon = datetime.now(UTC) + timedelta(minutes=10)
-    assert await store.acquire_app("web1", "r-1", soon) is None
-    assert await store.acquire_app("web1", "r-1", soon) is None  # the owner may take it again
-    assert await store.acquire_app("web1", "r-2", soon) == "r-1"
-    assert await store.acquire_app("web2", "r-2", soon) is None  # locks are per app
-    assert await store.renew_app("web1", "r-1", soon) and not await store.renew_app("web1", "r-2", soon)
-    await store.release_app("web1", "r-2")  # not the owner: nothing happens
-    assert await store.acquire_app("web1", "r-3", soon) == "r-1"
-    await store.release_app("web1", "r-1")
-    assert await store.acquire_app("web1", "r-3", soon) is None
+    assert await store.acquire_lock("web1", "r-1", soon) is None
+    assert await store.acquire_lock("web1", "r-1", soon) is None  # the owner may take it again
+    assert await store.acquire_lock("web1", "r-2", soon) == "r-1"
+    assert await store.acquire_lock("web2", "r-2", soon) is None  # locks are per app
+    assert await store.renew_lock("web1", "r-1", soon) and not await store.renew_lock("web1", "r-2", soon)
+    await store.release_lock("web1", "r-2")  # not the owner: nothing happens
+    assert await store.acquire_lock("web1", "r-3", soon) == "r-1"
+    await store.release_lock("web1", "r-1")
+    assert await store.acquire_lock("web1", "r-3", soon) is None
     past = datetime.now(UTC) - timedelta(seconds=1)
-    assert await store.renew_app("web1", "r-3", past)  # r-3's lease has run out ...
-    assert await store.acquire_app("web1", "r-4", soon) is None  # ... so r-4 takes over
-    results = await asyncio.gather(*(store.acquire_app("web9", f"r-{i}", soon) for i in range(10)))
+    assert await store.renew_lock("web1", "r-3", past)  # r-3's lease has run out ...
+    assert await store.acquire_lock("web1", "r-4", soon) is None  # ... so r-4 takes over
+    results = await asyncio.gather(*(store.acquire_lock("web9", f"r-{i}", soon) for i in range(10)))
     assert sum(r is None for r in results) == 1
 
 
