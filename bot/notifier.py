@@ -79,6 +79,15 @@ class Notifier:
             if text:
                 self.reply(record, text, broadcast=record.state.terminal)
 
+    def final(self, record: Deployment, app: AppConfig | None) -> None:
+        """Queue a finished deployment's last words again (after a restart or a takeover)."""
+        self.reply(record, render.outcome_text(record), broadcast=True)
+        if app is not None:
+            self.alert(record, app)
+
+    def queued(self, record_id: str) -> bool:
+        return bool(self._outbox.get(record_id))
+
     def alert(self, record: Deployment, app: AppConfig) -> None:
         if record.state in (State.FAILED, State.STOPPED) and app.alert_channel:
             link = f"{self.slack.team_url}archives/{record.channel}/p{(record.message_ts or '').replace('.', '')}"

@@ -55,6 +55,7 @@ class Watcher:
         self.replica = replica
         self.lease = lease
         self._held: dict[str, datetime] = {}
+        self._ticking = asyncio.Lock()
 
     def poke(self) -> None:
         self._wake.set()
@@ -76,14 +77,19 @@ class Watcher:
             self._wake.clear()
 
     async def tick(self) -> None:
+        async with self._ticking:  # the loop and an explicit tick (tests, a poke) never interleave
+            await self._tick()
+
+    async def _tick(self) -> None:
         self.ticks += 1
         everything = await self.store.in_flight()
         for stuck in everything:
             # A replica that died between approval and CreateDeployment leaves STARTING behind.
             if stuck.state is State.STARTING and self.recover and self.now() - stuck.updated_at > STARTING_GRACE:
                 await self.recover(stuck)
-        records = [r for r in everything if r.state in (State.IN_PROGRESS, State.ROLLING_BACK) and await self._owns(r)]
-        ids = [r.tracked_deployment for r in records if r.tracked_deployment]
+        records = [r for r in everything if r.watched and await self._owns(r)]
+        running = [r for r in records if not r.state.terminal]
+        ids = [r.tracked_deployment for r in running if r.tracked_deployment]
         snapshots: dict[str, Snapshot] = {}
         if ids:
             try:
@@ -92,20 +98,34 @@ class Watcher:
                 log.warning("watcher_read_failed", reason=exc.message)
         for record in records:
             snap = snapshots.get(record.tracked_deployment or "")
-            if snap is not None:
+            if not record.state.terminal and snap is not None:
                 record = await self._fold(record, snap)
+            elif record.state.terminal and record.id not in self._settling and not self.notifier.queued(record.id):
+                # Finished but never told (we restarted, or took over from a replica that died):
+                # its last words are rebuilt from the stored state.
+                log.info("deployment_final_resent", request_id=record.id)
+                self.notifier.final(record, self.catalog.get(record.app))
             if record.state.terminal:
                 await self.store.release_lock(app_lock(record.app), record.id)
-                await self.store.release_lock(watch_lock(record.id), self.replica)
-                self._held.pop(record.id, None)
                 self._settling[record.id] = record
             else:
                 await self.store.renew_lock(app_lock(record.app), record.id, self.now() + RUN_LEASE)
                 await self._tell(record)
         for record_id, record in list(self._settling.items()):
             if await self._tell(record):
-                del self._settling[record_id]
+                await self._settle(record)
+                self._settling.pop(record_id, None)
                 self.notifier.forget(record_id)
+
+    async def _settle(self, record: Deployment) -> None:
+        try:
+            await self.store.save(record.model_copy(update={"settled": True}))
+        except StaleRecord:
+            fresh = await self.store.get(record.id)
+            if fresh is not None and not fresh.settled:
+                await self.store.save(fresh.model_copy(update={"settled": True}))
+        await self.store.release_lock(watch_lock(record.id), self.replica)
+        self._held.pop(record.id, None)
 
     async def release_all(self) -> None:
         """Hand every watch lease back (a graceful stop), so another replica takes over at once."""

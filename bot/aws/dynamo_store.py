@@ -91,7 +91,7 @@ class DynamoStore:
             "version": {"N": str(record.version)},
             "data": {"S": record.model_dump_json()},
         }
-        if record.state.in_flight:
+        if record.state.in_flight or record.watched:
             item["gsi1pk"] = {"S": IN_FLIGHT}
             item["gsi1sk"] = {"S": f"{record.app}#{record.id}"}
         return item
@@ -152,7 +152,7 @@ class DynamoStore:
         # The index is eventually consistent: re-read each record so callers act on the latest version.
         found = await self._in_flight()
         fresh = [await self.get(r.id) for r in found]
-        return [r for r in fresh if r is not None and r.state.in_flight]
+        return [r for r in fresh if r is not None and (r.state.in_flight or r.watched)]
 
     def _lock_key(self, key: str) -> dict[str, Any]:
         return {"pk": {"S": f"lock#{key}"}, "sk": {"S": "lock"}}

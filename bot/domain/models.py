@@ -146,6 +146,14 @@ class Deployment(BaseModel):
     finished_at: datetime | None = None
     wait_minutes: float | None = None
     termination_minutes: float | None = None
+    settled: bool = False  # the final message, alert and root reached Slack
+
+    @property
+    def watched(self) -> bool:
+        """The watcher still looks after it: running, or finished but not yet told in Slack."""
+        return self.state in (State.IN_PROGRESS, State.ROLLING_BACK) or (
+            self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled
+        )
 
     @property
     def tracked_deployment(self) -> str | None:

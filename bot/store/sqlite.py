@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS deployments (
 );
 CREATE INDEX IF NOT EXISTS deployments_state ON deployments(state);
 CREATE INDEX IF NOT EXISTS deployments_app ON deployments(app, state);
+CREATE TABLE IF NOT EXISTS unsettled (
+    id TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS locks (
     key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -89,19 +92,31 @@ class SqliteStore:
 
         def work() -> int:
             with self._lock:
-                cur = self._db.execute(
-                    "UPDATE deployments SET state = ?, version = ?, data = ? WHERE id = ? AND version = ?",
-                    (new.state.value, new.version, new.model_dump_json(), record.id, record.version),
-                )
-                return cur.rowcount
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    cur = self._db.execute(
+                        "UPDATE deployments SET state = ?, version = ?, data = ? WHERE id = ? AND version = ?",
+                        (new.state.value, new.version, new.model_dump_json(), record.id, record.version),
+                    )
+                    if cur.rowcount == 1 and new.watched:
+                        self._db.execute("INSERT OR IGNORE INTO unsettled (id) VALUES (?)", (new.id,))
+                    elif cur.rowcount == 1:
+                        self._db.execute("DELETE FROM unsettled WHERE id = ?", (new.id,))
+                    return cur.rowcount
+                finally:
+                    self._db.execute("COMMIT")
 
         if await asyncio.to_thread(work) != 1:
             raise StaleRecord(record.id)
         return new
 
     async def in_flight(self) -> list[Deployment]:
+        """Records still in flight, and finished ones whose last words have not reached Slack."""
         marks = ",".join("?" * len(IN_FLIGHT))
-        rows = await self._run(f"SELECT data FROM deployments WHERE state IN ({marks})", IN_FLIGHT)  # noqa: S608 - placeholders only
+        rows = await self._run(
+            f"SELECT data FROM deployments WHERE state IN ({marks}) OR id IN (SELECT id FROM unsettled)",  # noqa: S608 - placeholders only
+            IN_FLIGHT,
+        )
         return [Deployment.model_validate_json(r[0]) for r in rows]
 
     async def acquire_lock(self, key: str, owner: str, until: datetime) -> str | None:

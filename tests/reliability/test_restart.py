@@ -39,3 +39,36 @@ async def test_restart_mid_shift_finishes_the_thread(
     finally:
         await second.tasks.drain()
         await second.stop()
+
+
+async def test_outcome_not_yet_posted_when_the_bot_stops_is_posted_once_after_restart(
+    sandbox: Sandbox, bot: Runtime, tmp_path: Path, transport: str
+) -> None:
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    advance(3)
+    await wait_thread(sandbox, root, "CodeDeploy started")
+    sandbox.slack.faults["chat.postMessage"].extend(["500"] * 1000)  # Slack is down ...
+    sandbox.slack.faults["chat.update"].extend(["500"] * 1000)
+    advance(2000)  # ... when the deployment ends
+    await bot.watcher.tick()
+    finished = [r for r in await bot.store.in_flight() if r.state.terminal]
+    assert len(finished) == 1 and not finished[0].settled  # decided, but not yet told
+    await bot.stop()  # the queued last words die with the process
+    sandbox.slack.faults.clear()
+
+    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport)
+    second = Runtime(settings, load_catalog(CATALOG))
+    await second.start()
+    if transport == "http":
+        sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{second.port}/slack/events"
+    try:
+        await wait_thread(sandbox, root, "is live")
+        await wait_text(sandbox, root, "Deployed")
+        await second.watcher.tick()
+        assert sum("is live" in t for t in thread_texts(sandbox, root)) == 1
+        assert await second.store.in_flight() == []  # settled: nothing left to watch
+    finally:
+        await second.tasks.drain()
+        await second.stop()

@@ -61,7 +61,10 @@ async def test_in_flight(store: Store) -> None:
     await store.create(record(id="r-1", state=State.IN_PROGRESS))
     await store.create(record(id="r-2", app="web2", state=State.PENDING_APPROVAL))
     done = await store.create(record(id="r-3", app="web2", state=State.IN_PROGRESS))
-    await store.save(done.model_copy(update={"state": State.SUCCEEDED}))
+    done = await store.save(done.model_copy(update={"state": State.SUCCEEDED}))
+    # Finished but not yet told in Slack: still the watcher's business.
+    assert {r.id for r in await store.in_flight()} == {"r-1", "r-3"}
+    await store.save(done.model_copy(update={"settled": True}))
     assert {r.id for r in await store.in_flight()} == {"r-1"}
 
 
