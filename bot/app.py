@@ -64,6 +64,7 @@ class Runtime:
             utcnow,
             replica=self.replica,
             lease=timedelta(seconds=settings.lease_seconds),
+            starting_grace=timedelta(seconds=settings.starting_grace_seconds),
         )
         self.deployer = Deployer(
             catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke, clock=utcnow

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     store_url: str = Field(default="sqlite:///deploybot.db", validation_alias="DEPLOYBOT_STORE")
     replicas: int = Field(default=1, ge=1, validation_alias="DEPLOYBOT_REPLICAS")
     lease_seconds: float = Field(default=30.0, gt=0, validation_alias="DEPLOYBOT_LEASE_SECONDS")
+    # How long a record may sit in "starting" before another process recovers it.
+    starting_grace_seconds: float = Field(default=300.0, gt=0, validation_alias="DEPLOYBOT_STARTING_GRACE_SECONDS")
     http_host: str = Field(default="0.0.0.0", validation_alias="DEPLOYBOT_HTTP_HOST")  # noqa: S104 - a server binds all
     http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="DEPLOYBOT_HTTP_PORT")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="DEPLOYBOT_LOG_FORMAT")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from .config import AppConfig, Catalog
+from .crashpoints import crash_point
 from .domain import policy
 from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, UpstreamError
 from .domain.lifecycle import Action, explain_state, require_action, transition
@@ -213,6 +214,7 @@ class Deployer:
                     "it. Ask again with /deploy."
                 )
             record = await self.store.save(transition(record, State.STARTING, now, approver=user, approved_at=now))
+            crash_point("after_approval")
             await self.store.audit(record.id, user, "approved", {})
             await self.notifier.sync_root(record, now)
             await self._start(app, record)
@@ -258,6 +260,7 @@ class Deployer:
                 update={"task_definition_arn": td, "previous_task_definition": service.task_definition_arn}
             )
         )
+        crash_point("after_register")
         description = (
             f"{marker(record.id)} {app.name} {record.tag} requested by {record.requester}, "
             f"approved by {record.approver}"
@@ -276,6 +279,7 @@ class Deployer:
                 raise
             log.info("deployment_adopted", found=found)
             deployment_id = found
+        crash_point("after_create")
         return record, deployment_id
 
     async def recover(self, record: Deployment) -> None:

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 import structlog
 
 from .config import Catalog
+from .crashpoints import crash_point
 from .deployer import RUN_LEASE, app_lock, watch_lock
 from .domain.errors import DeployError
 from .domain.lifecycle import observe
-from .domain.models import Deployment, Snapshot, State
+from .domain.models import Deployment, Phase, Snapshot, State
 from .domain.ports import DeployPlatform, StaleRecord, Store
 from .notifier import Notifier
 
@@ -39,6 +40,7 @@ class Watcher:
         clock: Callable[[], datetime],
         replica: str = "single",
         lease: timedelta = timedelta(seconds=30),
+        starting_grace: timedelta = STARTING_GRACE,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -56,6 +58,7 @@ class Watcher:
         self.lease = lease
         self._held: dict[str, datetime] = {}
         self._ticking = asyncio.Lock()
+        self.starting_grace = starting_grace
 
     def poke(self) -> None:
         self._wake.set()
@@ -85,7 +88,7 @@ class Watcher:
         everything = await self.store.in_flight()
         for stuck in everything:
             # A replica that died between approval and CreateDeployment leaves STARTING behind.
-            if stuck.state is State.STARTING and self.recover and self.now() - stuck.updated_at > STARTING_GRACE:
+            if stuck.state is State.STARTING and self.recover and self.now() - stuck.updated_at > self.starting_grace:
                 await self.recover(stuck)
         records = [r for r in everything if r.watched and await self._owns(r)]
         running = [r for r in records if not r.state.terminal]
@@ -165,6 +168,12 @@ class Watcher:
         except StaleRecord:
             # Someone else wrote first (another replica): show what is stored, not our stale copy.
             return await self.store.get(record.id) or record
+        if saved.phase is Phase.SHIFTING:
+            crash_point("mid_shift")
+        if saved.phase is Phase.BAKING:
+            crash_point("in_termination_wait")
+        if saved.state.terminal:
+            crash_point("after_outcome")
         for milestone in observation.milestones:
             log.info(
                 "deployment_progressed",

@@ -1,0 +1,101 @@
+"""Real `deploybot serve` processes killed at each crash point (DEPLOYBOT_CRASH_AT exits like SIGKILL):
+the next process finishes the story with exactly one final status message and no orphaned deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.crashpoints import POINTS
+from bot.sandbox.runner import CATALOG, Sandbox
+from tests.e2e.helpers import advance, request_and_wait_root, thread_texts
+
+FINAL = ("is live", "could not be started", "failed after", "was stopped after")
+
+
+class Bot:
+    def __init__(self, sandbox: Sandbox, tmp_path: Path, crash_at: str | None = None) -> None:
+        self.env = {
+            **os.environ,
+            **sandbox.env(),
+            "DEPLOYBOT_CONFIG": str(CATALOG),
+            "DEPLOYBOT_STORE": f"sqlite:///{tmp_path / 'deploybot.db'}",
+            "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
+            "DEPLOYBOT_HTTP_PORT": "0",
+            "DEPLOYBOT_POLL_INTERVAL": "0.1",
+            "DEPLOYBOT_LEASE_SECONDS": "1",
+            "DEPLOYBOT_STARTING_GRACE_SECONDS": "1",
+            "DEPLOYBOT_LOG_FORMAT": "json",
+        }
+        if crash_at:
+            self.env["DEPLOYBOT_CRASH_AT"] = crash_at
+        self.log = tmp_path / f"bot-{crash_at or 'after'}.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, sandbox: Sandbox) -> None:
+        with self.log.open("w") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "serve", env=self.env, stdout=out, stderr=out
+            )
+        await sandbox.slack.wait_for(
+            lambda: [c for c in sandbox.slack.deliverer.connections if not c.retiring],
+            timeout=30,
+            what="the bot's Socket Mode connection",
+        )
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+@pytest.fixture
+async def bots() -> AsyncIterator[list[Bot]]:
+    started: list[Bot] = []
+    yield started
+    for bot in started:
+        await bot.stop()
+
+
+async def drive(until: object, step: float = 15.0, rounds: int = 400) -> None:
+    """Move the sandbox clock in steps, letting the bot process poll between them."""
+    for _ in range(rounds):
+        if until():  # type: ignore[operator]
+            return
+        advance(step)
+        await asyncio.sleep(0.05)  # a real process polls on its own schedule; this paces the simulated clock
+    raise AssertionError("the scenario did not reach its end")
+
+
+@pytest.mark.parametrize("point", POINTS)
+async def test_killed_at_crash_point(point: str, sandbox: Sandbox, tmp_path: Path, bots: list[Bot]) -> None:
+    first = Bot(sandbox, tmp_path, crash_at=point)
+    bots.append(first)
+    await first.start(sandbox)
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    assert first.proc is not None
+    await drive(lambda: first.proc.returncode is not None)  # type: ignore[union-attr]
+    assert first.proc.returncode == 137, first.log.read_text()[-2000:]
+
+    second = Bot(sandbox, tmp_path)
+    bots.append(second)
+    await second.start(sandbox)
+    await drive(lambda: any(f in t for t in thread_texts(sandbox, root) for f in FINAL))
+    rounds = iter(range(10))
+    await drive(lambda: next(rounds, None) is None)  # ten more polls: a duplicate would show up here
+    finals = [t for t in thread_texts(sandbox, root) if any(f in t for f in FINAL)]
+    assert len(finals) == 1, finals
+    cd = sandbox.aws.client("codedeploy")
+    ids = cd.list_deployments(applicationName="AppECS-apps-web2", deploymentGroupName="DgpECS-apps-web2")["deployments"]
+    statuses = [cd.get_deployment(deploymentId=i)["deploymentInfo"]["status"] for i in ids]
+    assert all(s in ("Succeeded", "Failed", "Stopped") for s in statuses), statuses  # nothing left running
+    if point in ("after_approval", "after_register"):
+        assert ids == [] and "nothing was deployed" in finals[0]
+    else:
+        assert len(ids) == 1 and "is live" in finals[0]
