@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from .config import AppConfig
-from .domain.lifecycle import Milestone
+from .domain.lifecycle import Milestone, MilestoneKind
 from .domain.models import Deployment, State
 from .slack import render
 from .slack.gateway import SlackGateway
@@ -77,7 +77,8 @@ class Notifier:
         for milestone in milestones:
             text = render.milestone_text(record, milestone, self.region)
             if text:
-                self.reply(record, text, broadcast=record.state.terminal)
+                # Only the outcome is also shown in the channel; the steps stay in the thread.
+                self.reply(record, text, broadcast=milestone.kind is MilestoneKind.FINISHED)
 
     def final(self, record: Deployment, app: AppConfig | None) -> None:
         """Queue a finished deployment's last words again (after a restart or a takeover)."""

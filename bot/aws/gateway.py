@@ -187,8 +187,9 @@ class AwsGateway:
             infos = (await self._call(self.codedeploy.batch_get_deployments, deploymentIds=chunk))["deploymentsInfo"]
             for info in infos:
                 target = None
-                # Targets only while active, plus once at a failure for its diagnostics.
-                if info.get("status") in ACTIVE or info.get("status") in ("Failed", "Stopped"):
+                # Targets only while active, plus once at the end (the watcher drops it afterwards):
+                # the last lifecycle events, or a failure's diagnostics, are read there.
+                if info.get("status") in ACTIVE or info.get("status") in ("Succeeded", "Failed", "Stopped"):
                     target = await self._target(info)
                 out.append(_snapshot(info, target))
         return out

@@ -1,0 +1,48 @@
+"""Slack outages lose nothing: posts that fail are kept and delivered in order once Slack answers,
+and nothing is sent to Slack before its Retry-After."""
+
+from __future__ import annotations
+
+from bot.sandbox.runner import Sandbox
+from tests.e2e.helpers import advance, request_and_wait_root, thread_texts, wait_thread
+
+
+async def test_messages_queued_during_an_outage_arrive_in_order(sandbox: Sandbox, bot: object) -> None:
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    sandbox.slack.faults["chat.postMessage"].extend(["500"] * 12)  # down for a while: beyond every retry
+    for _ in range(6):
+        advance(10)  # milestones happen while Slack is down
+        await bot.watcher.tick()  # type: ignore[attr-defined]
+    assert not sandbox.slack.faults["chat.postMessage"]  # the outage is over
+    advance(2000)
+    await wait_thread(sandbox, root, "is live", timeout=30)
+    texts = thread_texts(sandbox, root)
+    order = [
+        "CodeDeploy started",
+        "`BeforeInstall` succeeded",
+        "`Install` succeeded",
+        "`AfterInstall` succeeded",
+        "`AllowTestTraffic` succeeded",
+        "`AfterAllowTestTraffic` succeeded",
+        "`BeforeAllowTraffic` succeeded",
+        "`AllowTraffic` succeeded",
+        "`AfterAllowTraffic` succeeded",
+        "is live",
+    ]
+    missing = [needle for needle in order if not any(needle in t for t in texts)]
+    assert missing == [], texts
+    positions = [next(i for i, t in enumerate(texts) if needle in t) for needle in order]
+    assert positions == sorted(positions)  # every milestone, in the order it happened
+    assert all(sum(needle in t for t in texts) == 1 for needle in order)
+
+
+async def test_nothing_is_sent_before_retry_after(sandbox: Sandbox, bot: object) -> None:
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    sandbox.slack.faults["chat.postMessage"].append("429")  # Retry-After: 1
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    posts = [c for c in sandbox.slack.calls("chat.postMessage") if c.args.get("thread_ts") == root.ts]
+    limited = next(i for i, c in enumerate(posts) if c.error == "ratelimited")
+    assert posts[limited + 1].at - posts[limited].at >= 1.0
