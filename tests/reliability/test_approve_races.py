@@ -34,8 +34,13 @@ class FakeAws:
 
     async def service_state(self, cluster: str, service: str, container: str) -> ServiceState:
         await asyncio.sleep(0)  # yield, as a real call would, so the racers interleave
-        return ServiceState(task_definition_arn="td:1", image="r/web1:v1.2.2", running_version="v1.2.2",
-                            container_port=3000, container_name=container)
+        return ServiceState(
+            task_definition_arn="td:1",
+            image="r/web1:v1.2.2",
+            running_version="v1.2.2",
+            container_port=3000,
+            container_name=container,
+        )
 
     async def group_settings(self, application: str, group: str) -> tuple[str, float | None, float]:
         return "CodeDeployDefault.ECSAllAtOnce", None, 5.0
@@ -44,8 +49,9 @@ class FakeAws:
         await asyncio.sleep(0)
         return "td:2"
 
-    async def create_deployment(self, application: str, group: str, service: ServiceState,
-                                task_definition_arn: str, description: str) -> str:
+    async def create_deployment(
+        self, application: str, group: str, service: ServiceState, task_definition_arn: str, description: str
+    ) -> str:
         self.created.append(description.split()[1].rstrip(":"))
         return f"d-{len(self.created):09d}"
 
@@ -72,8 +78,9 @@ async def test_hundred_double_approve_races(slack: LocalSlack, tmp_path: Path) -
         for race in range(RACES):
             record = await deployer.request(app, "v1.2.3", "U0ALICE", "T0SANDBOX", f"{slack.base_url}/none")
             assert record is not None
-            await asyncio.gather(*(deployer.click(Action.APPROVE, record.id, "U0BOB", "T0SANDBOX", "C0DEPLOYS")
-                                   for _ in range(2)))
+            await asyncio.gather(
+                *(deployer.click(Action.APPROVE, record.id, "U0BOB", "T0SANDBOX", "C0DEPLOYS") for _ in range(2))
+            )
             final = await store.get(record.id)
             assert final is not None and final.state is State.IN_PROGRESS, race
             assert aws.created.count(record.id) == 1, race

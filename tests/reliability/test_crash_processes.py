@@ -4,54 +4,17 @@ the next process finishes the story with exactly one final status message and no
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.crashpoints import POINTS
-from bot.sandbox.runner import CATALOG, Sandbox
+from bot.sandbox.runner import Sandbox
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts
+from tests.reliability.processes import Bot
 
 FINAL = ("is live", "could not be started", "failed after", "was stopped after")
-
-
-class Bot:
-    def __init__(self, sandbox: Sandbox, tmp_path: Path, crash_at: str | None = None) -> None:
-        self.env = {
-            **os.environ,
-            **sandbox.env(),
-            "DEPLOYBOT_CONFIG": str(CATALOG),
-            "DEPLOYBOT_STORE": f"sqlite:///{tmp_path / 'deploybot.db'}",
-            "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
-            "DEPLOYBOT_HTTP_PORT": "0",
-            "DEPLOYBOT_POLL_INTERVAL": "0.1",
-            "DEPLOYBOT_LEASE_SECONDS": "1",
-            "DEPLOYBOT_STARTING_GRACE_SECONDS": "1",
-            "DEPLOYBOT_LOG_FORMAT": "json",
-        }
-        if crash_at:
-            self.env["DEPLOYBOT_CRASH_AT"] = crash_at
-        self.log = tmp_path / f"bot-{crash_at or 'after'}.log"
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self, sandbox: Sandbox) -> None:
-        with self.log.open("w") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "serve", env=self.env, stdout=out, stderr=out
-            )
-        await sandbox.slack.wait_for(
-            lambda: [c for c in sandbox.slack.deliverer.connections if not c.retiring],
-            timeout=30,
-            what="the bot's Socket Mode connection",
-        )
-
-    async def stop(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
 
 
 @pytest.fixture
