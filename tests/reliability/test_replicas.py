@@ -20,17 +20,18 @@ from tests.e2e.helpers import advance, roots, thread_texts, wait_text, wait_thre
 TABLE = "deploybot-replicas"
 
 
-@pytest.fixture
-async def replicas(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[Runtime]]:
+async def in_process_replicas(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, **settings: object
+) -> AsyncIterator[list[Runtime]]:
     for name, value in sandbox.aws.env().items():
         monkeypatch.setenv(name, value)
     init_store(StoreSettings(store_url=f"dynamodb://{TABLE}", aws_endpoint_url=sandbox.aws.endpoint))
     runtimes = []
-    for _ in range(3):
-        settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, "http").model_copy(
-            update={"store_url": f"dynamodb://{TABLE}", "replicas": 3}
+    for _ in range(count):
+        config = bot_settings(sandbox.slack, sandbox.aws, tmp_path, "http").model_copy(
+            update={"store_url": f"dynamodb://{TABLE}", "replicas": count, **settings}
         )
-        runtime = Runtime(settings, load_catalog(CATALOG))
+        runtime = Runtime(config, load_catalog(CATALOG))
         await runtime.start()
         runtimes.append(runtime)
     sandbox.slack.deliverer.events_urls = [f"http://127.0.0.1:{r.port}/slack/events" for r in runtimes]
@@ -38,6 +39,12 @@ async def replicas(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyP
     for runtime in runtimes:
         await runtime.tasks.drain()
         await runtime.stop()
+
+
+@pytest.fixture
+async def replicas(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[Runtime]]:
+    async for runtimes in in_process_replicas(sandbox, tmp_path, monkeypatch, 3):
+        yield runtimes
 
 
 def creates() -> int:
@@ -102,22 +109,8 @@ async def test_three_replicas_one_request_one_deployment_every_message_once(
 async def two_replicas(
     sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[list[Runtime]]:
-    for name, value in sandbox.aws.env().items():
-        monkeypatch.setenv(name, value)
-    init_store(StoreSettings(store_url=f"dynamodb://{TABLE}", aws_endpoint_url=sandbox.aws.endpoint))
-    runtimes = []
-    for _ in range(2):
-        settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, "http").model_copy(
-            update={"store_url": f"dynamodb://{TABLE}", "replicas": 2, "lease_seconds": 1.0}
-        )
-        runtime = Runtime(settings, load_catalog(CATALOG))
-        await runtime.start()
-        runtimes.append(runtime)
-    sandbox.slack.deliverer.events_urls = [f"http://127.0.0.1:{r.port}/slack/events" for r in runtimes]
-    yield runtimes
-    for runtime in runtimes:
-        await runtime.tasks.drain()
-        await runtime.stop()
+    async for runtimes in in_process_replicas(sandbox, tmp_path, monkeypatch, 2, lease_seconds=1.0):
+        yield runtimes
 
 
 async def test_another_replica_takes_over_when_the_watching_one_dies(

@@ -12,6 +12,15 @@ from tests.conftest import bot_settings
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts, wait_text, wait_thread
 
 
+async def restart(sandbox: Sandbox, tmp_path: Path, transport: str) -> Runtime:
+    """A new process on the same store."""
+    second = Runtime(bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport), load_catalog(CATALOG))
+    await second.start()
+    if transport == "http":
+        sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{second.port}/slack/events"
+    return second
+
+
 async def test_restart_mid_shift_finishes_the_thread(
     sandbox: Sandbox, bot: Runtime, tmp_path: Path, transport: str
 ) -> None:
@@ -25,11 +34,7 @@ async def test_restart_mid_shift_finishes_the_thread(
 
     advance(2000)  # the deployment finishes while nobody watches
 
-    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport)
-    second = Runtime(settings, load_catalog(CATALOG))
-    await second.start()
-    if transport == "http":
-        sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{second.port}/slack/events"
+    second = await restart(sandbox, tmp_path, transport)
     try:
         final = await wait_thread(sandbox, root, "is live")
         await wait_text(sandbox, root, "Deployed")
@@ -58,11 +63,7 @@ async def test_outcome_not_yet_posted_when_the_bot_stops_is_posted_once_after_re
     await bot.stop()  # the queued last words die with the process
     sandbox.slack.faults.clear()
 
-    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport)
-    second = Runtime(settings, load_catalog(CATALOG))
-    await second.start()
-    if transport == "http":
-        sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{second.port}/slack/events"
+    second = await restart(sandbox, tmp_path, transport)
     try:
         await wait_thread(sandbox, root, "is live")
         await wait_text(sandbox, root, "Deployed")

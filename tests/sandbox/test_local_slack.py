@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -14,6 +15,21 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.sandbox.slack.delivery import sign
 from bot.sandbox.slack.server import LocalSlack
+
+
+async def serve_events(slack: LocalSlack, handler: Any) -> Any:
+    """A stand-in app on an ephemeral port that the local Slack delivers to in HTTP mode."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_post("/slack/events", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    slack.deliverer.events_url = f"http://127.0.0.1:{port}/slack/events"
+    return runner
 
 
 def client(slack: LocalSlack, token: str | None = None) -> AsyncWebClient:
@@ -109,14 +125,7 @@ async def test_http_delivery_reports_what_the_user_would_see(slack: LocalSlack) 
         seen.append({"ok": str(ok), "body": body})
         return web.Response(text="got it") if ok else web.Response(status=401)
 
-    app = web.Application()
-    app.router.add_post("/slack/events", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    slack.deliverer.events_url = f"http://127.0.0.1:{port}/slack/events"
+    runner = await serve_events(slack, handler)
     result = await slack.slash("web1 v1.2.3")
     assert result.ok and result.text == "got it" and seen[0]["ok"] == "True"
     assert "command=%2Fdeploy" in seen[0]["body"] and "user_id=U0ALICE" in seen[0]["body"]
@@ -153,14 +162,7 @@ async def test_a_late_ack_is_an_operation_timeout(slack: LocalSlack) -> None:
         await asyncio.sleep(0.5)
         return web.Response(text="too late")
 
-    app = web.Application()
-    app.router.add_post("/slack/events", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    slack.deliverer.events_url = f"http://127.0.0.1:{port}/slack/events"
+    runner = await serve_events(slack, slow)
     slack.deliverer.ack_deadline = 0.1  # Slack's 3 s, scaled down so the test does not wait for it
     result = await slack.slash("web1 v1.2.3")
     assert result.error == "operation_timeout"
