@@ -153,7 +153,7 @@ def observe(record: Deployment, snap: Snapshot, now: datetime) -> Observation:
     if record.cd_status in (None, "Created") and snap.status not in ("Created", "Queued"):
         out.append(Milestone(MilestoneKind.STARTED, at=snap.create_time))
         # Durations come from CodeDeploy's own clock, the same one its lifecycle events use.
-        update["started_at"] = snap.create_time or record.started_at
+        update["cd_created"] = snap.create_time
     events = dict(record.events)
     for event in snap.events:
         if events.get(event.name) != event.status and event.status in ("Succeeded", "Failed"):
@@ -178,7 +178,7 @@ def observe(record: Deployment, snap: Snapshot, now: datetime) -> Observation:
             )
             out.append(Milestone(MilestoneKind.ROLLING_BACK))
         else:
-            update.update(state=_final_state(snap.status), finished_at=snap.complete_time or now)
+            update.update(state=_final_state(snap.status), finished_at=now, cd_completed=snap.complete_time)
             out.append(Milestone(MilestoneKind.FINISHED))
     if not out and all(getattr(record, k) == v for k, v in update.items()):
         return Observation(record)
@@ -193,7 +193,8 @@ def _observe_rollback(record: Deployment, snap: Snapshot, now: datetime) -> Obse
     update: dict[str, object] = {
         "state": state,
         "phase": Phase.DONE,
-        "finished_at": snap.complete_time or now,
+        "finished_at": now,
+        "cd_completed": snap.complete_time,
         "updated_at": now,
     }
     if snap.status == "Succeeded":

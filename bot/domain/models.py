@@ -142,8 +142,17 @@ class Deployment(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     failed_event: EventView | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: datetime | None = None  # deploybot's clock: when CreateDeployment returned
+    finished_at: datetime | None = None  # deploybot's clock: when the outcome was seen
+    cd_created: datetime | None = None  # CodeDeploy's clock, the one its lifecycle events use
+    cd_completed: datetime | None = None
+
+    @property
+    def took(self) -> tuple[datetime | None, datetime | None]:
+        """The deployment's duration by CodeDeploy's clock when known, else by deploybot's."""
+        if self.cd_created and self.cd_completed:
+            return self.cd_created, self.cd_completed
+        return self.started_at, self.finished_at
     wait_minutes: float | None = None
     termination_minutes: float | None = None
     settled: bool = False  # the final message, alert and root reached Slack

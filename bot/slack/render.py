@@ -133,7 +133,7 @@ def _status_text(record: Deployment, now: datetime) -> str:
     if record.state in (State.IN_PROGRESS, State.ROLLING_BACK) or (record.state.terminal and record.deployment_id):
         lines.append(f"`{progress_bar(record.green_weight)}` {record.green_weight:.0f}% of traffic on green")
     if record.started_at and record.finished_at:
-        lines.append(f"Took: {duration(record.started_at, record.finished_at)}")
+        lines.append(f"Took: {duration(*record.took)}")
     elif record.started_at:
         # Whole minutes only: the root is re-rendered when its text changes, at most once a minute for this.
         minutes = max(0, int((now - record.started_at).total_seconds() // 60))
@@ -198,7 +198,7 @@ def milestone_text(record: Deployment, milestone: Milestone, region: str) -> str
 
 
 def outcome_text(record: Deployment) -> str:
-    took = duration(record.started_at, record.finished_at)
+    took = duration(*record.took)
     if record.state is State.SUCCEEDED:
         return f":white_check_mark: *{record.app} {esc(record.tag)}* is live. Took {took}."
     reason = esc(cut(record.error_message or record.error_code or "no reason given", 1500))

@@ -44,3 +44,26 @@ def test_secrets_are_redacted_from_logs() -> None:
         assert secret not in out
     assert "request_handled" in out and "[redacted]" in out
     configure("console")
+
+
+def test_elapsed_uses_the_bots_clock_and_took_uses_codedeploys() -> None:
+    from datetime import timedelta
+
+    from bot.domain.models import Phase
+
+    # The sandbox clock may run ahead of the bot's (the demo's speed factor): never mix the two.
+    running = record(
+        state=State.IN_PROGRESS,
+        phase=Phase.SHIFTING,
+        started_at=NOW - timedelta(minutes=3),
+        cd_created=NOW + timedelta(hours=5),
+    )
+    assert "Elapsed: 3 min" in json.dumps([b.to_dict() for b in root_blocks(running, "us-east-1", NOW)])
+    done = running.model_copy(
+        update={
+            "state": State.SUCCEEDED,
+            "finished_at": NOW,
+            "cd_completed": NOW + timedelta(hours=5, minutes=7, seconds=12),
+        }
+    )
+    assert "Took: 7m 12s" in json.dumps([b.to_dict() for b in root_blocks(done, "us-east-1", NOW)])
