@@ -153,6 +153,7 @@ class Deployment(BaseModel):
         if self.cd_created and self.cd_completed:
             return self.cd_created, self.cd_completed
         return self.started_at, self.finished_at
+
     wait_minutes: float | None = None
     termination_minutes: float | None = None
     settled: bool = False  # the final message, alert and root reached Slack

@@ -46,3 +46,20 @@ async def test_nothing_is_sent_before_retry_after(sandbox: Sandbox, bot: object)
     posts = [c for c in sandbox.slack.calls("chat.postMessage") if c.args.get("thread_ts") == root.ts]
     limited = next(i for i, c in enumerate(posts) if c.error == "ratelimited")
     assert posts[limited + 1].at - posts[limited].at >= 1.0
+
+
+async def test_429_on_every_second_call_loses_nothing(sandbox: Sandbox, bot: object) -> None:
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    sandbox.slack.faults["chat.postMessage"].extend(["429", "ok"] * 4)
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    advance(3)
+    advance(2000)
+    await wait_thread(sandbox, root, "is live", timeout=30)
+    posts = [c for c in sandbox.slack.calls("chat.postMessage") if c.args.get("thread_ts") == root.ts]
+    limited = [i for i, c in enumerate(posts) if c.error == "ratelimited"]
+    assert len(limited) == 4
+    assert all(posts[i + 1].at - posts[i].at >= 1.0 for i in limited)  # each waited its Retry-After
+    texts = thread_texts(sandbox, root)
+    assert len(texts) == len({t for t in texts})  # nothing twice
+    assert sum("succeeded" in t for t in texts) == 8 and sum("is live" in t for t in texts) == 1

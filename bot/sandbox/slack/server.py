@@ -83,6 +83,7 @@ class LocalSlack:
         self.deliverer = Deliverer(self.ws.signing_secret)
         self.deliverer.on_change = self.changed
         self.limiter = RateLimiter()
+        # Per method, what the next calls get: "429", "500", "timeout", or "ok" (answered normally).
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.hooks: dict[str, Hook] = {}
         self.aws_panel: AwsPanel | None = None
@@ -495,8 +496,8 @@ class LocalSlack:
             self.limiter.enabled = bool(body["rate_limits"])
         method, kind, count = body.get("method"), str(body.get("kind", "429")), int(body.get("count", 1))
         if method:
-            if kind not in ("429", "500", "timeout"):
-                raise web.HTTPBadRequest(text="kind must be 429, 500 or timeout")
+            if kind not in ("429", "500", "timeout", "ok"):
+                raise web.HTTPBadRequest(text="kind must be 429, 500, timeout or ok (a call let through)")
             self.faults[str(method)].extend([kind] * count)
         return web.json_response(
             {
