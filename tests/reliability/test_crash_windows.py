@@ -13,46 +13,52 @@ from bot.domain.lifecycle import transition
 from bot.domain.models import Deployment, State
 from bot.sandbox.aws.moto_ext import CONTROL
 from bot.sandbox.runner import Sandbox
+from bot.sandbox.slack.workspace import Message
 from tests.e2e.helpers import advance, request_and_wait_root, wait_text, wait_thread
 
 
-async def approved_but_stranded(sandbox: Sandbox, bot: Runtime) -> tuple[Deployment, object]:
-    """A request approved by a replica that then died before recording anything more."""
+async def pending_request(sandbox: Sandbox, bot: Runtime) -> tuple[Deployment, Message]:
     root = await request_and_wait_root(sandbox)
     await bot.tasks.drain()  # the request's task has saved the message timestamp
     request_id = root.blocks[-1]["elements"][0]["text"].split("`")[1]  # "request `r-…` · image …"
     record = await bot.store.get(request_id)
     assert record is not None
+    return record, root
+
+
+async def strand(bot: Runtime, record: Deployment) -> None:
+    """Record the approval as a replica would that then died before recording anything more."""
     old = bot.deployer.now() - timedelta(minutes=10)
-    stranded = transition(record, State.STARTING, old, approver="U0BOB", approved_at=old)
-    return await bot.store.save(stranded), root
+    await bot.store.save(transition(record, State.STARTING, old, approver="U0BOB", approved_at=old))
 
 
 async def test_died_after_create_deployment_is_adopted(sandbox: Sandbox, bot: Runtime) -> None:
-    record, root = await approved_but_stranded(sandbox, bot)
+    record, root = await pending_request(sandbox, bot)
     app = bot.catalog.apps["web1"]
     service = await bot.aws.service_state(app.cluster, app.service, app.container)
     td = await bot.aws.register_image(service.task_definition_arn, app.container, record.image.pinned)
     dep = await bot.aws.create_deployment(
         app.codedeploy_application, app.deployment_group, service, td, f"{marker(record.id)} web1 v1.2.3"
     )
+    await strand(bot, record)  # the deployment exists before any watcher can look for it
     await bot.watcher.tick()
-    await wait_thread(sandbox, root, dep)  # type: ignore[arg-type]
+    await wait_thread(sandbox, root, dep)
     fresh = await bot.store.get(record.id)
     assert fresh is not None and fresh.state is State.IN_PROGRESS and fresh.deployment_id == dep
     advance(3)
-    await wait_thread(sandbox, root, "CodeDeploy started")  # type: ignore[arg-type]
+    await wait_thread(sandbox, root, "CodeDeploy started")
 
 
 async def test_died_before_create_deployment_says_nothing_was_deployed(sandbox: Sandbox, bot: Runtime) -> None:
-    _, root = await approved_but_stranded(sandbox, bot)
+    record, root = await pending_request(sandbox, bot)
+    await strand(bot, record)
     await bot.watcher.tick()
-    reply = await wait_thread(sandbox, root, "could not be started")  # type: ignore[arg-type]
+    reply = await wait_thread(sandbox, root, "could not be started")
     assert "nothing was deployed" in reply
-    await wait_text(sandbox, root, "Could not start")  # type: ignore[arg-type]
+    await wait_text(sandbox, root, "Could not start")
     assert [op for _, op in CONTROL.calls if op == "CreateDeployment"] == []
     again = await request_and_wait_root(sandbox)  # the app's lock was released
-    assert again.ts != root.ts  # type: ignore[attr-defined]
+    assert again.ts != root.ts
 
 
 async def test_timed_out_create_deployment_is_adopted_not_reported_failed(sandbox: Sandbox, bot: Runtime) -> None:
