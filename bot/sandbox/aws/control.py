@@ -1,0 +1,83 @@
+"""Clock and fault switches shared by every request, and where simulation state lives on moto's backends.
+
+Simulation state is kept on the backend objects, so `/moto-api/reset` drops it with everything else;
+only configuration (clock, faults) lives in the module-level ``CONTROL``.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from moto.codedeploy.exceptions import CodeDeployException
+from moto.codedeploy.models import CodeDeployBackend
+
+from ..clock import SimClock
+from .simulation import DeploymentRun, HookFailure
+
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+class _Error(CodeDeployException):
+    code = 400
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(kind, message)
+
+
+@dataclass
+class Control:
+    """Clock and fault switches shared by every request (and by tests and the web page)."""
+
+    clock: SimClock = field(default_factory=lambda: SimClock(manual=True))
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    fail_next: dict[str, HookFailure] = field(default_factory=dict)  # service name -> failure
+    image_failures: dict[str, HookFailure] = field(default_factory=dict)  # image digest -> failure
+    alarms: dict[str, str] = field(default_factory=dict)  # service name -> alarm name
+    throttles: dict[str, int] = field(default_factory=dict)  # operation name -> remaining
+    latency_seconds: float = 0.0
+    latency_by_operation: dict[str, float] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (service, operation)
+
+    def reset_faults(self) -> None:
+        with self.lock:
+            self.fail_next.clear()
+            self.image_failures.clear()
+            self.alarms.clear()
+            self.throttles.clear()
+            self.latency_seconds = 0.0
+            self.latency_by_operation.clear()
+
+
+CONTROL = Control()
+
+
+def _now() -> datetime:
+    return CONTROL.clock.now()
+
+
+def _runs(backend: CodeDeployBackend) -> dict[str, DeploymentRun]:
+    runs: dict[str, DeploymentRun] | None = getattr(backend, "_sandbox_runs", None)
+    if runs is None:
+        runs = {}
+        backend._sandbox_runs = runs  # type: ignore[attr-defined]
+    return runs
+
+
+def _configs(backend: CodeDeployBackend) -> dict[str, dict[str, Any]]:
+    configs: dict[str, dict[str, Any]] | None = getattr(backend, "_sandbox_configs", None)
+    if configs is None:
+        configs = {}
+        backend._sandbox_configs = configs  # type: ignore[attr-defined]
+    return configs
+
+
+def _revisions(backend: CodeDeployBackend) -> dict[tuple[str, str], dict[str, Any]]:
+    revs: dict[tuple[str, str], dict[str, Any]] | None = getattr(backend, "_sandbox_revisions", None)
+    if revs is None:
+        revs = {}
+        backend._sandbox_revisions = revs  # type: ignore[attr-defined]
+    return revs
