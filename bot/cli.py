@@ -101,6 +101,10 @@ async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
     from .sandbox.runner import CATALOG, Sandbox
 
     box = await Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
+    # The sandbox's AWS is new on every run, so the previous demo's records point at nothing: start empty.
+    store = Path(".deploybot") / "demo.db"
+    for leftover in (store, store.with_name("demo.db-wal"), store.with_name("demo.db-shm")):
+        leftover.unlink(missing_ok=True)
     env = {
         **box.env(),
         "DEPLOYBOT_CONFIG": str(CATALOG),
@@ -108,7 +112,7 @@ async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
         "DEPLOYBOT_HTTP_PORT": "0",
         "DEPLOYBOT_POLL_INTERVAL": "1",
         "DEPLOYBOT_LOG_FORMAT": "console",
-        "DEPLOYBOT_STORE": f"sqlite:///{Path('.deploybot') / 'demo.db'}",
+        "DEPLOYBOT_STORE": f"sqlite:///{store}",
     }
     os.environ.update(env)
     settings = load_settings()

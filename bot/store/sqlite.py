@@ -56,10 +56,12 @@ class SqliteStore:
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
-        if not url.startswith("sqlite://"):
+        """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite://:memory:`."""
+        if url == "sqlite://:memory:":
+            return cls(":memory:")
+        if not url.startswith("sqlite:///") or url == "sqlite:///":
             raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path/to/deploybot.db")
-        path = url.removeprefix("sqlite://")
-        return cls(path.removeprefix("/") if path.startswith("//") else path or ":memory:")
+        return cls(url.removeprefix("sqlite:///"))
 
     def close(self) -> None:
         with self._lock:

@@ -44,7 +44,7 @@ async def test_missing_tag_names_repository_and_tag(sandbox: Sandbox, bot: objec
     result = await sandbox.slack.slash("web1 v9.9.9")
     assert result.ok and "Checking" in result.text
     message = await sandbox.slack.wait_for(
-        lambda: [t for t in sandbox.slack.ephemerals("U0ALICE") if "v9.9.9" in t and "ECR" in t], what="refusal"
+        lambda: [t for t in sandbox.slack.ephemerals("U0ALICE") if "no image tagged `v9.9.9`" in t], what="refusal"
     )
     assert "`web1`" in message[0] and "nothing was changed" in message[0]
     assert roots(sandbox) == []

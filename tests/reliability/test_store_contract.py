@@ -112,3 +112,17 @@ def test_init_store_command_is_idempotent(aws: LocalAws) -> None:
         for _ in range(2)
     ]
     assert outputs == ["DynamoDB table deploybot-cli created", "DynamoDB table deploybot-cli already exists"]
+
+
+def test_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.store.sqlite import SqliteStore
+
+    monkeypatch.chdir(tmp_path)
+    relative = SqliteStore.from_url("sqlite:///data/deploybot.db")  # three slashes: relative
+    absolute = SqliteStore.from_url(f"sqlite:///{tmp_path / 'abs.db'}")  # four: absolute
+    assert (tmp_path / "data" / "deploybot.db").exists() and (tmp_path / "abs.db").exists()
+    relative.close()
+    absolute.close()
+    SqliteStore.from_url("sqlite://:memory:").close()
+    with pytest.raises(ValueError, match="unsupported"):
+        SqliteStore.from_url("sqlite:///")
