@@ -79,7 +79,8 @@ def explain_state(record: Deployment) -> str:
         State.STARTING: f" by <@{record.approver}>" if record.approver else "",
     }.get(record.state, "")
     if record.state is State.IN_PROGRESS:
-        return f"That button no longer applies: the deployment is now {PHASE_TEXT[record.phase]}."
+        approved = f"this request was already approved by <@{record.approver}>, and " if record.approver else ""
+        return f"That button no longer applies: {approved}the deployment is now {PHASE_TEXT[record.phase]}."
     if record.state is State.STARTING:
         return f"This request was already approved{who} and the deployment is starting."
     if record.approver and record.state is not State.PENDING_APPROVAL:

@@ -91,3 +91,11 @@ def test_any_accepted_version_is_safe(text: str) -> None:
         return
     assert text.startswith("v") and len(text) <= 128
     assert all(c.isascii() and (c.isalnum() or c in "._-") for c in text)
+
+
+def test_a_late_approval_is_told_who_approved() -> None:
+    from bot.domain.lifecycle import explain_state
+
+    for state, phase in ((State.STARTING, Phase.WAITING), (State.IN_PROGRESS, Phase.SHIFTING)):
+        text = explain_state(record(state=state, phase=phase, approver="U0BOB"))
+        assert "already approved by <@U0BOB>" in text, text
