@@ -91,7 +91,7 @@ class Notifier:
 
     def alert(self, record: Deployment, app: AppConfig) -> None:
         if record.state in (State.FAILED, State.STOPPED) and app.alert_channel:
-            link = f"{self.slack.team_url}archives/{record.channel}/p{(record.message_ts or '').replace('.', '')}"
+            link = self.slack.permalink(record.channel, record.message_ts or "")
             text, blocks = render.alert_blocks(record, link)
             self._outbox[record.id].append(Pending(text, channel=app.alert_channel, blocks=blocks, threaded=False))
 
@@ -117,9 +117,6 @@ class Notifier:
             queue.popleft()
         self._outbox.pop(record.id, None)
         return True
-
-    def has_pending(self, record_id: str) -> bool:
-        return bool(self._outbox.get(record_id)) or record_id not in self._rendered
 
     def forget(self, record_id: str) -> None:
         self._rendered.pop(record_id, None)

@@ -32,10 +32,6 @@ class TaskSupervisor:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait for running work (used by tests and graceful shutdown)."""
         if self._tasks:

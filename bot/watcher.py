@@ -49,7 +49,6 @@ class Watcher:
         self.interval = interval
         self.now = clock
         self._wake = asyncio.Event()
-        self.ticks = 0
         # Finished deployments whose last words have not reached Slack yet (Slack down, 429 storm).
         self._settling: dict[str, Deployment] = {}
         self.recover: Callable[[Deployment], Awaitable[None]] | None = None
@@ -84,7 +83,6 @@ class Watcher:
             await self._tick()
 
     async def _tick(self) -> None:
-        self.ticks += 1
         everything = await self.store.in_flight()
         for stuck in everything:
             # A replica that died between approval and CreateDeployment leaves STARTING behind.

@@ -89,7 +89,7 @@ class SlackGateway:
             members.update(users)
         return members
 
-    async def permalink(self, channel: str, ts: str) -> str:
+    def permalink(self, channel: str, ts: str) -> str:
         return f"{self.team_url}archives/{channel}/p{ts.replace('.', '')}"
 
     async def identify(self) -> None:

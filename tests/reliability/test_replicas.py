@@ -15,7 +15,7 @@ from bot.sandbox.aws.moto_ext import CONTROL
 from bot.sandbox.runner import CATALOG, Sandbox
 from bot.store.factory import StoreSettings, init_store
 from tests.conftest import bot_settings
-from tests.e2e.helpers import advance, roots, thread_texts, wait_text, wait_thread
+from tests.e2e.helpers import advance, request_and_wait_root, roots, thread_texts, wait_text, wait_thread
 
 TABLE = "deploybot-replicas"
 
@@ -116,7 +116,7 @@ async def two_replicas(
 async def test_another_replica_takes_over_when_the_watching_one_dies(
     sandbox: Sandbox, two_replicas: list[Runtime]
 ) -> None:
-    root = await request_and_wait_root_any(sandbox)
+    root = await request_and_wait_root(sandbox)
     await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
     await wait_thread(sandbox, root, "created with")
     advance(3)
@@ -132,9 +132,3 @@ async def test_another_replica_takes_over_when_the_watching_one_dies(
     assert survivor.watcher._held
     texts = thread_texts(sandbox, root)
     assert sum("CodeDeploy started" in t for t in texts) == 1
-
-
-async def request_and_wait_root_any(sandbox: Sandbox):  # type: ignore[no-untyped-def]
-    from tests.e2e.helpers import request_and_wait_root
-
-    return await request_and_wait_root(sandbox)

@@ -65,8 +65,6 @@ class Deliverer:
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._rr = itertools.count()
-        self.connected = asyncio.Event()
-        self.extra_headers: dict[str, str] = {}
         self.ack_deadline = ACK_DEADLINE
         self.on_change: Callable[[], Awaitable[None]] | None = None  # wakes waiters when connections change
 
@@ -97,7 +95,6 @@ class Deliverer:
         await ws.prepare(request)
         conn = SocketConnection(next(self._ids), ws)
         self.connections.append(conn)
-        self.connected.set()
         if self.on_change:
             await self.on_change()
         await ws.send_json(
@@ -119,8 +116,6 @@ class Deliverer:
                         future.set_result(data)
         finally:
             self.connections = [c for c in self.connections if c.id != conn.id]
-            if not self.connections:
-                self.connected.clear()
             if self.on_change:
                 await self.on_change()
         return ws
@@ -168,7 +163,6 @@ class Deliverer:
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature if signature is not None else sign(self.signing_secret, ts, body),
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-            **self.extra_headers,
         }
         try:
             async with (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import time
 from collections import defaultdict, deque
@@ -536,7 +535,3 @@ def find_button(message: Message, action_id: str) -> tuple[dict[str, Any], str] 
                 if element.get("action_id") == action_id:
                     return element, str(block.get("block_id", ""))
     return None
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str)
