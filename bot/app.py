@@ -22,6 +22,7 @@ from .aws.gateway import AwsGateway
 from .config import Catalog, Settings
 from .deployer import Deployer
 from .notifier import Notifier
+from .outbox import Outbox
 from .services import Services
 from .slack.gateway import SlackGateway
 from .store.factory import StoreSettings, open_store
@@ -52,9 +53,10 @@ class Runtime:
                 aws_endpoint_url=settings.aws_endpoint_url,
             )
         )
-        self.notifier = Notifier(self.slack, settings.aws_region)
         self.tasks = TaskSupervisor()
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        outbox = Outbox(self.store, self.slack, self.replica, utcnow, claim=timedelta(seconds=settings.lease_seconds))
+        self.notifier = Notifier(self.slack, settings.aws_region, outbox)
         self.watcher = Watcher(
             catalog,
             self.store,
@@ -155,9 +157,10 @@ class Runtime:
         if self._watcher_task is not None:
             self._watcher_task.cancel()
             await asyncio.wait({self._watcher_task}, timeout=5)
+        await self.tasks.close()
         if graceful:
             await self.watcher.release_all()
-        await self.tasks.close()
+            await self.notifier.outbox.release_all()
         if self._runner is not None:
             await self._runner.cleanup()
         self.store.close()

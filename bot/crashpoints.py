@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import os
 
-POINTS = ("after_approval", "after_register", "after_create", "mid_shift", "in_termination_wait", "after_outcome")
+POINTS = (
+    "after_approval",
+    "after_register",
+    "after_create",
+    "mid_shift",
+    "in_termination_wait",
+    "after_outcome",
+    "after_post",  # a message reached Slack, the outbox does not know yet
+)
 
 
 def crash_point(name: str) -> None:

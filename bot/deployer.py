@@ -19,7 +19,7 @@ from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, 
 from .domain.lifecycle import Action, explain_state, require_action, transition
 from .domain.models import Deployment, Phase, State
 from .domain.ports import DeployPlatform, ImageRegistry, StaleRecord, Store
-from .notifier import Notifier
+from .notifier import Notifier, reply
 from .slack.render import console_url
 
 log = structlog.get_logger(__name__)
@@ -240,8 +240,8 @@ class Deployer:
             await self.platform.stop_deployment(deployment_id, rollback=True)
             text = f":rewind: <@{user}> asked for a rollback; CodeDeploy is sending traffic back to blue."
         await self.store.audit(record.id, user, action.value, {"deployment_id": deployment_id})
-        self.notifier.reply(record, text)
-        await self.notifier.flush(record)
+        await self.notifier.outbox.add(record.id, [reply(text)])
+        await self.notifier.flush(record.id)
         self.poke()
 
     async def _start(self, app: AppConfig, record: Deployment) -> None:
@@ -307,18 +307,24 @@ class Deployer:
     async def _start_failed(self, app: AppConfig, record: Deployment, reason: str) -> None:
         now = self.now()
         record = await self.store.save(
-            transition(record, State.START_FAILED, now, error_message=reason, finished_at=now)
+            transition(record, State.START_FAILED, now, error_message=reason, finished_at=now).queue(
+                reply(f":x: The deployment could not be started: {reason}", broadcast=True)
+            )
         )
         await self.store.release_lock(app_lock(app.name), record.id)
         await self.store.audit(record.id, "deploybot", "start_failed", {"reason": reason})
         log.warning("deployment_start_failed", reason=reason)
         await self.notifier.sync_root(record, now)
-        self.notifier.reply(record, f":x: The deployment could not be started: {reason}", broadcast=True)
-        await self.notifier.flush(record)
+        await self.notifier.flush(record.id)
 
     async def _started(self, app: AppConfig, record: Deployment, deployment_id: str) -> None:
         now = self.now()
         structlog.contextvars.bind_contextvars(deployment_id=deployment_id)
+        created = reply(
+            f":rocket: CodeDeploy deployment <{console_url(self.notifier.region, deployment_id)}|"
+            f"{deployment_id}> created with `{record.config_name}`; image pinned to "
+            f"`{record.image.short_digest}`."
+        )
         record = await self.store.save(
             transition(
                 record,
@@ -328,7 +334,7 @@ class Deployer:
                 started_at=now,
                 phase=Phase.WAITING,
                 cd_status="Created",
-            )
+            ).queue(created)
         )
         await self.store.audit(
             record.id,
@@ -337,12 +343,6 @@ class Deployer:
             {"deployment_id": deployment_id, "task_definition": record.task_definition_arn},
         )
         log.info("deployment_created", task_definition=record.task_definition_arn)
-        self.notifier.reply(
-            record,
-            f":rocket: CodeDeploy deployment <{console_url(self.notifier.region, deployment_id)}|"
-            f"{deployment_id}> created with `{record.config_name}`; image pinned to "
-            f"`{record.image.short_digest}`.",
-        )
         await self.notifier.sync_root(record, now)
-        await self.notifier.flush(record)
+        await self.notifier.flush(record.id)
         self.poke()

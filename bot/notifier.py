@@ -1,16 +1,10 @@
-"""Tells Slack about a deployment: the root message (re-rendered whole), thread replies, alerts.
-
-Posts that fail even after slack_sdk's retries are kept in order per deployment and sent on the
-next watcher tick; the root message is re-rendered until an update succeeds, so the final state
-always reaches Slack once it answers again.
-"""
+"""Tells Slack about a deployment: the root message (re-rendered whole), and the thread replies and
+alerts it owes, which are composed here and queued in the record's outbox (``bot.outbox``)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections import defaultdict, deque
 from datetime import datetime
 
 import structlog
@@ -19,33 +13,20 @@ from slack_sdk.models.blocks import Block
 
 from .config import AppConfig
 from .domain.lifecycle import Milestone, MilestoneKind
-from .domain.models import Deployment, State
+from .domain.models import Deployment, Outgoing, State
+from .outbox import Outbox
 from .slack import render
 from .slack.gateway import SlackGateway
 
 log = structlog.get_logger(__name__)
 
 
-class Pending:
-    def __init__(
-        self,
-        text: str,
-        broadcast: bool = False,
-        channel: str | None = None,
-        blocks: list[Block] | None = None,
-        threaded: bool = True,
-    ) -> None:
-        self.text, self.broadcast, self.channel, self.blocks, self.threaded = text, broadcast, channel, blocks, threaded
-
-
 class Notifier:
-    def __init__(self, slack: SlackGateway, region: str) -> None:
+    def __init__(self, slack: SlackGateway, region: str, outbox: Outbox) -> None:
         self.slack = slack
         self.region = region
+        self.outbox = outbox
         self._rendered: dict[str, str] = {}
-        self._outbox: dict[str, deque[Pending]] = defaultdict(deque)
-        # One sender per deployment at a time: the watcher and a button's task may flush together.
-        self._sending: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def post_root(self, record: Deployment, now: datetime) -> str:
         blocks = render.root_blocks(record, self.region, now)
@@ -70,58 +51,32 @@ class Notifier:
         self._rendered[record.id] = digest
         return True
 
-    def reply(self, record: Deployment, text: str, *, broadcast: bool = False) -> None:
-        self._outbox[record.id].append(Pending(text, broadcast))
+    async def flush(self, record_id: str) -> bool:
+        return await self.outbox.flush(record_id)
 
-    def milestones(self, record: Deployment, milestones: list[Milestone]) -> None:
+    def milestones(self, record: Deployment, milestones: list[Milestone]) -> list[Outgoing]:
+        out = []
         for milestone in milestones:
             text = render.milestone_text(record, milestone, self.region)
             if text:
                 # Only the outcome is also shown in the channel; the steps stay in the thread.
-                self.reply(record, text, broadcast=milestone.kind is MilestoneKind.FINISHED)
+                out.append(reply(text, broadcast=milestone.kind is MilestoneKind.FINISHED))
+        return out
 
-    def final(self, record: Deployment, app: AppConfig | None) -> None:
-        """Queue a finished deployment's last words again (after a restart or a takeover)."""
-        self.reply(record, render.outcome_text(record), broadcast=True)
-        if app is not None:
-            self.alert(record, app)
-
-    def queued(self, record_id: str) -> bool:
-        return bool(self._outbox.get(record_id))
-
-    def alert(self, record: Deployment, app: AppConfig) -> None:
-        if record.state in (State.FAILED, State.STOPPED) and app.alert_channel:
-            link = self.slack.permalink(record.channel, record.message_ts or "")
-            text, blocks = render.alert_blocks(record, link)
-            self._outbox[record.id].append(Pending(text, channel=app.alert_channel, blocks=blocks, threaded=False))
-
-    async def flush(self, record: Deployment) -> bool:
-        """Send what is queued for this deployment, in order; stop at the first failure."""
-        async with self._sending[record.id]:
-            return await self._flush(record)
-
-    async def _flush(self, record: Deployment) -> bool:
-        queue = self._outbox.get(record.id)
-        while queue:
-            item = queue[0]
-            try:
-                if item.threaded:
-                    await self.slack.post(
-                        record.channel, item.text, item.blocks, thread_ts=record.message_ts, broadcast=item.broadcast
-                    )
-                else:
-                    await self.slack.post(item.channel or record.channel, item.text, item.blocks)
-            except SlackApiError as exc:
-                log.warning("slack_post_failed", error=exc.response.get("error"), deployment=record.id)
-                return False
-            queue.popleft()
-        self._outbox.pop(record.id, None)
-        return True
+    def alert(self, record: Deployment, app: AppConfig | None) -> list[Outgoing]:
+        if app is None or not app.alert_channel or record.state not in (State.FAILED, State.STOPPED):
+            return []
+        link = self.slack.permalink(record.channel, record.message_ts or "")
+        text, blocks = render.alert_blocks(record, link)
+        return [Outgoing(text=text, channel=app.alert_channel, blocks=[b.to_dict() for b in blocks])]
 
     def forget(self, record_id: str) -> None:
         self._rendered.pop(record_id, None)
-        self._outbox.pop(record_id, None)
-        self._sending.pop(record_id, None)
+
+
+def reply(text: str, *, broadcast: bool = False) -> Outgoing:
+    """A reply in the deployment's thread (also shown in the channel when ``broadcast``)."""
+    return Outgoing(text=text, broadcast=broadcast)
 
 
 def _digest(text: str, blocks: list[Block]) -> str:

@@ -27,6 +27,7 @@ from .notifier import Notifier
 log = structlog.get_logger(__name__)
 # Longer than the slowest CreateDeployment with its retries, so a live replica is never overtaken.
 STARTING_GRACE = timedelta(minutes=5)
+FOLD_ATTEMPTS = 3
 
 
 class Watcher:
@@ -49,8 +50,6 @@ class Watcher:
         self.interval = interval
         self.now = clock
         self._wake = asyncio.Event()
-        # Finished deployments whose last words have not reached Slack yet (Slack down, 429 storm).
-        self._settling: dict[str, Deployment] = {}
         self.recover: Callable[[Deployment], Awaitable[None]] | None = None
         # Each in-flight deployment is told by exactly one replica: the holder of its watch lease.
         self.replica = replica
@@ -101,32 +100,30 @@ class Watcher:
             snap = snapshots.get(record.tracked_deployment or "")
             if not record.state.terminal and snap is not None:
                 record = await self._fold(record, snap)
-            elif record.state.terminal and record.id not in self._settling and not self.notifier.queued(record.id):
-                # Finished but never told (we restarted, or took over from a replica that died):
-                # its last words are rebuilt from the stored state.
-                log.info("deployment_final_resent", request_id=record.id)
-                self.notifier.final(record, self.catalog.get(record.app))
             if record.state.terminal:
                 await self.store.release_lock(app_lock(record.app), record.id)
-                self._settling[record.id] = record
-            else:
+            elif record.state.in_flight:
                 await self.store.renew_lock(app_lock(record.app), record.id, self.now() + RUN_LEASE)
-                await self._tell(record)
-        for record_id, record in list(self._settling.items()):
-            if await self._tell(record):
+            # Finished ones are told until Slack has everything (we may have restarted, or taken
+            # over from a replica that died): the root is re-rendered and the outbox sent.
+            if await self._tell(record) and record.state.terminal:
                 await self._settle(record)
-                self._settling.pop(record_id, None)
-                self.notifier.forget(record_id)
 
     async def _settle(self, record: Deployment) -> None:
-        try:
-            await self.store.save(record.model_copy(update={"settled": True}))
-        except StaleRecord:
+        for _ in range(3):
             fresh = await self.store.get(record.id)
-            if fresh is not None and not fresh.settled:
+            if fresh is None or fresh.outbox:
+                return  # something new to say: keep watching
+            if not fresh.watched:
+                break
+            try:
                 await self.store.save(fresh.model_copy(update={"settled": True}))
+                break
+            except StaleRecord:
+                continue
         await self.store.release_lock(watch_lock(record.id), self.replica)
         self._held.pop(record.id, None)
+        self.notifier.forget(record.id)
 
     async def release_all(self) -> None:
         """Hand every watch lease back (a graceful stop), so another replica takes over at once."""
@@ -150,22 +147,39 @@ class Watcher:
 
     async def _tell(self, record: Deployment) -> bool:
         rendered = await self.notifier.sync_root(record, self.now())
-        flushed = await self.notifier.flush(record)
+        flushed = await self.notifier.flush(record.id)
         return rendered and flushed
 
     async def _fold(self, record: Deployment, snap: Snapshot) -> Deployment:
-        now = self.now()
-        observation = observe(record, snap, now)
-        if not observation.changed:
-            return record
         structlog.contextvars.bind_contextvars(
             request_id=record.id, app=record.app, version=record.tag, deployment_id=record.deployment_id
         )
         try:
-            saved = await self.store.save(observation.record)
-        except StaleRecord:
-            # Someone else wrote first (another replica): show what is stored, not our stale copy.
-            return await self.store.get(record.id) or record
+            return await self._fold_saved(record, snap)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
+
+    async def _fold_saved(self, record: Deployment, snap: Snapshot) -> Deployment:
+        for _ in range(FOLD_ATTEMPTS):
+            observation = observe(record, snap, self.now())
+            if not observation.changed:
+                return record
+            # The messages a change owes are saved with it: a crash after this save still sends them.
+            observed = observation.record
+            messages = self.notifier.milestones(observed, observation.milestones)
+            if observed.state.terminal:
+                messages += self.notifier.alert(observed, self.catalog.get(observed.app))
+            try:
+                saved = await self.store.save(observed.queue(*messages))
+                break
+            except StaleRecord:
+                # Someone else wrote first (a click, a sender's claim): fold again on what is stored.
+                fresh = await self.store.get(record.id)
+                if fresh is None or fresh.state.terminal:
+                    return fresh or record
+                record = fresh
+        else:
+            return record
         if saved.phase is Phase.SHIFTING:
             crash_point("mid_shift")
         if saved.phase is Phase.BAKING:
@@ -179,7 +193,6 @@ class Watcher:
                 status=snap.status,
                 green_weight=saved.green_weight,
             )
-        self.notifier.milestones(saved, observation.milestones)
         if saved.state.terminal:
             await self.store.audit(
                 saved.id,
@@ -187,9 +200,5 @@ class Watcher:
                 f"finished:{saved.state.value}",
                 {"error_code": saved.error_code, "deployment_id": saved.deployment_id},
             )
-            app = self.catalog.get(saved.app)
-            if app is not None:
-                self.notifier.alert(saved, app)
             log.info("deployment_finished", outcome=saved.state.value, error_code=saved.error_code)
-        structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
         return saved

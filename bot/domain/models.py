@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,6 +110,28 @@ class Snapshot(BaseModel):
         return next((e for e in self.events if e.status == "Failed"), None)
 
 
+class Outgoing(BaseModel):
+    """A Slack message owed for a deployment, kept in its record until Slack has it (the outbox)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = 0
+    text: str
+    broadcast: bool = False
+    channel: str | None = None  # None: a reply in the deployment's thread
+    blocks: list[dict[str, Any]] | None = None
+
+
+class SendClaim(BaseModel):
+    """Who is posting the outbox right now, up to which message, and until when the claim holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner: str
+    until: datetime
+    upto: int
+
+
 class Deployment(BaseModel):
     """A deploy request and everything deploybot learned about it. Saved with a version for CAS."""
 
@@ -157,13 +180,25 @@ class Deployment(BaseModel):
     wait_minutes: float | None = None
     termination_minutes: float | None = None
     settled: bool = False  # the final message, alert and root reached Slack
+    # Messages not yet in Slack, saved with the change that caused them, so a crash or an outage
+    # can delay them but never lose them.
+    outbox: list[Outgoing] = Field(default_factory=list)
+    next_seq: int = 1
+    sending: SendClaim | None = None
 
     @property
     def watched(self) -> bool:
-        """The watcher still looks after it: running, or finished but not yet told in Slack."""
-        return self.state in (State.IN_PROGRESS, State.ROLLING_BACK) or (
-            self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled
+        """The watcher still looks after it: running, owed messages, or finished but not yet told."""
+        return (
+            self.state in (State.IN_PROGRESS, State.ROLLING_BACK)
+            or bool(self.outbox)
+            or (self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled)
         )
+
+    def queue(self, *messages: Outgoing) -> Deployment:
+        """A copy with ``messages`` appended to the outbox, numbered in order."""
+        numbered = [m.model_copy(update={"seq": self.next_seq + i}) for i, m in enumerate(messages)]
+        return self.model_copy(update={"outbox": [*self.outbox, *numbered], "next_seq": self.next_seq + len(numbered)})
 
     @property
     def tracked_deployment(self) -> str | None:

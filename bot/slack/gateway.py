@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -18,6 +19,10 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 log = structlog.get_logger(__name__)
 GROUP_TTL = 60.0
+# Every outbox message carries this metadata, so after a crash mid-send the bot can see in Slack
+# which of its messages already arrived instead of posting them twice.
+MESSAGE_TYPE = "deploybot_message"
+HISTORY_PAGES = 5
 
 
 class SlackGateway:
@@ -39,11 +44,15 @@ class SlackGateway:
         self,
         channel: str,
         text: str,
-        blocks: Sequence[Block] | None = None,
+        blocks: Sequence[Block | dict[str, Any]] | None = None,
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        mark: tuple[str, int] | None = None,
     ) -> str:
+        metadata = None
+        if mark is not None:
+            metadata = {"event_type": MESSAGE_TYPE, "event_payload": {"request_id": mark[0], "seq": mark[1]}}
         resp = await self.client.chat_postMessage(
             channel=channel,
             text=text,
@@ -51,8 +60,35 @@ class SlackGateway:
             thread_ts=thread_ts,
             reply_broadcast=broadcast or None,
             unfurl_links=False,
+            metadata=metadata,
         )
         return str(resp["ts"])
+
+    async def marked(self, channel: str, request_id: str, thread_ts: str | None = None) -> set[int]:
+        """Which outbox messages of ``request_id`` are already in the thread (or the channel's recent past)."""
+        seqs: set[int] = set()
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            if thread_ts:
+                resp = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+                )
+            else:
+                resp = await self.client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=200, cursor=cursor
+                )
+            raw: list[Any] = list(resp.get("messages") or [])
+            for message in raw:
+                meta = message.get("metadata") if isinstance(message, dict) else None
+                if not isinstance(meta, dict) or meta.get("event_type") != MESSAGE_TYPE:
+                    continue
+                payload = meta.get("event_payload") or {}
+                if payload.get("request_id") == request_id and isinstance(payload.get("seq"), int):
+                    seqs.add(payload["seq"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return seqs
 
     async def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block]) -> None:
         await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

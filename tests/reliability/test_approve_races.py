@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import load_catalog
-from bot.deployer import Deployer
+from bot.deployer import Deployer, utcnow
 from bot.domain.lifecycle import Action
 from bot.domain.models import Image, ServiceState, Snapshot, State
 from bot.notifier import Notifier
+from bot.outbox import Outbox
 from bot.sandbox.runner import CATALOG
 from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
@@ -72,7 +73,9 @@ async def test_hundred_double_approve_races(slack: LocalSlack, tmp_path: Path) -
     store = SqliteStore(str(tmp_path / "races.db"))
     aws = FakeAws()
     gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    deployer = Deployer(load_catalog(CATALOG), store, aws, aws, Notifier(gateway, "us-east-1"))
+    deployer = Deployer(
+        load_catalog(CATALOG), store, aws, aws, Notifier(gateway, "us-east-1", Outbox(store, gateway, "races", utcnow))
+    )
     app = deployer.catalog.apps["web1"]
     try:
         for race in range(RACES):

@@ -52,12 +52,16 @@ async def test_killed_at_crash_point(point: str, sandbox: Sandbox, tmp_path: Pat
     await drive(lambda: any(f in t for t in thread_texts(sandbox, root) for f in FINAL))
     rounds = iter(range(10))
     await drive(lambda: next(rounds, None) is None)  # ten more polls: a duplicate would show up here
-    finals = [t for t in thread_texts(sandbox, root) if any(f in t for f in FINAL)]
+    texts = thread_texts(sandbox, root)
+    finals = [t for t in texts if any(f in t for f in FINAL)]
     assert len(finals) == 1, finals
+    assert len(texts) == len(set(texts)), texts  # no message posted twice, final or not
     cd = sandbox.aws.client("codedeploy")
     ids = cd.list_deployments(applicationName="AppECS-apps-web2", deploymentGroupName="DgpECS-apps-web2")["deployments"]
     statuses = [cd.get_deployment(deploymentId=i)["deploymentInfo"]["status"] for i in ids]
     assert all(s in ("Succeeded", "Failed", "Stopped") for s in statuses), statuses  # nothing left running
+    if point == "after_post":  # the message the first process posted was found in Slack, not posted again
+        assert "outbox_already_posted" in second.log.read_text()
     if point in ("after_approval", "after_register"):
         assert ids == [] and "nothing was deployed" in finals[0]
     else:

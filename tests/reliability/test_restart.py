@@ -73,3 +73,36 @@ async def test_outcome_not_yet_posted_when_the_bot_stops_is_posted_once_after_re
     finally:
         await second.tasks.drain()
         await second.stop()
+
+
+async def test_messages_queued_during_an_outage_survive_a_crash(
+    sandbox: Sandbox, bot: Runtime, tmp_path: Path, transport: str
+) -> None:
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    sandbox.slack.faults["chat.postMessage"].extend(["fatal"] * 1000)  # Slack goes down ...
+    sandbox.slack.faults["chat.update"].extend(["fatal"] * 1000)
+    for _ in range(4):  # ... while the deployment moves on, one step per tick
+        advance(70)
+        await bot.watcher.tick()
+    [record] = await bot.store.in_flight()
+    owed = [m.text for m in record.outbox]
+    assert len(owed) >= 4, owed  # started, lifecycle events, traffic steps: all kept in the store
+    await bot.stop()  # the process goes away with Slack still down
+    sandbox.slack.faults.clear()
+
+    second = await restart(sandbox, tmp_path, transport)
+    try:
+        await wait_thread(sandbox, root, owed[-1])
+        texts = thread_texts(sandbox, root)
+        delivered = [t for t in texts if t in owed]
+        assert delivered == owed  # every one, once, in order
+        advance(2000)
+        await second.watcher.tick()
+        await wait_thread(sandbox, root, "is live")
+        texts = thread_texts(sandbox, root)
+        assert len(texts) == len(set(texts))
+    finally:
+        await second.tasks.drain()
+        await second.stop()

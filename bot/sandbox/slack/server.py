@@ -82,7 +82,8 @@ class LocalSlack:
         self.deliverer = Deliverer(self.ws.signing_secret)
         self.deliverer.on_change = self.changed
         self.limiter = RateLimiter()
-        # Per method, what the next calls get: "429", "500", "timeout", or "ok" (answered normally).
+        # Per method, what the next calls get: "429", "500", "timeout", "fatal" (ok:false fatal_error,
+        # which slack_sdk does not retry), or "ok" (answered normally).
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.hooks: dict[str, Hook] = {}
         self.aws_panel: AwsPanel | None = None
@@ -169,6 +170,8 @@ class LocalSlack:
             if fault == "500":
                 self._record(method, args, False, "internal_error")
                 return web.Response(status=500, text="<html>Internal Server Error</html>", content_type="text/html")
+            if fault == "fatal":
+                raise SlackError("fatal_error")
             retry_after = 1.0 if fault == "429" else self.limiter.check(method, args)
             if retry_after is not None:
                 raise SlackError("ratelimited", _retry_after=retry_after)
@@ -231,6 +234,8 @@ class LocalSlack:
             return {"user": user.to_api()}
         if method == "conversations.info":
             return {"channel": ws.channel(str(args.get("channel"))).to_api()}
+        if method in ("conversations.history", "conversations.replies"):
+            return ws.history(args, replies=method == "conversations.replies")
         if method == "usergroups.users.list":
             group = ws.usergroups.get(str(args.get("usergroup")))
             if group is None:

@@ -18,7 +18,16 @@ TEAM_DOMAIN = "deploybot-sandbox"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0DEPLOYBOT"
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read", "usergroups:read", "channels:read")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "users:read",
+    "usergroups:read",
+    "channels:read",
+    "channels:history",
+    "groups:history",
+)
 
 METHOD_SCOPES = {
     "chat.postMessage": "chat:write",
@@ -28,7 +37,10 @@ METHOD_SCOPES = {
     "users.info": "users:read",
     "usergroups.users.list": "usergroups:read",
     "conversations.info": "channels:read",
+    "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
 }
+PAGE_LIMIT = 1000
 
 
 class SlackError(Exception):
@@ -272,6 +284,37 @@ class Workspace:
         self.ephemerals.append(eph)
         self.touch()
         return eph
+
+    def history(self, args: dict[str, Any], *, replies: bool) -> dict[str, Any]:
+        """conversations.history (newest first) or conversations.replies (parent, then oldest first)."""
+        channel = self.channel(args.get("channel"))
+        if BOT_USER not in channel.members:
+            raise SlackError("not_in_channel")
+        if replies:
+            parent = self.find(channel.id, str(args.get("ts") or ""))
+            found = [parent, *self.thread(channel.id, parent.ts)]
+        else:
+            top = [m for m in self.messages[channel.id] if not m.thread_ts or m.thread_ts == m.ts or m.reply_broadcast]
+            found = list(reversed(top))
+        try:
+            limit = max(1, min(int(args.get("limit") or 100), PAGE_LIMIT))
+            start = int(str(args.get("cursor") or "0"))
+        except ValueError:
+            raise SlackError("invalid_cursor") from None
+        page = found[start : start + limit]
+        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = []
+        for msg in page:
+            out = msg.to_api()
+            if not with_meta:
+                out.pop("metadata", None)  # Slack returns metadata only when asked for it
+            messages.append(out)
+        more = start + limit < len(found)
+        return {
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def ephemerals_for(self, user: str) -> list[Ephemeral]:
         return [e for e in self.ephemerals if e.user == user]
