@@ -23,6 +23,7 @@ from .config import Catalog, Settings
 from .deployer import Deployer
 from .notifier import Notifier
 from .outbox import Outbox
+from .recovery import Recovery
 from .services import Services
 from .slack.gateway import SlackGateway
 from .store.factory import StoreSettings, open_store
@@ -71,7 +72,9 @@ class Runtime:
         self.deployer = Deployer(
             catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke, clock=utcnow
         )
-        self.watcher.recover = self.deployer.recover
+        recovery = Recovery(self.deployer)
+        self.watcher.recover = recovery.stranded
+        self.watcher.find_lost = recovery.lost
         self.bolt = AsyncApp(
             client=self.slack.client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),

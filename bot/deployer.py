@@ -248,9 +248,9 @@ class Deployer:
         try:
             record, deployment_id = await self._create(app, record)
         except DeployError as exc:
-            await self._start_failed(app, record, exc.message)
+            await self.start_failed(app, record, exc.message)
             return
-        await self._started(app, record, deployment_id)
+        await self.started(app, record, deployment_id)
 
     async def _create(self, app: AppConfig, record: Deployment) -> tuple[Deployment, str]:
         service = await self.platform.service_state(app.cluster, app.service, app.container)
@@ -282,29 +282,7 @@ class Deployer:
         crash_point("after_create")
         return record, deployment_id
 
-    async def recover(self, record: Deployment) -> None:
-        """A record left in STARTING by a replica that died: adopt its deployment or say it never began."""
-        app = self.catalog.get(record.app)
-        if app is None:
-            return
-        try:
-            found = await self.platform.find_deployment(
-                app.codedeploy_application, app.deployment_group, marker(record.id)
-            )
-            if found is not None:
-                log.info("deployment_adopted", found=found)
-                await self._started(app, record, found)
-            else:
-                await self._start_failed(
-                    app,
-                    record,
-                    "deploybot stopped before CodeDeploy was asked to deploy, so "
-                    "nothing was deployed. Ask again with /deploy.",
-                )
-        except StaleRecord:
-            return  # another replica recovered it first
-
-    async def _start_failed(self, app: AppConfig, record: Deployment, reason: str) -> None:
+    async def start_failed(self, app: AppConfig, record: Deployment, reason: str) -> None:
         now = self.now()
         record = await self.store.save(
             transition(record, State.START_FAILED, now, error_message=reason, finished_at=now).queue(
@@ -317,7 +295,7 @@ class Deployer:
         await self.notifier.sync_root(record, now)
         await self.notifier.flush(record.id)
 
-    async def _started(self, app: AppConfig, record: Deployment, deployment_id: str) -> None:
+    async def started(self, app: AppConfig, record: Deployment, deployment_id: str) -> None:
         now = self.now()
         structlog.contextvars.bind_contextvars(deployment_id=deployment_id)
         created = reply(

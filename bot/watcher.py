@@ -19,14 +19,17 @@ from .config import Catalog
 from .crashpoints import crash_point
 from .deployer import RUN_LEASE, app_lock, watch_lock
 from .domain.errors import DeployError
-from .domain.lifecycle import observe
+from .domain.lifecycle import NOT_FOUND, observe, transition
 from .domain.models import Deployment, Phase, Snapshot, State
 from .domain.ports import DeployPlatform, StaleRecord, Store
-from .notifier import Notifier
+from .notifier import Notifier, reply
+from .slack import render
 
 log = structlog.get_logger(__name__)
 # Longer than the slowest CreateDeployment with its retries, so a live replica is never overtaken.
 STARTING_GRACE = timedelta(minutes=5)
+MISSES = 3  # reads in a row that do not find a deployment before it is given up as gone
+LOST_SCAN = timedelta(minutes=5)  # how often CodeDeploy is searched for deployments the store lost
 FOLD_ATTEMPTS = 3
 
 
@@ -51,6 +54,9 @@ class Watcher:
         self.now = clock
         self._wake = asyncio.Event()
         self.recover: Callable[[Deployment], Awaitable[None]] | None = None
+        self.find_lost: Callable[[], Awaitable[int]] | None = None
+        self._scanned: datetime | None = None
+        self._misses: dict[str, int] = {}
         # Each in-flight deployment is told by exactly one replica: the holder of its watch lease.
         self.replica = replica
         self.lease = lease
@@ -82,6 +88,9 @@ class Watcher:
             await self._tick()
 
     async def _tick(self) -> None:
+        if self.find_lost and (self._scanned is None or self.now() - self._scanned >= LOST_SCAN):
+            self._scanned = self.now()  # at start-up, then now and then: never on every tick
+            await self.find_lost()
         everything = await self.store.in_flight()
         for stuck in everything:
             # A replica that died between approval and CreateDeployment leaves STARTING behind.
@@ -90,16 +99,20 @@ class Watcher:
         records = [r for r in everything if r.watched and await self._owns(r)]
         running = [r for r in records if not r.state.terminal]
         ids = [r.tracked_deployment for r in running if r.tracked_deployment]
-        snapshots: dict[str, Snapshot] = {}
+        snapshots: dict[str, Snapshot] | None = {}
         if ids:
             try:
                 snapshots = {s.deployment_id: s for s in await self.platform.snapshots(ids)}
             except DeployError as exc:
                 log.warning("watcher_read_failed", reason=exc.message)
+                snapshots = None
         for record in records:
-            snap = snapshots.get(record.tracked_deployment or "")
+            snap = (snapshots or {}).get(record.tracked_deployment or "")
             if not record.state.terminal and snap is not None:
+                self._misses.pop(record.id, None)
                 record = await self._fold(record, snap)
+            elif snapshots is not None and not record.state.terminal and record.tracked_deployment:
+                record = await self._missing(record)
             if record.state.terminal:
                 await self.store.release_lock(app_lock(record.app), record.id)
             elif record.state.in_flight:
@@ -108,6 +121,36 @@ class Watcher:
             # over from a replica that died): the root is re-rendered and the outbox sent.
             if await self._tell(record) and record.state.terminal:
                 await self._settle(record)
+
+    async def _missing(self, record: Deployment) -> Deployment:
+        """CodeDeploy answered but did not know the deployment (BatchGetDeployments leaves such ids out)."""
+        misses = self._misses[record.id] = self._misses.get(record.id, 0) + 1
+        if misses < MISSES:
+            return record
+        self._misses.pop(record.id, None)
+        now = self.now()
+        lost = transition(
+            record,
+            State.FAILED,
+            now,
+            phase=Phase.DONE,
+            finished_at=now,
+            error_code=NOT_FOUND,
+            error_message=(
+                f"CodeDeploy no longer knows deployment {record.tracked_deployment}, so its outcome is unknown. "
+                "Check the service in the ECS console before deploying again."
+            ),
+        )
+        lost = lost.queue(
+            reply(render.outcome_text(lost), broadcast=True), *self.notifier.alert(lost, self.catalog.get(lost.app))
+        )
+        try:
+            saved = await self.store.save(lost)
+        except StaleRecord:
+            return await self.store.get(record.id) or record
+        log.warning("deployment_not_found", request_id=record.id, deployment_id=record.tracked_deployment)
+        await self.store.audit(saved.id, "deploybot", "not_found", {"deployment_id": record.tracked_deployment})
+        return saved
 
     async def _settle(self, record: Deployment) -> None:
         for _ in range(3):

@@ -98,12 +98,17 @@ class DynamoStore:
 
     async def create(self, record: Deployment) -> Deployment:
         record = record.model_copy(update={"version": 1})
-        await asyncio.to_thread(
-            self.client.put_item,
-            TableName=self.table,
-            Item=self._item(record),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        try:
+            await asyncio.to_thread(
+                self.client.put_item,
+                TableName=self.table,
+                Item=self._item(record),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleRecord(record.id) from exc  # that id exists already
+            raise
         return record
 
     async def get(self, record_id: str) -> Deployment | None:

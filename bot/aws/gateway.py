@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import AlreadyDeploying, Conflict, TagNotFound, UpstreamError
-from ..domain.models import EventView, Image, ServiceState, Snapshot
+from ..domain.models import ActiveDeployment, EventView, Image, ServiceState, Snapshot
 
 T = TypeVar("T")
 BATCH = 25  # BatchGetDeployments and BatchGetDeploymentTargets take at most 25 ids
@@ -227,6 +227,46 @@ class AwsGateway:
                 if str(info.get("description") or "").startswith(description_prefix):
                     return str(info["deploymentId"])
         return None
+
+    async def active_deployments(self, application: str, group: str) -> list[ActiveDeployment]:
+        ids = (
+            await self._call(
+                self.codedeploy.list_deployments,
+                applicationName=application,
+                deploymentGroupName=group,
+                includeOnlyStatuses=["Created", *ACTIVE],
+            )
+        )["deployments"]
+        out: list[ActiveDeployment] = []
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            infos = (await self._call(self.codedeploy.batch_get_deployments, deploymentIds=chunk))["deploymentsInfo"]
+            out.extend(
+                ActiveDeployment(
+                    deployment_id=info["deploymentId"],
+                    status=info["status"],
+                    description=str(info.get("description") or ""),
+                    config_name=info.get("deploymentConfigName"),
+                    revision_sha=((info.get("revision") or {}).get("appSpecContent") or {}).get("sha256"),
+                )
+                for info in infos
+            )
+        return out
+
+    async def deployed_image(self, application: str, revision_sha: str, container: str) -> tuple[str, str] | None:
+        # BatchGetDeployments leaves the AppSpec's content out; GetApplicationRevision has it.
+        revision = {"revisionType": "AppSpecContent", "appSpecContent": {"sha256": revision_sha}}
+        resp = await self._call(
+            self.codedeploy.get_application_revision, applicationName=application, revision=revision
+        )
+        content = str(((resp.get("revision") or {}).get("appSpecContent") or {}).get("content") or "")
+        found = re.search(r"""["']?TaskDefinition["']?\s*:\s*["']?([^"',\s}]+)""", content)
+        if found is None:
+            return None
+        arn = found.group(1)
+        td = (await self._call(self.ecs.describe_task_definition, taskDefinition=arn))["taskDefinition"]
+        image = next((str(c["image"]) for c in td["containerDefinitions"] if c["name"] == container), "")
+        return arn, image
 
     async def continue_deployment(self, deployment_id: str, wait_type: str) -> None:
         await self._call(self.codedeploy.continue_deployment, deploymentId=deployment_id, deploymentWaitType=wait_type)

@@ -212,6 +212,9 @@ def _final_state(status: str) -> State:
     return {"Succeeded": State.SUCCEEDED, "Failed": State.FAILED}.get(status, State.STOPPED)
 
 
+NOT_FOUND = "DEPLOYMENT_NOT_FOUND"  # deploybot's own code: CodeDeploy no longer knows the deployment
+
+
 def transition(record: Deployment, to: State, now: datetime, **changes: object) -> Deployment:
     """A checked state change; callers persist it with a compare-and-set on ``version``."""
     allowed = {

@@ -110,6 +110,16 @@ class Snapshot(BaseModel):
         return next((e for e in self.events if e.status == "Failed"), None)
 
 
+class ActiveDeployment(BaseModel):
+    """A CodeDeploy deployment that has not finished, as ListDeployments + BatchGetDeployments show it."""
+
+    deployment_id: str
+    status: str
+    description: str = ""
+    config_name: str | None = None
+    revision_sha: str | None = None  # the AppSpec's sha256, to read it back
+
+
 class Outgoing(BaseModel):
     """A Slack message owed for a deployment, kept in its record until Slack has it (the outbox)."""
 

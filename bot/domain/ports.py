@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from .models import Deployment, Image, ServiceState, Snapshot
+from .models import ActiveDeployment, Deployment, Image, ServiceState, Snapshot
 
 
 class ImageRegistry(Protocol):
@@ -34,13 +34,23 @@ class DeployPlatform(Protocol):
         """The recent deployment of the group whose description starts with the prefix, if any."""
         ...
 
+    async def active_deployments(self, application: str, group: str) -> list[ActiveDeployment]:
+        """The group's deployments that have not finished yet."""
+        ...
+
+    async def deployed_image(self, application: str, revision_sha: str, container: str) -> tuple[str, str] | None:
+        """(task definition ARN, the container's image) of a deployment's AppSpec, if it names one."""
+        ...
+
     async def continue_deployment(self, deployment_id: str, wait_type: str) -> None: ...
 
     async def stop_deployment(self, deployment_id: str, rollback: bool) -> None: ...
 
 
 class Store(Protocol):
-    async def create(self, record: Deployment) -> Deployment: ...
+    async def create(self, record: Deployment) -> Deployment:
+        """Insert a new record at version 1; raises StaleRecord when the id exists already."""
+        ...
 
     async def get(self, record_id: str) -> Deployment | None: ...
 

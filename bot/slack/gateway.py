@@ -39,6 +39,7 @@ class SlackGateway:
         self._groups: dict[str, tuple[float, list[str]]] = {}
         self.team_domain = "slack"
         self.team_url = ""
+        self.team_id = ""
 
     async def post(
         self,
@@ -131,3 +132,4 @@ class SlackGateway:
     async def identify(self) -> None:
         resp = await self.client.auth_test()
         self.team_url = str(resp.get("url") or "")
+        self.team_id = str(resp.get("team_id") or "")

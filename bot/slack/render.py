@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from ..domain.lifecycle import PHASE_TEXT, Action, Milestone, MilestoneKind, actions_for
+from ..domain.lifecycle import NOT_FOUND, PHASE_TEXT, Action, Milestone, MilestoneKind, actions_for
 from ..domain.models import Deployment, Phase, State
 
 CUT = "… (cut)"
@@ -202,6 +202,8 @@ def outcome_text(record: Deployment) -> str:
     if record.state is State.SUCCEEDED:
         return f":white_check_mark: *{record.app} {esc(record.tag)}* is live. Took {took}."
     reason = esc(cut(record.error_message or record.error_code or "no reason given", 1500))
+    if record.error_code == NOT_FOUND:
+        return f":grey_question: *{record.app} {esc(record.tag)}*: outcome unknown after {took}. {reason}"
     back = f" Traffic is back on `{esc(record.running_before)}`." if record.rollback_deployment_id else ""
     verb = "failed" if record.state is State.FAILED else "was stopped"
     return f":x: *{record.app} {esc(record.tag)}* {verb} after {took}: {reason}{back}"

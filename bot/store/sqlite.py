@@ -79,10 +79,13 @@ class SqliteStore:
 
     async def create(self, record: Deployment) -> Deployment:
         record = record.model_copy(update={"version": 1})
-        await self._run(
-            "INSERT INTO deployments (id, app, state, version, data) VALUES (?, ?, ?, ?, ?)",
-            (record.id, record.app, record.state.value, 1, record.model_dump_json()),
-        )
+        try:
+            await self._run(
+                "INSERT INTO deployments (id, app, state, version, data) VALUES (?, ?, ?, ?, ?)",
+                (record.id, record.app, record.state.value, 1, record.model_dump_json()),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise StaleRecord(record.id) from exc  # that id exists already
         return record
 
     async def get(self, record_id: str) -> Deployment | None:

@@ -4,6 +4,7 @@ Slack and AWS lose nothing."""
 from __future__ import annotations
 
 from bot.sandbox.aws.moto_ext import CONTROL
+from bot.sandbox.aws.operations import forget_deployment
 from bot.sandbox.runner import Sandbox
 
 from .helpers import advance, buttons, request_and_wait_root, wait_button, wait_text, wait_thread
@@ -93,3 +94,25 @@ async def test_aws_throttling_is_retried(sandbox: Sandbox, bot: object) -> None:
     assert CONTROL.throttles["BatchGetDeployments"] == 0
     advance(1000)
     await wait_thread(box, root, "is live", timeout=20)
+
+
+async def test_a_deployment_codedeploy_forgot_is_reported_unknown_and_frees_the_app(
+    sandbox: Sandbox, bot: object
+) -> None:
+    box = sandbox
+    root = await request_and_wait_root(box, "web1 v1.2.3")
+    await box.slack.click(root, "deploy_approve", user="U0BOB")
+    created = await wait_thread(box, root, "created with")
+    deployment_id = created.split("|")[1].split(">")[0]
+    advance(3)
+    await wait_thread(box, root, "CodeDeploy started")
+    assert forget_deployment(deployment_id)  # gone from CodeDeploy (another account, a wiped sandbox)
+
+    outcome = await wait_thread(box, root, "outcome unknown")
+    assert deployment_id in outcome and "ECS console" in outcome
+    assert "<!" not in outcome
+    alert = await box.slack.wait_for(lambda: alerts(box), what="alert")
+    assert "outcome unknown" in alert[0]
+    await wait_text(box, root, "Failed")
+    again = await request_and_wait_root(box, "web1 v1.2.3")  # the app is free again
+    assert again.ts != root.ts

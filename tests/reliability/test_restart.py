@@ -106,3 +106,41 @@ async def test_messages_queued_during_an_outage_survive_a_crash(
     finally:
         await second.tasks.drain()
         await second.stop()
+
+
+async def test_a_deployment_the_store_lost_is_found_by_its_request_id(
+    sandbox: Sandbox, bot: Runtime, tmp_path: Path, transport: str
+) -> None:
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    advance(3)
+    await wait_thread(sandbox, root, "CodeDeploy started")
+    [record] = await bot.store.in_flight()
+    await bot.stop()
+    (tmp_path / "restored").mkdir()  # the store comes back empty (a table recreated, a lost volume)
+
+    second = await restart(sandbox, tmp_path / "restored", transport)
+    try:
+        found = await sandbox.slack.wait_for(
+            lambda: [m for m in sandbox.slack.messages("C0DEPLOYS") if m.ts != root.ts and not m.thread_ts],
+            what="a new root for the found deployment",
+        )
+        again = found[0]
+        note = await wait_thread(sandbox, again, "found it again")
+        assert record.deployment_id and record.deployment_id in note
+        adopted = await second.store.get(record.id)  # same request id, same deployment, same image
+        assert adopted is not None and adopted.deployment_id == record.deployment_id
+        assert adopted.image.digest == record.image.digest and adopted.approver == "U0BOB"
+        assert adopted.requester == "U0ALICE"
+        advance(2000)
+        await second.watcher.tick()
+        await wait_thread(sandbox, again, "is live")
+        await wait_text(sandbox, again, "Deployed")
+        await second.watcher.tick()
+        assert await second.store.in_flight() == []
+        roots = [m for m in sandbox.slack.messages("C0DEPLOYS") if not m.thread_ts or m.thread_ts == m.ts]
+        assert len(roots) == 2  # the lost one was adopted once, not once per tick
+    finally:
+        await second.tasks.drain()
+        await second.stop()

@@ -429,3 +429,14 @@ def _started_run(self: CodeDeployBackend, deployment_id: str) -> DeploymentRun:
 def _check_target(run: DeploymentRun, target_id: str) -> None:
     if target_id != run.target_id:
         raise _Error("DeploymentTargetDoesNotExistException", f"The target {target_id} does not exist.")
+
+
+def forget_deployment(deployment_id: str) -> bool:
+    """Make CodeDeploy forget a deployment, as if it were another account's (tests of a vanished one)."""
+    with CONTROL.lock:
+        for regions in list(codedeploy_backends.values()):
+            for backend in list(regions.values()):
+                if backend.deployments.pop(deployment_id, None) is not None:
+                    _runs(backend).pop(deployment_id, None)
+                    return True
+    return False

@@ -1,0 +1,140 @@
+"""Finding deployments again after a crash or a lost store.
+
+Two cases: a record left in STARTING by a process that died around CreateDeployment, and a
+CodeDeploy deployment that deploybot started (its description carries the request id) but whose
+record the store no longer has (a store restored from a backup, a table recreated). Both are
+matched by the request id in the deployment's description; CreateDeployment has no idempotency
+token, so that marker is the only link between the two sides.
+"""
+
+from __future__ import annotations
+
+import re
+
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from .config import AppConfig
+from .deployer import RUN_LEASE, Deployer, app_lock, marker
+from .domain.errors import DeployError
+from .domain.models import ActiveDeployment, Deployment, Image, Phase, State
+from .domain.ports import StaleRecord
+from .notifier import reply
+from .slack.render import console_url
+
+log = structlog.get_logger(__name__)
+# What Deployer._create writes: "deploybot r-0123456789: web1 v1.2.3 requested by U…, approved by U…"
+DESCRIPTION = re.compile(
+    r"^deploybot (?P<id>r-[0-9a-f]{10}): (?P<app>\S+) (?P<tag>\S+) requested by (?P<requester>\S+), "
+    r"approved by (?P<approver>\S+)"
+)
+
+
+class Recovery:
+    def __init__(self, deployer: Deployer) -> None:
+        self.deployer = deployer
+
+    async def stranded(self, record: Deployment) -> None:
+        """A record left in STARTING by a replica that died: adopt its deployment or say it never began."""
+        d = self.deployer
+        app = d.catalog.get(record.app)
+        if app is None:
+            return
+        try:
+            found = await d.platform.find_deployment(
+                app.codedeploy_application, app.deployment_group, marker(record.id)
+            )
+            if found is not None:
+                log.info("deployment_adopted", found=found)
+                await d.started(app, record, found)
+            else:
+                await d.start_failed(
+                    app,
+                    record,
+                    "deploybot stopped before CodeDeploy was asked to deploy, so "
+                    "nothing was deployed. Ask again with /deploy.",
+                )
+        except StaleRecord:
+            return  # another replica recovered it first
+
+    async def lost(self) -> int:
+        """Adopt running deployments that carry a deploybot request id unknown to the store."""
+        adopted = 0
+        for app in self.deployer.catalog.apps.values():
+            try:
+                active = await self.deployer.platform.active_deployments(
+                    app.codedeploy_application, app.deployment_group
+                )
+            except DeployError as exc:
+                log.warning("lost_deployment_scan_failed", app=app.name, reason=exc.message)
+                continue
+            for found in active:
+                match = DESCRIPTION.match(found.description)
+                if match is None or match["app"] != app.name:
+                    continue  # not ours (CI, the console), or another catalog entry's
+                if await self.deployer.store.get(match["id"]) is not None:
+                    continue
+                if await self._adopt(app, found, match):
+                    adopted += 1
+        return adopted
+
+    async def _adopt(self, app: AppConfig, found: ActiveDeployment, match: re.Match[str]) -> bool:
+        d = self.deployer
+        now = d.now()
+        try:
+            deployed = None
+            if found.revision_sha:
+                deployed = await d.platform.deployed_image(
+                    app.codedeploy_application, found.revision_sha, app.container
+                )
+            _, wait, term = await d.platform.group_settings(app.codedeploy_application, app.deployment_group)
+        except DeployError as exc:
+            log.warning("lost_deployment_unreadable", deployment_id=found.deployment_id, reason=exc.message)
+            return False
+        task_definition, pinned = deployed or (None, "")
+        repository, _, digest = pinned.partition("@")
+        record = Deployment(
+            id=match["id"],
+            app=app.name,
+            tag=match["tag"],
+            image=Image(repository_uri=repository or app.repository, tag=match["tag"], digest=digest or "unknown"),
+            requester=match["requester"],
+            approver=match["approver"],
+            team_id=d.notifier.slack.team_id,
+            channel=app.deploy_channel,
+            state=State.IN_PROGRESS,
+            phase=Phase.WAITING,
+            created_at=now,
+            updated_at=now,
+            started_at=now,
+            deployment_id=found.deployment_id,
+            task_definition_arn=task_definition,
+            config_name=found.config_name,
+            cd_status=found.status,
+            wait_minutes=wait,
+            termination_minutes=term,
+        )
+        try:
+            record = await d.store.create(record)
+        except StaleRecord:
+            return False  # another replica adopted it first
+        structlog.contextvars.bind_contextvars(
+            request_id=record.id, app=app.name, version=record.tag, deployment_id=found.deployment_id
+        )
+        log.warning("deployment_found_without_record")
+        await d.store.audit(record.id, "deploybot", "adopted", {"deployment_id": found.deployment_id})
+        await d.store.acquire_lock(app_lock(app.name), record.id, now + RUN_LEASE)
+        link = f"<{console_url(d.notifier.region, found.deployment_id)}|{found.deployment_id}>"
+        note = reply(
+            f":mag: deploybot had lost its record of CodeDeploy deployment {link} and found it again by its "
+            "request id; following it from here. Earlier steps of this deployment are not shown."
+        )
+        try:
+            ts = await d.notifier.post_root(record, now)
+            record = await d.store.save(record.model_copy(update={"message_ts": ts}).queue(note))
+        except SlackApiError as exc:  # the record exists: its thread starts late, its outcome still comes
+            log.warning("adopted_root_not_posted", error=exc.response.get("error"))
+            record = await d.store.save(record.queue(note))
+        await d.notifier.flush(record.id)
+        structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
+        return True
