@@ -1,5 +1,6 @@
 """Real `deploybot serve` processes killed at each crash point (DEPLOYBOT_CRASH_AT exits like SIGKILL):
-the next process finishes the story with exactly one final status message and no orphaned deployment."""
+the next process (a restart on SQLite, or a replica already running on DynamoDB) finishes the story with
+exactly one final status message, no message twice, and no orphaned deployment."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from bot.crashpoints import POINTS
 from bot.sandbox.runner import Sandbox
+from bot.sandbox.slack.workspace import Message
+from bot.store.factory import StoreSettings, init_store
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts
 from tests.reliability.processes import Bot
 
@@ -49,6 +52,42 @@ async def test_killed_at_crash_point(point: str, sandbox: Sandbox, tmp_path: Pat
     second = Bot(sandbox, tmp_path)
     bots.append(second)
     await second.start(sandbox)
+    await finishes_once(sandbox, root, point, second)
+
+
+# Crashes that happen while a click is handled; the others happen in the watcher.
+IN_CLICK = ("after_approval", "after_register", "after_create", "after_post")
+
+
+@pytest.mark.parametrize("point", POINTS)
+async def test_replica_killed_while_another_runs_on_dynamodb(
+    point: str, sandbox: Sandbox, tmp_path: Path, bots: list[Bot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in sandbox.aws.env().items():
+        monkeypatch.setenv(name, value)
+    table = "dynamodb://deploybot-kill"
+    init_store(StoreSettings(store_url=table, aws_endpoint_url=sandbox.aws.endpoint))
+    doomed = Bot(sandbox, tmp_path, crash_at=point, transport="http", store=table, name="doomed")
+    other = Bot(sandbox, tmp_path, transport="http", store=table, name="other")
+    bots.extend([doomed, other])
+    await doomed.start(sandbox)
+    sandbox.slack.deliverer.events_urls = [doomed.events_url]  # the doomed replica takes the click
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    if point in IN_CLICK:
+        await other.start(sandbox)
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    if point not in IN_CLICK:
+        # The doomed replica watches the deployment; the other one starts beside it.
+        await sandbox.slack.wait_for(lambda: "deployment_watch_taken" in doomed.log.read_text(), what="watch lease")
+        await other.start(sandbox)
+    assert doomed.proc is not None
+    await drive(lambda: doomed.proc.returncode is not None)  # type: ignore[union-attr]
+    assert doomed.proc.returncode == 137, doomed.log.read_text()[-2000:]
+    sandbox.slack.deliverer.events_urls = [other.events_url]
+    await finishes_once(sandbox, root, point, other)
+
+
+async def finishes_once(sandbox: Sandbox, root: Message, point: str, second: Bot) -> None:
     await drive(lambda: any(f in t for t in thread_texts(sandbox, root) for f in FINAL))
     rounds = iter(range(10))
     await drive(lambda: next(rounds, None) is None)  # ten more polls: a duplicate would show up here
