@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 CLAIM = timedelta(seconds=30)  # the watch lease's default: a dead sender holds nothing up for longer
 SAVE_ATTEMPTS = 5
 ROUNDS = 3
+# Errors that will not go away by waiting (a missing *:history scope, the bot not in the channel).
+UNREADABLE = {"missing_scope", "not_in_channel", "channel_not_found", "thread_not_found", "not_allowed_token_type"}
 DONE, MORE, BLOCKED = "done", "more", "blocked"
 
 
@@ -86,8 +88,11 @@ class Outbox:
             try:
                 arrived = await self._arrived(record, claim)
             except SlackApiError as exc:
-                log.warning("outbox_check_failed", request_id=record_id, error=exc.response.get("error"))
-                return BLOCKED
+                error = exc.response.get("error")
+                log.warning("outbox_check_failed", request_id=record_id, error=error)
+                if error not in UNREADABLE:
+                    return BLOCKED  # Slack is struggling: ask again on the next round
+                arrived = set()  # we may never read it: better one message twice than none
             record = await self._update(record_id, sent=arrived, claim=None, expect=claim)
             if record is None or record.sending is not None:
                 return BLOCKED

@@ -130,3 +130,20 @@ async def test_slack_refusing_keeps_the_messages_and_the_order(slack: LocalSlack
     assert replies(slack, record) == ["one", "two", "three"]
     assert slack.calls("conversations.replies") == []
     store.close()
+
+
+async def test_without_history_scopes_a_dead_senders_messages_are_posted_again(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    store, clock = SqliteStore(str(tmp_path / "o.db")), Clock()
+    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
+    record = await new_record(store, slack, gateway, clock)
+    record = await store.save(record.queue(reply("only")))
+    claim = SendClaim(owner="dead", until=clock(), upto=record.outbox[-1].seq)
+    await store.save(record.model_copy(update={"sending": claim}))
+    slack.ws.scopes -= {"channels:history", "groups:history"}
+
+    assert await Outbox(store, gateway, "survivor", clock).flush(record.id) is True
+    assert replies(slack, record) == ["only"]  # not lost; had the dead sender posted it, it would show twice
+    assert [c.error for c in slack.calls("conversations.replies")] == ["missing_scope"]
+    store.close()
