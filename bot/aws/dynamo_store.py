@@ -154,10 +154,10 @@ class DynamoStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     async def in_flight(self) -> list[Deployment]:
-        # The index is eventually consistent: re-read each record so callers act on the latest version.
-        found = await self._in_flight()
-        fresh = [await self.get(r.id) for r in found]
-        return [r for r in fresh if r is not None and (r.state.in_flight or r.watched)]
+        # The index is eventually consistent, so a record read here may be a version behind. That is
+        # safe without re-reading each one (one query per tick, not one read per deployment): every
+        # write is a compare-and-set that fails on a stale copy, and the callers then re-read.
+        return [r for r in await self._in_flight() if r.state.in_flight or r.watched]
 
     def _lock_key(self, key: str) -> dict[str, Any]:
         return {"pk": {"S": f"lock#{key}"}, "sk": {"S": "lock"}}
