@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,6 +27,7 @@ from .outbox import Outbox
 from .recovery import Recovery
 from .services import Services
 from .slack.gateway import SlackGateway
+from .slack.verify import refusal
 from .store.factory import StoreSettings, open_store
 from .tasks import TaskSupervisor
 from .watcher import Watcher
@@ -100,6 +102,11 @@ class Runtime:
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
+        body = await request.read()  # over MAX_BODY: aiohttp answers 413
+        reason = refusal(request.headers, body, self.settings.slack_signing_secret.get_secret_value(), time.time())
+        if reason is not None:
+            log.warning("request_refused", reason=reason)
+            return web.json_response({"ok": False, "error": "invalid_signature"}, status=401)
         bolt_request = await to_bolt_request(request)
         if not bolt_request.body and "command=" in bolt_request.raw_body:
             # slack_bolt treats any body containing "payload" as an interactive payload, so a slash

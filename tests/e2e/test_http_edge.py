@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import urlencode
 
 import pytest
 
+from bot.app import Runtime
 from bot.sandbox.aws.moto_ext import CONTROL
 from bot.sandbox.runner import Sandbox
+from bot.sandbox.slack.delivery import sign
+from bot.slack.verify import refusal
 
 
 @pytest.mark.parametrize("transport", ["http"])
@@ -26,3 +30,85 @@ async def test_forged_and_stale_requests_get_401(sandbox: Sandbox, bot: object) 
 async def test_payload_in_command_text_is_parsed_as_a_command(sandbox: Sandbox, bot: object) -> None:
     result = await sandbox.slack.slash("payload-api v1.2.3")
     assert result.ok and "I don't know an app called `payload-api`" in result.text
+
+
+async def raw_post(port: int, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+    """POST with exactly these header bytes (aiohttp's client would refuse some of them)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [b"POST /slack/events HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    lines += [b"Content-Type: application/x-www-form-urlencoded", b"Content-Length: " + str(len(body)).encode()]
+    lines += [name + b": " + value for name, value in headers]
+    writer.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])
+
+
+def signed(secret: str, body: bytes, timestamp: str) -> bytes:
+    return sign(secret, timestamp, body.decode()).encode()
+
+
+@pytest.mark.parametrize("transport", ["http"])
+async def test_forged_stale_and_malformed_requests_all_get_401_and_do_nothing(sandbox: Sandbox, bot: Runtime) -> None:
+    secret = sandbox.slack.ws.signing_secret
+    body = urlencode(
+        {
+            "command": "/deploy",
+            "text": "web1 v1.2.3",
+            "user_id": "U0ALICE",
+            "team_id": "T0SANDBOX",
+            "channel_id": "C0DEPLOYS",
+            "response_url": f"{sandbox.slack.base_url}/hooks/none",
+        }
+    ).encode()
+    now = str(int(time.time()))
+    good = signed(secret, body, now)
+    ts, sig = b"X-Slack-Request-Timestamp", b"X-Slack-Signature"
+    cases = {
+        "forged": [(ts, now.encode()), (sig, b"v0=" + b"0" * 64)],
+        "other secret": [(ts, now.encode()), (sig, signed("not-the-secret", body, now))],
+        "stale 301 s": [(ts, str(int(now) - 301).encode()), (sig, signed(secret, body, str(int(now) - 301)))],
+        "future 301 s": [(ts, str(int(now) + 301).encode()), (sig, signed(secret, body, str(int(now) + 301)))],
+        "no signature": [(ts, now.encode())],
+        "no timestamp": [(sig, good)],
+        "non-numeric timestamp": [(ts, b"yesterday"), (sig, good)],
+        "huge timestamp": [(ts, b"9" * 40), (sig, good)],
+        "negative timestamp": [(ts, b"-" + now.encode()), (sig, good)],
+        "fractional timestamp": [(ts, now.encode() + b".5"), (sig, good)],
+        "non-ASCII digits": [(ts, ("\u0661\u0667" + "\u0660" * 8).encode()), (sig, good)],  # Arabic-Indic
+        "non-ASCII signature": [(ts, now.encode()), (sig, ("v0=" + "é" * 64).encode())],
+        "v1 signature": [(ts, now.encode()), (sig, b"v1=" + good[3:])],
+        "upper-case hex": [(ts, now.encode()), (sig, b"v0=" + good[3:].upper())],
+        "empty signature": [(ts, now.encode()), (sig, b"")],
+        "tampered body": [(ts, now.encode()), (sig, signed(secret, body.replace(b"v1.2.3", b"v1.2.2"), now))],
+    }
+    slack_calls, aws_calls = len(sandbox.slack.ws.calls), [c for c in CONTROL.calls if c[1] != "ListDeployments"]
+    statuses = {name: await raw_post(bot.port, headers, body) for name, headers in cases.items()}
+    assert statuses == dict.fromkeys(cases, 401)
+    assert len(sandbox.slack.ws.calls) == slack_calls  # nothing reached Slack ...
+    assert [c for c in CONTROL.calls if c[1] != "ListDeployments"] == aws_calls  # ... or AWS
+    too_big = await raw_post(bot.port, [(ts, now.encode()), (sig, good)], body + b"&x=" + b"a" * 70_000)
+    assert too_big == 413
+
+    almost_stale = str(int(now) - 299)
+    accepted = await raw_post(bot.port, [(ts, almost_stale.encode()), (sig, signed(secret, body, almost_stale))], body)
+    assert accepted == 200
+
+
+def test_slacks_published_signature_vector_is_accepted() -> None:
+    body = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    headers = {
+        "X-Slack-Request-Timestamp": "1531420618",
+        "X-Slack-Signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+    }
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    assert refusal(headers, body, secret, now=1531420618 + 299) is None
+    assert refusal(headers, body, secret, now=1531420618 + 301) == "timestamp too old or in the future"
+    assert refusal(headers, body + b"x", secret, now=1531420618) == "signature does not match"
