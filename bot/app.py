@@ -25,6 +25,7 @@ from .deployer import Deployer
 from .notifier import Notifier
 from .outbox import Outbox
 from .recovery import Recovery
+from .reports import Reports
 from .services import Services
 from .slack.gateway import SlackGateway
 from .slack.verify import refusal
@@ -82,7 +83,9 @@ class Runtime:
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
         )
-        services = Services(catalog=catalog, deployer=self.deployer, tasks=self.tasks)
+        services = Services(
+            catalog=catalog, deployer=self.deployer, tasks=self.tasks, reports=Reports(self.store, self.slack)
+        )
         commands.register(self.bolt, services)
         actions.register(self.bolt, services)
         self.socket: AsyncSocketModeHandler | None = None
@@ -135,6 +138,8 @@ class Runtime:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        for warning in self.catalog.warnings():
+            log.warning("catalog_warning", problem=warning)
         await self.slack.identify()
         self._watcher_task = asyncio.create_task(self.watcher.run(), name="watcher")
         self._runner = web.AppRunner(self.web_app(), access_log=None)

@@ -8,7 +8,10 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -23,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot against the Slack and AWS named in the environment")
     sub.add_parser("init-store", help="create the store DEPLOYBOT_STORE names (the DynamoDB table; idempotent)")
+    audit = sub.add_parser("audit", help="the audit trail in DEPLOYBOT_STORE")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    export = audit_sub.add_parser("export", help="print every audit entry as JSON lines, oldest first")
+    export.add_argument("--app", help="only this app's entries")
+    export.add_argument("--since", type=_timestamp, help="only entries at or after this ISO time (UTC if no zone)")
+    check = sub.add_parser("check", help="check the app catalog: errors exit 2, warnings are printed")
+    check.add_argument("config", nargs="?", type=Path, help="catalog file (default: DEPLOYBOT_CONFIG)")
     sandbox = sub.add_parser("sandbox", help="run the local Slack workspace and local AWS, print their environment")
     demo = sub.add_parser("demo", help="run the sandbox and the bot (Socket Mode) in one process")
     for p in (sandbox, demo):
@@ -42,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
 
             sys.stdout.write(init_store(load_store_settings()) + "\n")
             return 0
+        if args.command == "audit":
+            return _run_sync(_export(args.app, args.since))
+        if args.command == "check":
+            path = args.config or Path(os.environ.get("DEPLOYBOT_CONFIG", "deploybot.yml"))
+            catalog = load_catalog(path)
+            for warning in catalog.warnings():
+                sys.stdout.write(f"warning: {path}: {warning}\n")
+            sys.stdout.write(f"{path}: {len(catalog.apps)} app(s) OK\n")
+            return 0
         if args.command == "serve":
             settings = load_settings()
             configure(settings.log_format)
@@ -54,6 +73,31 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"deploybot: configuration error: {exc}\n")
         return 2
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time such as 2026-11-23T10:00:00Z") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _run_sync(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
+
+
+async def _export(app: str | None, since: datetime | None) -> int:
+    from .store.factory import load_store_settings, open_store
+
+    store = open_store(load_store_settings())
+    try:
+        for event in await store.audit_export():
+            if (app is None or event.app == app) and (since is None or event.at >= since):
+                sys.stdout.write(event.model_dump_json() + "\n")
+    finally:
+        store.close()
+    return 0
 
 
 def _run(coro: object) -> int:

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
         return self.transport == "socket"
 
 
-class Approvers(BaseModel):
+class People(BaseModel):
+    """Slack users and user groups, by id (names can be changed by anyone; ids cannot)."""
+
     model_config = ConfigDict(extra="forbid")
 
     users: list[str] = Field(default_factory=list)
@@ -58,6 +60,13 @@ class Approvers(BaseModel):
             if not re.fullmatch(r"[A-Z0-9]{2,20}", value):
                 raise ValueError(f"{value!r} is not a Slack id (like U0123ABCD or S0123ABCD)")
         return values
+
+    @property
+    def empty(self) -> bool:
+        return not self.users and not self.usergroups
+
+
+Approvers = People
 
 
 class AppConfig(BaseModel):
@@ -75,8 +84,13 @@ class AppConfig(BaseModel):
     deploy_channel: str
     alert_channel: str = ""
     version_pattern: str = DEFAULT_VERSION_PATTERN
-    approvers: Approvers = Field(default_factory=Approvers)
+    approvers: People = Field(default_factory=People)
+    approvals: int = Field(default=1, ge=1, le=5)  # distinct approvers needed before it starts
     allow_self_approval: bool = False
+    # Who may ask for a deployment; unset: anyone in the workspace (an approver still has to approve).
+    requesters: People | None = None
+    # Channels where `/deploy <app>` is accepted; empty: any channel (the thread always goes to deploy_channel).
+    request_channels: list[str] = Field(default_factory=list)
 
     @field_validator("version_pattern")
     @classmethod
@@ -118,6 +132,19 @@ class Catalog(BaseModel):
 
     def get(self, name: str) -> AppConfig | None:
         return self.apps.get(name)
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably not meant: said at start-up and by `deploybot check`."""
+        out = []
+        for app in self.apps.values():
+            if app.approvers.empty:
+                out.append(f"apps.{app.name}: no approvers, so nobody can approve a deployment of it (fail closed)")
+            elif app.approvals > len(app.approvers.users) and not app.approvers.usergroups:
+                out.append(
+                    f"apps.{app.name}: needs {app.approvals} approvals but lists only "
+                    f"{len(app.approvers.users)} approver(s), so it can never start"
+                )
+        return out
 
 
 def _where(loc: tuple[Any, ...]) -> str:

@@ -14,7 +14,7 @@ import structlog
 
 from .config import AppConfig, Catalog
 from .crashpoints import crash_point
-from .domain import policy
+from .domain import audit, policy
 from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, UpstreamError
 from .domain.lifecycle import Action, explain_state, require_action, transition
 from .domain.models import Deployment, Phase, State
@@ -70,11 +70,17 @@ class Deployer:
         self.poke = poke
         self.now = clock
 
+    async def _audit(self, record_id: str, app: str, actor: str, action: str, **detail: object) -> None:
+        await self.store.audit(audit.event(self.now(), record_id, app, actor, action, **detail))
+
     # -- /deploy <app> <version> --------------------------------------------------------------
 
-    async def request(self, app: AppConfig, tag: str, user: str, team: str, response_url: str) -> Deployment | None:
+    async def request(
+        self, app: AppConfig, tag: str, user: str, team: str, response_url: str, channel: str = ""
+    ) -> Deployment | None:
+        audit.begin(team, channel)
         try:
-            return await self._request(app, tag, user, team, response_url)
+            return await self._request(app, tag, user, team, response_url, channel)
         except Exception:
             log.exception("deploy_request_failed")
             await self.notifier.slack.respond(
@@ -84,7 +90,19 @@ class Deployer:
             )
             return None
 
-    async def _request(self, app: AppConfig, tag: str, user: str, team: str, response_url: str) -> Deployment | None:
+    async def _request(
+        self, app: AppConfig, tag: str, user: str, team: str, response_url: str, channel: str
+    ) -> Deployment | None:
+        slack = self.notifier.slack
+        groups = app.requesters.usergroups if app.requesters else []
+        members = await slack.usergroup_members(groups) if groups else set()
+        try:
+            policy.check_request(app, user, team, slack.team_id, channel, members)
+        except NotAllowed as exc:
+            log.info("request_refused", user=user, reason=exc.message)
+            await self._audit("-", app.name, user, "refused:request", tag=tag, reason=exc.message)
+            await slack.respond(response_url, exc.message)
+            return None
         request_id = new_request_id()
         # One open request per app across every replica: the lock is taken before any AWS work.
         holder = await self.store.acquire_lock(app_lock(app.name), request_id, self.now() + APPROVAL_LEASE)
@@ -144,10 +162,11 @@ class Deployer:
             previous_task_definition=service.task_definition_arn,
             wait_minutes=wait,
             termination_minutes=term,
+            approvals_needed=app.approvals,
         )
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
         record = await self.store.create(record)
-        await self.store.audit(record.id, user, "requested", {"tag": image.tag, "digest": image.digest, "team": team})
+        await self._audit(record.id, app.name, user, "requested", tag=image.tag, digest=image.digest)
         try:
             ts = await self.notifier.post_root(record, now)
         except Exception:
@@ -164,6 +183,7 @@ class Deployer:
     # -- buttons ------------------------------------------------------------------------------
 
     async def click(self, action: Action, record_id: str, user: str, team: str, channel: str) -> None:
+        audit.begin(team, channel)
         slack = self.notifier.slack
         for attempt in range(CLICK_ATTEMPTS):
             record = await self.store.get(record_id)
@@ -186,7 +206,7 @@ class Deployer:
                 await self.notifier.sync_root(fresh, self.now(), force=True)
             except NotAllowed as exc:
                 log.info("click_refused", action=action.value, user=user, reason=exc.message)
-                await self.store.audit(record.id, user, f"refused:{action.value}", {"reason": exc.message})
+                await self._audit(record.id, record.app, user, f"refused:{action.value}", reason=exc.message)
                 await slack.ephemeral(channel, user, exc.message)
             except Conflict as exc:
                 await slack.ephemeral(channel, user, exc.message)
@@ -208,21 +228,32 @@ class Deployer:
     async def _act(self, action: Action, app: AppConfig, record: Deployment, user: str) -> None:
         now = self.now()
         if action is Action.APPROVE:
+            approvals = [*record.approvals, user]
+            if len(approvals) < policy.needed(app, record):
+                # Not enough yet: record this one (compare-and-set), show the count, keep waiting.
+                record = await self.store.save(record.model_copy(update={"approvals": approvals, "updated_at": now}))
+                await self._audit(
+                    record.id, app.name, user, "approved", approvals=len(approvals), needed=policy.needed(app, record)
+                )
+                await self.notifier.sync_root(record, now)
+                return
             if not await self.store.renew_lock(app_lock(app.name), record.id, now + RUN_LEASE):
                 raise Conflict(
                     f"This request is too old: its hold on `{app.name}` ran out and another request took "
                     "it. Ask again with /deploy."
                 )
-            record = await self.store.save(transition(record, State.STARTING, now, approver=user, approved_at=now))
+            record = await self.store.save(
+                transition(record, State.STARTING, now, approver=user, approvals=approvals, approved_at=now)
+            )
             crash_point("after_approval")
-            await self.store.audit(record.id, user, "approved", {})
+            await self._audit(record.id, app.name, user, "approved", approvals=len(approvals), state=record.state.value)
             await self.notifier.sync_root(record, now)
             await self._start(app, record)
             return
         if action is Action.CANCEL:
             record = await self.store.save(transition(record, State.CANCELLED, now, cancelled_by=user))
             await self.store.release_lock(app_lock(app.name), record.id)
-            await self.store.audit(record.id, user, "cancelled", {})
+            await self._audit(record.id, app.name, user, "cancelled", state=record.state.value)
             await self.notifier.sync_root(record, now)
             return
         deployment_id = record.deployment_id
@@ -239,7 +270,7 @@ class Deployer:
             record = await self.store.save(record.model_copy(update={"rollback_requested_by": user, "updated_at": now}))
             await self.platform.stop_deployment(deployment_id, rollback=True)
             text = f":rewind: <@{user}> asked for a rollback; CodeDeploy is sending traffic back to blue."
-        await self.store.audit(record.id, user, action.value, {"deployment_id": deployment_id})
+        await self._audit(record.id, app.name, user, action.value, deployment_id=deployment_id)
         await self.notifier.outbox.add(record.id, [reply(text)])
         await self.notifier.flush(record.id)
         self.poke()
@@ -263,7 +294,7 @@ class Deployer:
         crash_point("after_register")
         description = (
             f"{marker(record.id)} {app.name} {record.tag} requested by {record.requester}, "
-            f"approved by {record.approver}"
+            f"approved by {','.join(record.approvals) or record.approver}"
         )
         try:
             deployment_id = await self.platform.create_deployment(
@@ -290,7 +321,7 @@ class Deployer:
             )
         )
         await self.store.release_lock(app_lock(app.name), record.id)
-        await self.store.audit(record.id, "deploybot", "start_failed", {"reason": reason})
+        await self._audit(record.id, app.name, "deploybot", "start_failed", reason=reason, state=record.state.value)
         log.warning("deployment_start_failed", reason=reason)
         await self.notifier.sync_root(record, now)
         await self.notifier.flush(record.id)
@@ -314,11 +345,14 @@ class Deployer:
                 cd_status="Created",
             ).queue(created)
         )
-        await self.store.audit(
+        await self._audit(
             record.id,
+            app.name,
             "deploybot",
             "deployment_created",
-            {"deployment_id": deployment_id, "task_definition": record.task_definition_arn},
+            deployment_id=deployment_id,
+            task_definition=record.task_definition_arn,
+            state=record.state.value,
         )
         log.info("deployment_created", task_definition=record.task_definition_arn)
         await self.notifier.sync_root(record, now)

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from .config import AppConfig
 from .deployer import RUN_LEASE, Deployer, app_lock, marker
+from .domain import audit
 from .domain.errors import DeployError
 from .domain.models import ActiveDeployment, Deployment, Image, Phase, State
 from .domain.ports import StaleRecord
@@ -122,7 +123,9 @@ class Recovery:
             request_id=record.id, app=app.name, version=record.tag, deployment_id=found.deployment_id
         )
         log.warning("deployment_found_without_record")
-        await d.store.audit(record.id, "deploybot", "adopted", {"deployment_id": found.deployment_id})
+        await d.store.audit(
+            audit.event(now, record.id, app.name, "deploybot", "adopted", deployment_id=found.deployment_id)
+        )
         await d.store.acquire_lock(app_lock(app.name), record.id, now + RUN_LEASE)
         link = f"<{console_url(d.notifier.region, found.deployment_id)}|{found.deployment_id}>"
         note = reply(

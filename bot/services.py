@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .config import Catalog
 from .deployer import Deployer
+from .reports import Reports
 from .tasks import TaskSupervisor
 
 
@@ -14,3 +15,4 @@ class Services:
     catalog: Catalog
     deployer: Deployer
     tasks: TaskSupervisor
+    reports: Reports

@@ -18,6 +18,7 @@ import structlog
 from .config import Catalog
 from .crashpoints import crash_point
 from .deployer import RUN_LEASE, app_lock, watch_lock
+from .domain import audit
 from .domain.errors import DeployError
 from .domain.lifecycle import NOT_FOUND, observe, transition
 from .domain.models import Deployment, Phase, Snapshot, State
@@ -149,7 +150,9 @@ class Watcher:
         except StaleRecord:
             return await self.store.get(record.id) or record
         log.warning("deployment_not_found", request_id=record.id, deployment_id=record.tracked_deployment)
-        await self.store.audit(saved.id, "deploybot", "not_found", {"deployment_id": record.tracked_deployment})
+        await self.store.audit(
+            audit.event(now, saved.id, saved.app, "deploybot", "not_found", deployment_id=record.tracked_deployment)
+        )
         return saved
 
     async def _settle(self, record: Deployment) -> None:
@@ -236,12 +239,19 @@ class Watcher:
                 status=snap.status,
                 green_weight=saved.green_weight,
             )
-        if saved.state.terminal:
+        if saved.state is not record.state:  # one audit entry per state change CodeDeploy made
             await self.store.audit(
-                saved.id,
-                "codedeploy",
-                f"finished:{saved.state.value}",
-                {"error_code": saved.error_code, "deployment_id": saved.deployment_id},
+                audit.event(
+                    self.now(),
+                    saved.id,
+                    saved.app,
+                    "codedeploy",
+                    f"state:{saved.state.value}",
+                    error_code=saved.error_code,
+                    deployment_id=saved.deployment_id,
+                    rollback_deployment_id=saved.rollback_deployment_id,
+                )
             )
+        if saved.state.terminal:
             log.info("deployment_finished", outcome=saved.state.value, error_code=saved.error_code)
         return saved

@@ -40,6 +40,9 @@ def register(app: AsyncApp, services: Services) -> None:
             text, blocks = help_blocks(list(services.catalog.apps))
             await ack(text=text, blocks=[b.to_dict() for b in blocks])
             return
+        if words[0] == "audit":
+            await audit(ack, services, cmd, words[1:])
+            return
         if len(words) != 2:
             await ack(text=f"I need an app and a version. {USAGE}")
             return
@@ -57,5 +60,17 @@ def register(app: AsyncApp, services: Services) -> None:
         structlog.contextvars.bind_contextvars(app=name, version=version)
         services.tasks.spawn(
             "deploy_request",
-            services.deployer.request(app_cfg, version, cmd.user_id, cmd.team_id, cmd.response_url),
+            services.deployer.request(app_cfg, version, cmd.user_id, cmd.team_id, cmd.response_url, cmd.channel_id),
         )
+
+
+async def audit(ack: AsyncAck, services: Services, cmd: SlashCommand, args: list[str]) -> None:
+    if len(args) != 1:
+        await ack(text="Usage: `/deploy audit <app>`, for example `/deploy audit web1`.")
+        return
+    app_cfg = services.catalog.get(args[0])
+    if app_cfg is None:
+        await ack(text=UnknownApp(args[0], list(services.catalog.apps)).message)
+        return
+    await ack(text=f"Reading the audit trail of `{app_cfg.name}`…")
+    services.tasks.spawn("audit_trail", services.reports.audit(app_cfg, cmd.user_id, cmd.team_id, cmd.response_url))

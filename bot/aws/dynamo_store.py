@@ -6,7 +6,8 @@ Layout (one table, created by `deploybot init-store`):
   while in flight also `gsi1pk` = `inflight` and `gsi1sk` = `<app>#<request id>`.
 - lock (one open request per app, one watcher per deployment): pk `lock#<key>`, sk `lock`; `owner`,
   `lease_until` (epoch seconds, compared by the bot).
-- audit event: pk `dep#<request id>`, sk `audit#<ISO time>#<random>`; `actor`, `action`, `detail` (JSON).
+- audit event: pk `dep#<request id>`, sk `audit#<ISO time>#<random>`; `data` (the event as JSON), and
+  `gsi2pk` = `audit#<app>`, `gsi2sk` = `<ISO time>#<random>` so index `gsi2` reads an app's trail newest first.
 
 The sparse index `gsi1` (pk `gsi1pk`, sk `gsi1sk`) lists exactly the in-flight deployments, so the
 watcher's read is one Query however long the history grows.
@@ -15,7 +16,6 @@ watcher's read is one Query however long the history grows.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +24,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ..domain.audit import AuditEvent
 from ..domain.models import Deployment
 from ..domain.ports import StaleRecord
 
 INDEX = "gsi1"
+AUDIT_INDEX = "gsi2"
 IN_FLIGHT = "inflight"
 
 
@@ -53,32 +55,35 @@ class DynamoStore:
     # -- schema ------------------------------------------------------------------------------
 
     def create_table(self) -> bool:
-        """Create the table and its index if missing; True when it was created."""
+        """Create the table and its indexes if missing (adding the audit index to an older table)."""
         try:
             self.client.create_table(
                 TableName=self.table,
                 BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[
-                    {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+                    {"AttributeName": n, "AttributeType": "S"}
+                    for n in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
                 ],
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                GlobalSecondaryIndexes=[
-                    {
-                        "IndexName": INDEX,
-                        "KeySchema": [
-                            {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                            {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["data"]},
-                    }
-                ],
+                GlobalSecondaryIndexes=[_index(INDEX, "gsi1", "INCLUDE"), _index(AUDIT_INDEX, "gsi2", "INCLUDE")],
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceInUseException":
-                return False
-            raise
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            self._add_audit_index()
+            return False
         self.client.get_waiter("table_exists").wait(TableName=self.table, WaiterConfig={"Delay": 1})
         return True
+
+    def _add_audit_index(self) -> None:
+        table = self.client.describe_table(TableName=self.table)["Table"]
+        if any(i["IndexName"] == AUDIT_INDEX for i in table.get("GlobalSecondaryIndexes", [])):
+            return
+        self.client.update_table(
+            TableName=self.table,
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("gsi2pk", "gsi2sk")],
+            GlobalSecondaryIndexUpdates=[{"Create": _index(AUDIT_INDEX, "gsi2", "INCLUDE")}],
+        )
 
     # -- Store port --------------------------------------------------------------------------
 
@@ -216,36 +221,68 @@ class DynamoStore:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
-        at = datetime.now(UTC).isoformat()
+    async def audit(self, event: AuditEvent) -> None:
+        at = event.at.isoformat()
+        suffix = f"{at}#{secrets.token_hex(4)}"
         await asyncio.to_thread(
             self.client.put_item,
             TableName=self.table,
             Item={
-                "pk": {"S": f"dep#{record_id}"},
-                "sk": {"S": f"audit#{at}#{secrets.token_hex(4)}"},
-                "at": {"S": at},
-                "actor": {"S": actor},
-                "action": {"S": action},
-                "detail": {"S": json.dumps(detail, default=str)},
+                "pk": {"S": f"dep#{event.record_id}"},
+                "sk": {"S": f"audit#{suffix}"},
+                "gsi2pk": {"S": f"audit#{event.app}"},
+                "gsi2sk": {"S": suffix},
+                "data": {"S": event.model_dump_json()},
             },
             ConditionExpression="attribute_not_exists(sk)",
         )
 
-    async def audit_log(self, record_id: str) -> list[dict[str, Any]]:
-        resp = await asyncio.to_thread(
-            self.client.query,
-            TableName=self.table,
+    async def _query(self, **kwargs: Any) -> list[AuditEvent]:
+        out: list[AuditEvent] = []
+        while True:
+            resp = await asyncio.to_thread(self.client.query, TableName=self.table, **kwargs)
+            out.extend(AuditEvent.model_validate_json(i["data"]["S"]) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp or len(out) >= kwargs.get("Limit", len(out) + 1):
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    async def audit_log(self, record_id: str) -> list[AuditEvent]:
+        return await self._query(
             ConsistentRead=True,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
             ExpressionAttributeValues={":pk": {"S": f"dep#{record_id}"}, ":audit": {"S": "audit#"}},
         )
-        return [
-            {
-                "at": i["at"]["S"],
-                "actor": i["actor"]["S"],
-                "action": i["action"]["S"],
-                "detail": json.loads(i["detail"]["S"]),
-            }
-            for i in resp.get("Items", [])
-        ]
+
+    async def audit_for_app(self, app: str, limit: int) -> list[AuditEvent]:
+        return await self._query(
+            IndexName=AUDIT_INDEX,
+            KeyConditionExpression="gsi2pk = :app",
+            ExpressionAttributeValues={":app": {"S": f"audit#{app}"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+
+    async def audit_export(self) -> list[AuditEvent]:
+        out: list[AuditEvent] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(sk, :audit)",
+            "ExpressionAttributeValues": {":audit": {"S": "audit#"}},
+        }
+        while True:
+            resp = await asyncio.to_thread(self.client.scan, **kwargs)
+            out.extend(AuditEvent.model_validate_json(i["data"]["S"]) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return sorted(out, key=lambda e: e.at)
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _index(name: str, prefix: str, projection: str) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": f"{prefix}pk", "KeyType": "HASH"},
+            {"AttributeName": f"{prefix}sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": projection, "NonKeyAttributes": ["data"]},
+    }

@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..domain.audit import note_aws_request
 from ..domain.errors import AlreadyDeploying, Conflict, TagNotFound, UpstreamError
 from ..domain.models import ActiveDeployment, EventView, Image, ServiceState, Snapshot
 
@@ -50,11 +51,15 @@ class AwsGateway:
 
     async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
         try:
-            return await asyncio.to_thread(fn, **kwargs)
+            result = await asyncio.to_thread(fn, **kwargs)
         except ClientError as exc:
+            note_aws_request(str(exc.response.get("ResponseMetadata", {}).get("RequestId") or ""))
             raise _translate(exc) from exc
         except BotoCoreError as exc:
             raise UpstreamError(f"AWS could not be reached: {exc}") from exc
+        if isinstance(result, dict):  # the audit trail lists the AWS request ids behind each change
+            note_aws_request(str(result.get("ResponseMetadata", {}).get("RequestId") or ""))
+        return result
 
     # -- ECR ---------------------------------------------------------------------------------
 

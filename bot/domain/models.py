@@ -159,7 +159,9 @@ class Deployment(BaseModel):
     config_name: str | None = None
     running_before: str | None = None
     previous_task_definition: str | None = None
-    approver: str | None = None
+    approver: str | None = None  # the approval that started it
+    approvals: list[str] = Field(default_factory=list)  # every approver, in order
+    approvals_needed: int = 1
     approved_at: datetime | None = None
     cancelled_by: str | None = None
     message_ts: str | None = None

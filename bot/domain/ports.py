@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from .audit import AuditEvent
 from .models import ActiveDeployment, Deployment, Image, ServiceState, Snapshot
 
 
@@ -60,7 +61,9 @@ class Store(Protocol):
 
     async def in_flight(self) -> list[Deployment]: ...
 
-    async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None: ...
+    async def audit(self, event: AuditEvent) -> None:
+        """Append one entry to the audit trail (never updated, never deleted)."""
+        ...
 
     async def acquire_lock(self, key: str, owner: str, until: datetime) -> str | None:
         """Take the lock ``key`` for ``owner`` until ``until``; None if taken, else the current owner.
@@ -72,7 +75,17 @@ class Store(Protocol):
 
     async def release_lock(self, key: str, owner: str) -> None: ...
 
-    async def audit_log(self, record_id: str) -> list[dict[str, Any]]: ...
+    async def audit_log(self, record_id: str) -> list[AuditEvent]:
+        """One deployment's trail, oldest first."""
+        ...
+
+    async def audit_for_app(self, app: str, limit: int) -> list[AuditEvent]:
+        """An app's latest entries, newest first."""
+        ...
+
+    async def audit_export(self) -> list[AuditEvent]:
+        """Every entry, oldest first."""
+        ...
 
     def close(self) -> None: ...
 

@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from ..domain.audit import AuditEvent
 from ..domain.lifecycle import NOT_FOUND, PHASE_TEXT, Action, Milestone, MilestoneKind, actions_for
 from ..domain.models import Deployment, Phase, State
 
@@ -105,8 +106,12 @@ def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
         MarkdownTextObject(text=f"*Running before*\n`{esc(record.running_before or 'unknown')}`"),
         MarkdownTextObject(text=f"*Deployment config*\n{esc(record.config_name or 'group default')}"),
     ]
-    if record.approver:
-        fields.append(MarkdownTextObject(text=f"*Approved by*\n<@{record.approver}>"))
+    approvers = record.approvals or ([record.approver] if record.approver else [])
+    if record.approvals_needed > 1 and record.state is State.PENDING_APPROVAL:
+        names = ", ".join(f"<@{u}>" for u in approvers) or "none yet"
+        fields.append(MarkdownTextObject(text=f"*Approvals*\n{len(approvers)} of {record.approvals_needed}: {names}"))
+    elif approvers:
+        fields.append(MarkdownTextObject(text="*Approved by*\n" + ", ".join(f"<@{u}>" for u in approvers)))
     if record.deployment_id:
         fields.append(
             MarkdownTextObject(
@@ -230,12 +235,26 @@ def alert_blocks(record: Deployment, permalink: str) -> tuple[str, list[Block]]:
     return text, blocks
 
 
+def audit_text(app: str, entries: list[AuditEvent]) -> str:
+    """An app's audit entries, newest first, one line each (every value escaped: it may echo input)."""
+    if not entries:
+        return f"No audit entries for `{app}` yet."
+    lines = [f"*Audit trail of `{app}`* (newest first; `deploybot audit export` has everything):"]
+    for e in entries:
+        who = f"<@{e.actor}>" if e.actor.startswith(("U", "W")) else esc(e.actor)
+        detail = ", ".join(f"{esc(k)}={esc(v)}" for k, v in e.detail.items() if v not in (None, ""))
+        line = f"• {e.at:%Y-%m-%d %H:%M:%S} UTC · `{esc(e.record_id)}` · {who} · *{esc(e.action)}*"
+        lines.append(cut(f"{line} · {detail}" if detail else line, 400))
+    return cut("\n".join(lines), 3000)
+
+
 def help_blocks(apps: list[str]) -> tuple[str, list[Block]]:
     text = (
         "*/deploy <app> <version>* asks to deploy that image tag to the app's ECS service through CodeDeploy "
         "blue/green. An approver presses *Approve*; the thread then follows the deployment live.\n"
         "• `/deploy web1 v1.2.3`: deploy tag `v1.2.3` (checked in ECR and pinned by digest)\n"
         "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
+        "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
         "• `/deploy help`: this message\n"
         f"Apps: {', '.join(f'`{a}`' for a in sorted(apps))}\n"
         "Buttons: *Approve* / *Cancel* the request, *Shift traffic* when green is ready, *Finish now* to end the "

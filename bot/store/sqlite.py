@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..domain.audit import AuditEvent
 from ..domain.models import Deployment, State
 from ..domain.ports import StaleRecord
 
@@ -31,14 +31,22 @@ CREATE TABLE IF NOT EXISTS locks (
     owner TEXT NOT NULL,
     lease_until REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit (
+CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id TEXT NOT NULL,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL
+    app TEXT NOT NULL,
+    data TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_log_record ON audit_log(record_id, seq);
+CREATE INDEX IF NOT EXISTS audit_log_app ON audit_log(app, seq);
+"""
+# Stores made before the audit carried team, channel and AWS request ids kept it in `audit`.
+MIGRATE_AUDIT = """
+INSERT INTO audit_log (record_id, app, data)
+SELECT record_id, '', json_object('at', at, 'record_id', record_id, 'app', '', 'actor', actor, 'action', action,
+                                  'detail', json(detail))
+FROM audit ORDER BY seq;
+DROP TABLE audit;
 """
 IN_FLIGHT = tuple(s.value for s in State if s.in_flight)
 
@@ -52,6 +60,8 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        if self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone():
+            self._db.executescript("BEGIN IMMEDIATE;" + MIGRATE_AUDIT + "COMMIT;")
         self._lock = threading.Lock()
 
     @classmethod
@@ -157,14 +167,20 @@ class SqliteStore:
     async def release_lock(self, key: str, owner: str) -> None:
         await self._run("DELETE FROM locks WHERE key = ? AND owner = ?", (key, owner))
 
-    async def audit(self, record_id: str, actor: str, action: str, detail: dict[str, object]) -> None:
+    async def audit(self, event: AuditEvent) -> None:
         await self._run(
-            "INSERT INTO audit (record_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
-            (record_id, datetime.now(UTC).isoformat(), actor, action, json.dumps(detail, default=str)),
+            "INSERT INTO audit_log (record_id, app, data) VALUES (?, ?, ?)",
+            (event.record_id, event.app, event.model_dump_json()),
         )
 
-    async def audit_log(self, record_id: str) -> list[dict[str, Any]]:
-        rows = await self._run(
-            "SELECT at, actor, action, detail FROM audit WHERE record_id = ? ORDER BY seq", (record_id,)
-        )
-        return [{"at": r[0], "actor": r[1], "action": r[2], "detail": json.loads(r[3])} for r in rows]
+    async def audit_log(self, record_id: str) -> list[AuditEvent]:
+        rows = await self._run("SELECT data FROM audit_log WHERE record_id = ? ORDER BY seq", (record_id,))
+        return [AuditEvent.model_validate_json(r[0]) for r in rows]
+
+    async def audit_for_app(self, app: str, limit: int) -> list[AuditEvent]:
+        rows = await self._run("SELECT data FROM audit_log WHERE app = ? ORDER BY seq DESC LIMIT ?", (app, limit))
+        return [AuditEvent.model_validate_json(r[0]) for r in rows]
+
+    async def audit_export(self) -> list[AuditEvent]:
+        rows = await self._run("SELECT data FROM audit_log ORDER BY seq")
+        return [AuditEvent.model_validate_json(r[0]) for r in rows]

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError
+from bot.domain import audit
 from bot.domain.models import State
 from bot.domain.ports import StaleRecord, Store
 from bot.sandbox.aws.server import LocalAws
 from bot.store.factory import StoreSettings, init_store, open_store
+from bot.store.sqlite import SqliteStore
 from tests.unit.factories import record
 
 
@@ -88,12 +92,38 @@ async def test_app_lock_has_one_owner_and_a_lease(store: Store) -> None:
     assert sum(r is None for r in results) == 1
 
 
-async def test_audit_is_append_only_and_ordered(store: Store) -> None:
+async def test_audit_is_append_only_ordered_and_per_app(store: Store) -> None:
     await store.create(record(id="r-audit"))
-    await store.audit("r-audit", "U0ALICE", "requested", {"tag": "v1.2.3"})
-    await store.audit("r-audit", "U0BOB", "approved", {})
+    t0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    audit.begin("T0SANDBOX", "C0DEPLOYS")
+    await store.audit(audit.event(t0, "r-audit", "web1", "U0ALICE", "requested", tag="v1.2.3"))
+    audit.note_aws_request("aws-req-1")
+    await store.audit(audit.event(t0 + timedelta(seconds=1), "r-audit", "web1", "U0BOB", "approved"))
+    await store.audit(audit.event(t0 + timedelta(seconds=2), "r-other", "web2", "U0BOB", "approved"))
     log = await store.audit_log("r-audit")
-    assert [(e["actor"], e["action"]) for e in log] == [("U0ALICE", "requested"), ("U0BOB", "approved")]
+    assert [(e.actor, e.action) for e in log] == [("U0ALICE", "requested"), ("U0BOB", "approved")]
+    assert log[0].detail == {"tag": "v1.2.3"} and log[0].team == "T0SANDBOX" and log[0].channel == "C0DEPLOYS"
+    assert log[0].aws_request_ids == [] and log[1].aws_request_ids == ["aws-req-1"]
+    assert [e.action for e in await store.audit_for_app("web1", 1)] == ["approved"]  # newest first
+    assert [e.record_id for e in await store.audit_for_app("web2", 10)] == ["r-other"]
+    assert [e.at for e in await store.audit_export()] == [t0 + timedelta(seconds=i) for i in range(3)]
+
+
+async def test_sqlite_moves_an_older_audit_table_over(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, at TEXT NOT NULL,"
+            " actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO audit (record_id, at, actor, action, detail) VALUES "
+            "('r-1', '2026-11-20T10:00:00+00:00', 'U0BOB', 'approved', '{\"x\": 1}')"
+        )
+    store = SqliteStore(str(path))
+    [entry] = await store.audit_log("r-1")
+    assert (entry.actor, entry.action, entry.detail) == ("U0BOB", "approved", {"x": 1})
+    store.close()
 
 
 def test_sqlite_refuses_several_replicas(tmp_path: Path) -> None:

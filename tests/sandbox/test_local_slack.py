@@ -150,7 +150,7 @@ async def test_control_api_rejects_bad_input(slack: LocalSlack) -> None:
             assert r.status == 400
         async with session.get(f"{slack.base_url}/_sandbox/state?since=-1") as r:
             state = await r.json()
-            assert {c["name"] for c in state["channels"]} == {"deploys", "alerts"}
+            assert {c["name"] for c in state["channels"]} == {"deploys", "alerts", "general"}
 
 
 async def test_a_late_ack_is_an_operation_timeout(slack: LocalSlack) -> None:

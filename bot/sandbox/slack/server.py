@@ -292,8 +292,15 @@ class LocalSlack:
     # -- the people's side: slash commands and clicks -----------------------------------------
 
     async def slash(
-        self, text: str, *, user: str = "U0ALICE", channel: str = "C0DEPLOYS", command: str = "/deploy"
+        self,
+        text: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = "C0DEPLOYS",
+        command: str = "/deploy",
+        user_name: str | None = None,
     ) -> DeliveryResult:
+        """``user_name`` overrides the display name sent, as a renamed (or impersonating) account would."""
         ws = self.ws
         person, ch = ws.users[user], ws.channel(channel)
         fields = {
@@ -303,7 +310,7 @@ class LocalSlack:
             "channel_id": ch.id,
             "channel_name": ch.name,
             "user_id": person.id,
-            "user_name": person.name,
+            "user_name": user_name or person.name,
             "command": command,
             "text": text,
             "api_app_id": APP_ID,
@@ -341,7 +348,9 @@ class LocalSlack:
             ws.post_ephemeral({"channel": channel, "user": user, "text": result.body}, source="ack")
         await self.changed()
 
-    def block_actions_payload(self, message: Message, action_id: str, user: str) -> dict[str, Any]:
+    def block_actions_payload(
+        self, message: Message, action_id: str, user: str, user_name: str | None = None
+    ) -> dict[str, Any]:
         ws = self.ws
         person, ch = ws.users[user], ws.channel(message.channel)
         button = find_button(message, action_id)
@@ -350,7 +359,12 @@ class LocalSlack:
         element, block_id = button
         return {
             "type": "block_actions",
-            "user": {"id": person.id, "username": person.name, "name": person.name, "team_id": person.team_id},
+            "user": {
+                "id": person.id,
+                "username": user_name or person.name,
+                "name": user_name or person.name,
+                "team_id": person.team_id,
+            },
             "api_app_id": APP_ID,
             "token": "sandbox-verification-token",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": ch.id, "is_ephemeral": False},
@@ -375,8 +389,10 @@ class LocalSlack:
             ],
         }
 
-    async def click(self, message: Message, action_id: str, *, user: str = "U0BOB") -> DeliveryResult:
-        payload = self.block_actions_payload(message, action_id, user)
+    async def click(
+        self, message: Message, action_id: str, *, user: str = "U0BOB", user_name: str | None = None
+    ) -> DeliveryResult:
+        payload = self.block_actions_payload(message, action_id, user, user_name)
         result = await self.deliverer.interactive(payload)
         if not result.ok:
             self.ws.post_ephemeral(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TEAM_ID = "T0SANDBOX"
+PARTNER_TEAM_ID = "T0PARTNER"
 TEAM_DOMAIN = "deploybot-sandbox"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
@@ -165,15 +166,19 @@ class Workspace:
                 User("U0ALICE", "alice", "Alice Developer", "developer"),
                 User("U0BOB", "bob", "Bob Approver", "release approver"),
                 User("U0CAROL", "carol", "Carol Outsider", "designer"),
+                User("U0DAVE", "dave", "Dave Approver", "second release approver"),
+                # Eve is in a shared channel from a partner organization (Slack Connect).
+                User("U0EVE", "eve", "Eve Partner", "contractor", team_id=PARTNER_TEAM_ID),
                 User(BOT_USER, "deploybot", "deploybot", "bot", is_bot=True),
             )
         }
-        everyone = {"U0ALICE", "U0BOB", "U0CAROL", BOT_USER}
+        everyone = {"U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", BOT_USER}
         self.channels = {
-            "C0DEPLOYS": Channel("C0DEPLOYS", "deploys", set(everyone)),
+            "C0DEPLOYS": Channel("C0DEPLOYS", "deploys", everyone | {"U0EVE"}),
             "C0ALERTS": Channel("C0ALERTS", "alerts", set(everyone)),
+            "C0GENERAL": Channel("C0GENERAL", "general", set(everyone)),
         }
-        self.usergroups = {"S0APPROVERS": {"handle": "deploy-approvers", "users": ["U0BOB"]}}
+        self.usergroups = {"S0APPROVERS": {"handle": "deploy-approvers", "users": ["U0BOB", "U0DAVE"]}}
         self.messages: dict[str, list[Message]] = {c: [] for c in self.channels}
         self.ephemerals: list[Ephemeral] = []
         self.calls: list[Call] = []
