@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint typecheck unit browser-deps bench clean
+.PHONY: install demo test lint typecheck unit fuzz browser-deps bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ unit: install
 	$(BIN)/pytest -q
 
 test: install browser-deps lint typecheck unit
+
+# The property tests of everything typed after /deploy, with 10,000 examples each (make test runs 300).
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/unit/test_input_properties.py
 
 bench: install
 	$(BIN)/python -m bench

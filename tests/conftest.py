@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bot.config import Settings, load_catalog
 from bot.logging import configure
@@ -16,6 +17,11 @@ from bot.sandbox.aws.moto_ext import CONTROL
 from bot.sandbox.aws.server import LocalAws
 from bot.sandbox.runner import CATALOG, Sandbox
 from bot.sandbox.slack.server import LocalSlack
+
+# Property tests: a quick pass in `make test`, 10,000 examples each with HYPOTHESIS_PROFILE=long (`make fuzz`).
+settings.register_profile("fast", max_examples=300, deadline=None)
+settings.register_profile("long", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 for _proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
     os.environ.pop(_proxy, None)  # slack_sdk ignores NO_PROXY; Bolt flips to OAuth with client ids
@@ -92,3 +98,19 @@ async def bot(
     yield runtime
     await runtime.tasks.drain()
     await runtime.stop()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked after_all run last; they learn whether they saw the whole suite."""
+    last = [i for i in items if i.get_closest_marker("after_all")]
+    rest = [i for i in items if not i.get_closest_marker("after_all")]
+    items[:] = rest + last
+    config.stash[WHOLE_SUITE] = (
+        not config.getoption("keyword")
+        and not config.getoption("markexpr")
+        and all(Path(str(a).split("::")[0]).resolve() == TESTS for a in config.args)
+    )
+
+
+WHOLE_SUITE = pytest.StashKey[bool]()
+TESTS = Path(__file__).resolve().parent

@@ -39,7 +39,7 @@ class DynamoStore:
         self.client = boto3.session.Session(region_name=region).client(
             "dynamodb",
             endpoint_url=endpoint_url,
-            config=Config(retries={"mode": "adaptive", "total_max_attempts": 4}),
+            config=Config(retries={"mode": "adaptive", "total_max_attempts": 4}, user_agent_extra="deploybot/0.1"),
         )
 
     @classmethod

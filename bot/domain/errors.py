@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def shown(text: object) -> str:
+    """Someone's input, made safe to show in Slack: no `<!channel>`, mention or link survives."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class DeployError(Exception):
     """Shown to the person who asked, as is (plain text, already safe to display)."""
 
@@ -14,7 +19,7 @@ class DeployError(Exception):
 class UnknownApp(DeployError):
     def __init__(self, app: str, known: list[str]) -> None:
         names = ", ".join(f"`{n}`" for n in sorted(known)) or "none"
-        super().__init__(f"I don't know an app called `{app}`. Known apps: {names}.")
+        super().__init__(f"I don't know an app called `{shown(app)}`. Known apps: {names}.")
 
 
 class BadVersion(DeployError):
@@ -24,7 +29,7 @@ class BadVersion(DeployError):
 class TagNotFound(DeployError):
     def __init__(self, repository: str, tag: str) -> None:
         super().__init__(
-            f"There is no image tagged `{tag}` in the ECR repository `{repository}`. "
+            f"There is no image tagged `{shown(tag)}` in the ECR repository `{repository}`. "
             "Push it first (or check the spelling); nothing was changed in AWS."
         )
 

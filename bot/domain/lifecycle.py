@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from .errors import BadVersion, Conflict
+from .errors import BadVersion, Conflict, shown
 from .models import Deployment, EventView, Phase, Snapshot, State
 
 MAX_VERSION_LENGTH = 128
@@ -31,7 +31,8 @@ def check_version(version: str, pattern: str) -> str:
         raise BadVersion(f"That version is {len(version)} characters long; the limit is {MAX_VERSION_LENGTH}.")
     if not re.fullmatch(pattern, version):
         raise BadVersion(
-            f"`{version}` is not a valid version for this app: it must match `{pattern}` (for example `v1.2.3`)."
+            f"`{shown(version)}` is not a valid version for this app: it must match `{shown(pattern)}` "
+            "(for example `v1.2.3`)."
         )
     return version
 

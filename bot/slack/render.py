@@ -22,15 +22,14 @@ from slack_sdk.models.blocks import (
 )
 
 from ..domain.audit import AuditEvent
+from ..domain.errors import shown
 from ..domain.lifecycle import NOT_FOUND, PHASE_TEXT, Action, Milestone, MilestoneKind, actions_for
 from ..domain.models import Deployment, Phase, State
 
 CUT = "… (cut)"
 
 
-def esc(text: object) -> str:
-    """Escape for mrkdwn so no `<!channel>`, mention or link can be injected."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+esc = shown  # escape for mrkdwn so no `<!channel>`, mention or link can be injected
 
 
 def cut(text: str, limit: int) -> str:
@@ -250,8 +249,8 @@ def audit_text(app: str, entries: list[AuditEvent]) -> str:
 
 def help_blocks(apps: list[str]) -> tuple[str, list[Block]]:
     text = (
-        "*/deploy <app> <version>* asks to deploy that image tag to the app's ECS service through CodeDeploy "
-        "blue/green. An approver presses *Approve*; the thread then follows the deployment live.\n"
+        "*/deploy &lt;app&gt; &lt;version&gt;* asks to deploy that image tag to the app's ECS service through "
+        "CodeDeploy blue/green. An approver presses *Approve*; the thread then follows the deployment live.\n"
         "• `/deploy web1 v1.2.3`: deploy tag `v1.2.3` (checked in ECR and pinned by digest)\n"
         "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
         "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"

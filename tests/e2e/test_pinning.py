@@ -37,4 +37,4 @@ async def test_socket_mode_reconnects_after_refresh_requested(sandbox: Sandbox, 
         lambda: [c for c in sandbox.slack.deliverer.connections if not c.retiring], what="a fresh connection"
     )
     result = await sandbox.slack.slash("help")
-    assert result.ok and "/deploy <app> <version>" in str(result.body)
+    assert result.ok and "/deploy &lt;app&gt; &lt;version&gt;" in str(result.body)

@@ -19,7 +19,7 @@ def aws_writes() -> list[str]:
 async def test_help(sandbox: Sandbox, bot: object) -> None:
     result = await sandbox.slack.slash("help")
     assert result.ok
-    assert "/deploy <app> <version>" in str(result.body)
+    assert "/deploy &lt;app&gt; &lt;version&gt;" in str(result.body)
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,9 @@ class Control:
     latency_seconds: float = 0.0
     latency_by_operation: dict[str, float] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (service, operation)
+    # Every (service, operation) deploybot itself called (its User-Agent says so), kept for the whole
+    # run: the IAM policy test compares it with docs/iam-policy.json.
+    bot_calls: set[tuple[str, str]] = field(default_factory=set)
 
     def reset_faults(self) -> None:
         with self.lock:

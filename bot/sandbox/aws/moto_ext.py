@@ -29,6 +29,8 @@ _ORIGINAL_CALL_ACTION = BaseResponse.call_action
 def _throttled_call_action(self: BaseResponse) -> Any:
     operation = self._get_action()
     CONTROL.calls.append((str(self.service_name), operation))
+    if "deploybot/" in str(self.headers.get("User-Agent", "")):
+        CONTROL.bot_calls.add((str(self.service_name), operation))
     delay = CONTROL.latency_by_operation.get(operation, CONTROL.latency_seconds)
     if delay:
         time.sleep(delay)  # a moto server thread, not the event loop: this is AWS being slow
