@@ -156,3 +156,36 @@ def test_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     SqliteStore.from_url("sqlite://:memory:").close()
     with pytest.raises(ValueError, match="unsupported"):
         SqliteStore.from_url("sqlite:///")
+
+
+async def test_init_store_adds_the_audit_index_to_an_older_table(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in aws.env().items():
+        monkeypatch.setenv(name, value)
+    ddb = aws.client("dynamodb")
+    ddb.create_table(  # the layout before the audit index existed
+        TableName="deploybot-old",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["data"]},
+            }
+        ],
+    )
+    settings = StoreSettings(store_url="dynamodb://deploybot-old", aws_endpoint_url=aws.endpoint, replicas=3)
+    assert init_store(settings) == "DynamoDB table deploybot-old already exists"
+    indexes = {i["IndexName"] for i in ddb.describe_table(TableName="deploybot-old")["Table"]["GlobalSecondaryIndexes"]}
+    assert indexes == {"gsi1", "gsi2"}
+    store = open_store(settings)
+    t0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    await store.audit(audit.event(t0, "r-1", "web1", "U0BOB", "approved"))
+    assert [e.action for e in await store.audit_for_app("web1", 5)] == ["approved"]
+    store.close()

@@ -218,3 +218,10 @@ async def test_finished_and_cancelled_requests_cannot_be_approved(h: Harness) ->
     again = await h.click(done, Action.APPROVE, "U0DAVE")
     assert again.version == done.version and len(h.aws.created) == 1
     assert "finished" in h.told("U0DAVE")[-1] and "approved by <@U0BOB>" in h.told("U0DAVE")[-1]
+
+
+@pytest.mark.parametrize("action", [Action.SHIFT, Action.FINISH, Action.ROLLBACK, Action.APPROVE])
+async def test_a_click_on_a_deployment_the_bot_does_not_track_calls_no_aws(h: Harness, action: Action) -> None:
+    await h.deployer.click(action, "r-0000000000", "U0BOB", "T0SANDBOX", "C0DEPLOYS")  # a forged button value
+    assert "no record of that deployment" in h.told("U0BOB")[-1]
+    assert (h.aws.created, h.aws.continued, h.aws.stopped) == ([], [], [])
