@@ -209,6 +209,7 @@ class Deployer:
                 await self._audit(record.id, record.app, user, f"refused:{action.value}", reason=exc.message)
                 await slack.ephemeral(channel, user, exc.message)
             except Conflict as exc:
+                await self._audit(record.id, record.app, user, f"conflict:{action.value}", reason=exc.message)
                 await slack.ephemeral(channel, user, exc.message)
                 await self.notifier.sync_root(await self.store.get(record_id) or record, self.now(), force=True)
             except DeployError as exc:

@@ -204,6 +204,7 @@ async def test_who_may_act(h: Harness, action: Action, phase: Phase, user: str, 
     else:
         assert h.told(user)  # told why
         assert after.version == record.version  # nothing saved
+        assert audited[-1] in (f"refused:{action.value}", f"conflict:{action.value}")
 
 
 async def test_finished_and_cancelled_requests_cannot_be_approved(h: Harness) -> None:
