@@ -20,7 +20,8 @@ from slack_bolt.async_app import AsyncApp
 from handlers import actions, commands
 
 from .aws.gateway import AwsGateway
-from .config import Catalog, Settings
+from .catalog import Catalog
+from .config import Settings
 from .deployer import Deployer
 from .notifier import Notifier
 from .outbox import Outbox

@@ -15,7 +15,8 @@ from typing import Any
 
 import structlog
 
-from .config import Catalog, ConfigError, Settings, load_catalog, load_settings
+from .catalog import Catalog, load_catalog
+from .config import ConfigError, Settings, load_settings
 from .logging import configure
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from .config import AppConfig, Catalog
+from .catalog import AppConfig, Catalog
 from .crashpoints import crash_point
 from .domain import audit, policy
 from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, UpstreamError
@@ -34,8 +34,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def app_lock(app: str) -> str:
-    return f"app:{app}"
+def app_lock(key: str) -> str:
+    """One open request per app and environment (``AppConfig.key``, ``Deployment.target``)."""
+    return f"app:{key}"
 
 
 def watch_lock(request_id: str) -> str:
@@ -85,7 +86,7 @@ class Deployer:
             log.exception("deploy_request_failed")
             await self.notifier.slack.respond(
                 response_url,
-                f"Something went wrong on deploybot's side while preparing `{app.name}` `{tag}`; "
+                f"Something went wrong on deploybot's side while preparing `{app.label}` `{tag}`; "
                 "nothing was deployed. Try again, and tell the deploybot admins if it keeps happening.",
             )
             return None
@@ -105,30 +106,30 @@ class Deployer:
             return None
         request_id = new_request_id()
         # One open request per app across every replica: the lock is taken before any AWS work.
-        holder = await self.store.acquire_lock(app_lock(app.name), request_id, self.now() + APPROVAL_LEASE)
+        holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.now() + APPROVAL_LEASE)
         if holder is not None:
             await self.notifier.slack.respond(response_url, await self._busy(app, holder))
             return None
         try:
             record = await self._prepare(request_id, app, tag, user, team, response_url)
         except BaseException:
-            await self.store.release_lock(app_lock(app.name), request_id)
+            await self.store.release_lock(app_lock(app.key), request_id)
             raise
         if record is None:
-            await self.store.release_lock(app_lock(app.name), request_id)
+            await self.store.release_lock(app_lock(app.key), request_id)
         return record
 
     async def _busy(self, app: AppConfig, holder: str) -> str:
         other = await self.store.get(holder)
         if other is None:
-            return f"Another deploy request for `{app.name}` is being prepared right now. Try again in a moment."
+            return f"Another deploy request for `{app.label}` is being prepared right now. Try again in a moment."
         if other.state is State.PENDING_APPROVAL:
             return (
-                f"`{app.name}` already has a request waiting for approval (`{other.tag}`, asked by "
+                f"`{app.label}` already has a request waiting for approval (`{other.tag}`, asked by "
                 f"<@{other.requester}>). Approve or cancel it first."
             )
         return (
-            f"`{app.name}` is already being deployed (`{other.tag}`, requested by <@{other.requester}>). "
+            f"`{app.label}` is already being deployed (`{other.tag}`, requested by <@{other.requester}>). "
             "Wait for it to finish or roll it back."
         )
 
@@ -150,6 +151,8 @@ class Deployer:
         record = Deployment(
             id=request_id,
             app=app.name,
+            environment=app.environment,
+            show_environment=not app.only_environment,
             tag=image.tag,
             image=image,
             requester=user,
@@ -175,9 +178,25 @@ class Deployer:
             raise
         record = await self.store.save(record.model_copy(update={"message_ts": ts}))
         log.info("deploy_requested", digest=image.digest)
+        if not app.require_approval:
+            return await self._without_approval(app, record, response_url)
         await slack.respond(
-            response_url, f"Asked for approval of `{app.name}` `{image.tag}` in <#{app.deploy_channel}>."
+            response_url, f"Asked for approval of `{app.label}` `{image.tag}` in <#{app.deploy_channel}>."
         )
+        return record
+
+    async def _without_approval(self, app: AppConfig, record: Deployment, response_url: str) -> Deployment:
+        """An environment that needs no approval (`require_approval: false`) starts at once."""
+        now = self.now()
+        await self.store.renew_lock(app_lock(app.key), record.id, now + RUN_LEASE)
+        record = await self.store.save(transition(record, State.STARTING, now, auto_approved=True, approved_at=now))
+        await self._audit(record.id, app.name, "deploybot", "approved", reason="no approval required")
+        await self.notifier.slack.respond(
+            response_url,
+            f"Deploying `{app.label}` `{record.tag}` now (no approval needed there); follow it in "
+            f"<#{app.deploy_channel}>.",
+        )
+        await self._start(app, record)
         return record
 
     # -- buttons ------------------------------------------------------------------------------
@@ -217,9 +236,9 @@ class Deployer:
             return
 
     async def _click(self, action: Action, record: Deployment, user: str, team: str) -> None:
-        app = self.catalog.get(record.app)
+        app = self.catalog.get(record.app, record.environment)
         if app is None:
-            raise NotAllowed(f"`{record.app}` is no longer in the catalog, so nobody can act on it.")
+            raise NotAllowed(f"`{record.target}` is no longer in the catalog, so nobody can act on it.")
         slack = self.notifier.slack
         members = await slack.usergroup_members(app.approvers.usergroups) if app.approvers.usergroups else set()
         policy.check(action, app, record, user, team, members)
@@ -238,9 +257,9 @@ class Deployer:
                 )
                 await self.notifier.sync_root(record, now)
                 return
-            if not await self.store.renew_lock(app_lock(app.name), record.id, now + RUN_LEASE):
+            if not await self.store.renew_lock(app_lock(app.key), record.id, now + RUN_LEASE):
                 raise Conflict(
-                    f"This request is too old: its hold on `{app.name}` ran out and another request took "
+                    f"This request is too old: its hold on `{app.label}` ran out and another request took "
                     "it. Ask again with /deploy."
                 )
             record = await self.store.save(
@@ -253,7 +272,7 @@ class Deployer:
             return
         if action is Action.CANCEL:
             record = await self.store.save(transition(record, State.CANCELLED, now, cancelled_by=user))
-            await self.store.release_lock(app_lock(app.name), record.id)
+            await self.store.release_lock(app_lock(app.key), record.id)
             await self._audit(record.id, app.name, user, "cancelled", state=record.state.value)
             await self.notifier.sync_root(record, now)
             return
@@ -294,8 +313,8 @@ class Deployer:
         )
         crash_point("after_register")
         description = (
-            f"{marker(record.id)} {app.name} {record.tag} requested by {record.requester}, "
-            f"approved by {','.join(record.approvals) or record.approver}"
+            f"{marker(record.id)} {record.target} {record.tag} requested by {record.requester}, "
+            f"approved by {','.join(record.approvals) or record.approver or 'nobody-needed'}"
         )
         try:
             deployment_id = await self.platform.create_deployment(
@@ -321,7 +340,7 @@ class Deployer:
                 reply(f":x: The deployment could not be started: {reason}", broadcast=True)
             )
         )
-        await self.store.release_lock(app_lock(app.name), record.id)
+        await self.store.release_lock(app_lock(app.key), record.id)
         await self._audit(record.id, app.name, "deploybot", "start_failed", reason=reason, state=record.state.value)
         log.warning("deployment_start_failed", reason=reason)
         await self.notifier.sync_root(record, now)

@@ -11,7 +11,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
-from .config import AppConfig
+from .catalog import AppConfig
 from .domain.lifecycle import Milestone, MilestoneKind
 from .domain.models import Deployment, Outgoing, State
 from .outbox import Outbox

@@ -14,7 +14,7 @@ import re
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from .config import AppConfig
+from .catalog import AppConfig
 from .deployer import RUN_LEASE, Deployer, app_lock, marker
 from .domain import audit
 from .domain.errors import DeployError
@@ -24,9 +24,10 @@ from .notifier import reply
 from .slack.render import console_url
 
 log = structlog.get_logger(__name__)
-# What Deployer._create writes: "deploybot r-0123456789: web1 v1.2.3 requested by U…, approved by U…"
+# What Deployer._create writes: "deploybot r-0123456789: web1:prod v1.2.3 requested by U…, approved by U…"
+# (before environments: "web1 v1.2.3", the app's default environment).
 DESCRIPTION = re.compile(
-    r"^deploybot (?P<id>r-[0-9a-f]{10}): (?P<app>\S+) (?P<tag>\S+) requested by (?P<requester>\S+), "
+    r"^deploybot (?P<id>r-[0-9a-f]{10}): (?P<target>\S+) (?P<tag>\S+) requested by (?P<requester>\S+), "
     r"approved by (?P<approver>\S+)"
 )
 
@@ -38,7 +39,7 @@ class Recovery:
     async def stranded(self, record: Deployment) -> None:
         """A record left in STARTING by a replica that died: adopt its deployment or say it never began."""
         d = self.deployer
-        app = d.catalog.get(record.app)
+        app = d.catalog.get(record.app, record.environment)
         if app is None:
             return
         try:
@@ -61,7 +62,7 @@ class Recovery:
     async def lost(self) -> int:
         """Adopt running deployments that carry a deploybot request id unknown to the store."""
         adopted = 0
-        for app in self.deployer.catalog.apps.values():
+        for app in self.deployer.catalog.all():
             try:
                 active = await self.deployer.platform.active_deployments(
                     app.codedeploy_application, app.deployment_group
@@ -71,7 +72,7 @@ class Recovery:
                 continue
             for found in active:
                 match = DESCRIPTION.match(found.description)
-                if match is None or match["app"] != app.name:
+                if match is None or match["target"] not in (app.key, app.name):
                     continue  # not ours (CI, the console), or another catalog entry's
                 if await self.deployer.store.get(match["id"]) is not None:
                     continue
@@ -97,10 +98,13 @@ class Recovery:
         record = Deployment(
             id=match["id"],
             app=app.name,
+            environment=app.environment,
+            show_environment=not app.only_environment,
             tag=match["tag"],
             image=Image(repository_uri=repository or app.repository, tag=match["tag"], digest=digest or "unknown"),
             requester=match["requester"],
-            approver=match["approver"],
+            approver=None if match["approver"] == "nobody-needed" else match["approver"],
+            auto_approved=match["approver"] == "nobody-needed",
             team_id=d.notifier.slack.team_id,
             channel=app.deploy_channel,
             state=State.IN_PROGRESS,
@@ -126,7 +130,7 @@ class Recovery:
         await d.store.audit(
             audit.event(now, record.id, app.name, "deploybot", "adopted", deployment_id=found.deployment_id)
         )
-        await d.store.acquire_lock(app_lock(app.name), record.id, now + RUN_LEASE)
+        await d.store.acquire_lock(app_lock(app.key), record.id, now + RUN_LEASE)
         link = f"<{console_url(d.notifier.region, found.deployment_id)}|{found.deployment_id}>"
         note = reply(
             f":mag: deploybot had lost its record of CodeDeploy deployment {link} and found it again by its "

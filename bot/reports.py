@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from .config import AppConfig
+from .catalog import AppConfig
 from .domain import policy
 from .domain.audit import AuditEvent
 from .domain.ports import Store
@@ -29,7 +29,7 @@ class Reports:
         )
         if team != self.slack.team_id or not allowed:
             await self.slack.respond(
-                response_url, f"Only approvers and requesters of `{app.name}` can read its audit trail."
+                response_url, f"Only approvers and requesters of `{app.label}` can read its audit trail."
             )
             return
         entries: list[AuditEvent] = await self.store.audit_for_app(app.name, AUDIT_LINES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Catalog
+from .catalog import Catalog
 from .deployer import Deployer
 from .reports import Reports
 from .tasks import TaskSupervisor

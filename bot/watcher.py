@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from .config import Catalog
+from .catalog import Catalog
 from .crashpoints import crash_point
 from .deployer import RUN_LEASE, app_lock, watch_lock
 from .domain import audit
@@ -115,9 +115,9 @@ class Watcher:
             elif snapshots is not None and not record.state.terminal and record.tracked_deployment:
                 record = await self._missing(record)
             if record.state.terminal:
-                await self.store.release_lock(app_lock(record.app), record.id)
+                await self.store.release_lock(app_lock(record.target), record.id)
             elif record.state.in_flight:
-                await self.store.renew_lock(app_lock(record.app), record.id, self.now() + RUN_LEASE)
+                await self.store.renew_lock(app_lock(record.target), record.id, self.now() + RUN_LEASE)
             # Finished ones are told until Slack has everything (we may have restarted, or taken
             # over from a replica that died): the root is re-rendered and the outbox sent.
             if await self._tell(record) and record.state.terminal:
@@ -143,7 +143,8 @@ class Watcher:
             ),
         )
         lost = lost.queue(
-            reply(render.outcome_text(lost), broadcast=True), *self.notifier.alert(lost, self.catalog.get(lost.app))
+            reply(render.outcome_text(lost), broadcast=True),
+            *self.notifier.alert(lost, self.catalog.get(lost.app, lost.environment)),
         )
         try:
             saved = await self.store.save(lost)
@@ -214,7 +215,7 @@ class Watcher:
             observed = observation.record
             messages = self.notifier.milestones(observed, observation.milestones)
             if observed.state.terminal:
-                messages += self.notifier.alert(observed, self.catalog.get(observed.app))
+                messages += self.notifier.alert(observed, self.catalog.get(observed.app, observed.environment))
             try:
                 saved = await self.store.save(observed.queue(*messages))
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ import structlog
 from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.config import AppConfig, Catalog
+from bot.catalog import AppConfig, Catalog
 from bot.domain.errors import DeployError, UnknownApp, shown
 from bot.domain.lifecycle import check_version
 from bot.services import Services
@@ -20,7 +21,10 @@ from .payloads import SlashCommand
 
 log = structlog.get_logger(__name__)
 COMMAND = "/deploy"
-USAGE = "Usage: `/deploy &lt;app&gt; &lt;version&gt;`, for example `/deploy web1 v1.2.3`. `/deploy help` explains more."
+USAGE = (
+    "Usage: `/deploy &lt;app&gt; &lt;version&gt; [to &lt;environment&gt;]`, for example `/deploy web1 v1.2.3`. "
+    "`/deploy help` explains more."
+)
 
 
 def tokens(text: str) -> list[str]:
@@ -35,6 +39,10 @@ class Parsed:
     version: str = ""
 
 
+SUBCOMMANDS = ("help", "audit")
+CLOSE = 0.6  # difflib's similarity above which a typo gets a suggestion
+
+
 def parse(text: str, catalog: Catalog) -> Parsed:
     """What the command text asks for; DeployError (with a message safe to show) when it is not valid."""
     words = tokens(text)
@@ -43,20 +51,38 @@ def parse(text: str, catalog: Catalog) -> Parsed:
     if words[0] == "audit":
         if len(words) != 2:
             raise DeployError("Usage: `/deploy audit &lt;app&gt;`, for example `/deploy audit web1`.")
-        return Parsed("audit", _app(words[1], catalog))
-    if len(words) != 2:
-        raise DeployError(f"I need an app and a version. {USAGE}")
-    app_cfg = _app(words[0], catalog)
-    if words[1] != "latest":
-        check_version(words[1], app_cfg.version_pattern)
-    return Parsed("deploy", app_cfg, words[1])
+        return Parsed("audit", _app(words[1], None, catalog))
+    if len(words) == 1:
+        raise DeployError(f"I need an app and a version.{_closest(words[0], catalog)} {USAGE}")
+    name, version, *rest = words
+    if rest[:1] == ["to"]:
+        rest = rest[1:]
+    if len(rest) > 1 or (len(words) == 3 and words[2] == "to"):
+        raise DeployError(f"I need an app, a version and at most one environment. {USAGE}")
+    app_cfg = _app(name, rest[0] if rest else None, catalog)
+    if version != "latest":
+        check_version(version, app_cfg.version_pattern)
+    return Parsed("deploy", app_cfg, version)
 
 
-def _app(name: str, catalog: Catalog) -> AppConfig:
-    found = catalog.get(name)
+def _app(name: str, environment: str | None, catalog: Catalog) -> AppConfig:
+    if name not in catalog.apps:
+        raise UnknownApp(name, catalog.names(), _closest(name, catalog))
+    found = catalog.get(name, environment)
     if found is None:
-        raise UnknownApp(name, list(catalog.apps))
+        envs = ", ".join(f"`{e}`" for e in catalog.environments(name))
+        raise DeployError(f"`{name}` has no environment `{shown(environment)}`. Its environments: {envs}.")
     return found
+
+
+def _closest(word: str, catalog: Catalog) -> str:
+    """ " Did you mean `status`?" for a near miss of a subcommand or an app name, else nothing."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in {*SUBCOMMANDS, *catalog.names()}), reverse=True
+    )
+    if not scored or scored[0][0] < CLOSE or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return ""  # nothing close, or two equally close (web9: web1 or web2?): no guess
+    return f" Did you mean `{scored[0][1]}`?"
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -74,7 +100,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(text=exc.message)
             return
         if parsed.kind == "help" or parsed.app is None:
-            text, blocks = help_blocks(list(services.catalog.apps))
+            text, blocks = help_blocks(services.catalog.overview())
             await ack(text=text, blocks=[b.to_dict() for b in blocks])
             return
         app_cfg = parsed.app

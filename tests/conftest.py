@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bot.config import Settings, load_catalog
+from bot.catalog import load_catalog
+from bot.config import Settings
 from bot.logging import configure
 from bot.sandbox.aws.moto_ext import CONTROL
 from bot.sandbox.aws.server import LocalAws

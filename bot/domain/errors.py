@@ -17,9 +17,9 @@ class DeployError(Exception):
 
 
 class UnknownApp(DeployError):
-    def __init__(self, app: str, known: list[str]) -> None:
+    def __init__(self, app: str, known: list[str], hint: str = "") -> None:
         names = ", ".join(f"`{n}`" for n in sorted(known)) or "none"
-        super().__init__(f"I don't know an app called `{shown(app)}`. Known apps: {names}.")
+        super().__init__(f"I don't know an app called `{shown(app)}`.{hint} Known apps: {names}.")
 
 
 class BadVersion(DeployError):

@@ -148,6 +148,8 @@ class Deployment(BaseModel):
     id: str
     version: int = 0
     app: str
+    environment: str = "production"
+    show_environment: bool = False  # the app has several environments: messages name this one
     tag: str
     image: Image
     requester: str
@@ -161,6 +163,7 @@ class Deployment(BaseModel):
     previous_task_definition: str | None = None
     approver: str | None = None  # the approval that started it
     approvals: list[str] = Field(default_factory=list)  # every approver, in order
+    auto_approved: bool = False  # its environment needs no approval
     approvals_needed: int = 1
     approved_at: datetime | None = None
     cancelled_by: str | None = None
@@ -211,6 +214,15 @@ class Deployment(BaseModel):
         """A copy with ``messages`` appended to the outbox, numbered in order."""
         numbered = [m.model_copy(update={"seq": self.next_seq + i}) for i, m in enumerate(messages)]
         return self.model_copy(update={"outbox": [*self.outbox, *numbered], "next_seq": self.next_seq + len(numbered)})
+
+    @property
+    def target(self) -> str:
+        """`app:environment`, the key of its app lock."""
+        return f"{self.app}:{self.environment}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.app} ({self.environment})" if self.show_environment else self.app
 
     @property
     def tracked_deployment(self) -> str | None:

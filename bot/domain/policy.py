@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..config import AppConfig, People
+from ..catalog import AppConfig, People
 from .errors import NotAllowed
 from .lifecycle import Action
 from .models import Deployment
@@ -29,9 +29,9 @@ def check_request(
         )
     if app.request_channels and channel not in app.request_channels:
         where = ", ".join(f"<#{c}>" for c in app.request_channels)
-        raise NotAllowed(f"`{app.name}` can only be requested in {where}. Nothing was changed.")
+        raise NotAllowed(f"`{app.label}` can only be requested in {where}. Nothing was changed.")
     if app.requesters is not None and not is_member(app.requesters, user, requester_members):
-        raise NotAllowed(f"You are not on the list of people who may request `{app.name}`. Ask one of its owners.")
+        raise NotAllowed(f"You are not on the list of people who may request `{app.label}`. Ask one of its owners.")
 
 
 def check(
@@ -45,11 +45,11 @@ def check(
     if action is Action.APPROVE:
         if app.approvers.empty:
             raise NotAllowed(
-                f"`{app.name}` has no approvers configured, so nobody can approve it. "
+                f"`{app.label}` has no approvers configured, so nobody can approve it. "
                 "Add approvers to its catalog entry."
             )
         if not approver:
-            raise NotAllowed(f"Only approvers of `{app.name}` can approve ({who}). Nothing was changed.")
+            raise NotAllowed(f"Only approvers of `{app.label}` can approve ({who}). Nothing was changed.")
         if user == record.requester and not app.allow_self_approval:
             raise NotAllowed("You asked for this deployment, so someone else has to approve it.")
         if user in record.approvals:
@@ -60,10 +60,10 @@ def check(
         return
     if action in (Action.CANCEL, Action.ROLLBACK):
         if not approver and user != record.requester:
-            raise NotAllowed(f"Only the requester or an approver of `{app.name}` can do that ({who}).")
+            raise NotAllowed(f"Only the requester or an approver of `{app.label}` can do that ({who}).")
         return
     if not approver:
-        raise NotAllowed(f"Only approvers of `{app.name}` can move traffic ({who}).")
+        raise NotAllowed(f"Only approvers of `{app.label}` can move traffic ({who}).")
 
 
 def needed(app: AppConfig, record: Deployment) -> int:

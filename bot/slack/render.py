@@ -92,10 +92,18 @@ def status_line(record: Deployment) -> str:
     return STATUS_LINE[record.state]
 
 
+def _to(record: Deployment) -> str:
+    return f" to {record.environment}" if record.show_environment else ""
+
+
+def _in(record: Deployment) -> str:
+    return f" in {record.environment}" if record.show_environment else ""
+
+
 def root_text(record: Deployment) -> str:
     """Notification fallback text (also what screen readers read)."""
     plain = status_line(record).replace("*", "").split(":", 2)[-1].strip()
-    return f"Deploy {record.app} {record.tag}: {plain}"
+    return f"Deploy {record.app} {record.tag}{_to(record)}: {plain}"
 
 
 def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
@@ -111,6 +119,8 @@ def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
         fields.append(MarkdownTextObject(text=f"*Approvals*\n{len(approvers)} of {record.approvals_needed}: {names}"))
     elif approvers:
         fields.append(MarkdownTextObject(text="*Approved by*\n" + ", ".join(f"<@{u}>" for u in approvers)))
+    elif record.auto_approved:
+        fields.append(MarkdownTextObject(text=f"*Approval*\nnot needed in {esc(record.environment)}"))
     if record.deployment_id:
         fields.append(
             MarkdownTextObject(
@@ -118,7 +128,7 @@ def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
             )
         )
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=cut(f"Deploy {record.app} {record.tag}", 150), emoji=True)),
+        HeaderBlock(text=PlainTextObject(text=cut(f"Deploy {record.app} {record.tag}{_to(record)}", 150), emoji=True)),
         SectionBlock(fields=fields),
         SectionBlock(text=MarkdownTextObject(text=_status_text(record, now))),
     ]
@@ -204,17 +214,17 @@ def milestone_text(record: Deployment, milestone: Milestone, region: str) -> str
 def outcome_text(record: Deployment) -> str:
     took = duration(*record.took)
     if record.state is State.SUCCEEDED:
-        return f":white_check_mark: *{record.app} {esc(record.tag)}* is live. Took {took}."
+        return f":white_check_mark: *{record.app} {esc(record.tag)}* is live{_in(record)}. Took {took}."
     reason = esc(cut(record.error_message or record.error_code or "no reason given", 1500))
     if record.error_code == NOT_FOUND:
-        return f":grey_question: *{record.app} {esc(record.tag)}*: outcome unknown after {took}. {reason}"
+        return f":grey_question: *{record.app} {esc(record.tag)}*{_in(record)}: outcome unknown after {took}. {reason}"
     back = f" Traffic is back on `{esc(record.running_before)}`." if record.rollback_deployment_id else ""
     verb = "failed" if record.state is State.FAILED else "was stopped"
-    return f":x: *{record.app} {esc(record.tag)}* {verb} after {took}: {reason}{back}"
+    return f":x: *{record.app} {esc(record.tag)}*{_in(record)} {verb} after {took}: {reason}{back}"
 
 
 def alert_blocks(record: Deployment, permalink: str) -> tuple[str, list[Block]]:
-    text = f"Deployment of {record.app} {record.tag} {record.state.value}"
+    text = f"Deployment of {record.app} {record.tag}{_to(record)} {record.state.value}"
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=cut(outcome_text(record), 3000))),
         ContextBlock(
@@ -247,15 +257,22 @@ def audit_text(app: str, entries: list[AuditEvent]) -> str:
     return cut("\n".join(lines), 3000)
 
 
-def help_blocks(apps: list[str]) -> tuple[str, list[Block]]:
+def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[Block]]:
+    """``apps``: each app's environments, its default first."""
+    names = []
+    for name in sorted(apps):
+        envs = apps[name]
+        names.append(f"`{name}`" + (f" ({', '.join(envs)}; default {envs[0]})" if len(envs) > 1 else ""))
     text = (
-        "*/deploy &lt;app&gt; &lt;version&gt;* asks to deploy that image tag to the app's ECS service through "
-        "CodeDeploy blue/green. An approver presses *Approve*; the thread then follows the deployment live.\n"
+        "*/deploy &lt;app&gt; &lt;version&gt; [to &lt;environment&gt;]* asks to deploy that image tag to the app's "
+        "ECS service through CodeDeploy blue/green. An approver presses *Approve*; the thread then follows the "
+        "deployment live.\n"
         "• `/deploy web1 v1.2.3`: deploy tag `v1.2.3` (checked in ECR and pinned by digest)\n"
+        "• `/deploy web1 v1.2.3 to staging`: the same in another environment of the app\n"
         "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
         "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
         "• `/deploy help`: this message\n"
-        f"Apps: {', '.join(f'`{a}`' for a in sorted(apps))}\n"
+        f"Apps: {', '.join(names)}\n"
         "Buttons: *Approve* / *Cancel* the request, *Shift traffic* when green is ready, *Finish now* to end the "
         "termination wait, *Roll back* at any time while it runs."
     )

@@ -9,7 +9,7 @@ import yaml
 from jsonschema import Draft7Validator
 from slack_bolt.async_app import AsyncApp
 
-from bot.config import load_catalog
+from bot.catalog import load_catalog
 from bot.domain.lifecycle import Action
 from bot.sandbox.runner import CATALOG
 from bot.sandbox.slack.workspace import METHOD_SCOPES

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.config import load_catalog
+from bot.catalog import load_catalog
 from bot.deployer import Deployer, utcnow
 from bot.domain.lifecycle import Action
 from bot.domain.models import State
@@ -30,7 +30,8 @@ async def test_hundred_double_approve_races(slack: LocalSlack, tmp_path: Path) -
     deployer = Deployer(
         load_catalog(CATALOG), store, aws, aws, Notifier(gateway, "us-east-1", Outbox(store, gateway, "races", utcnow))
     )
-    app = deployer.catalog.apps["web1"]
+    app = deployer.catalog.get("web1")
+    assert app is not None
     try:
         for race in range(RACES):
             record = await deployer.request(app, "v1.2.3", "U0ALICE", "T0SANDBOX", f"{slack.base_url}/none")
@@ -41,7 +42,7 @@ async def test_hundred_double_approve_races(slack: LocalSlack, tmp_path: Path) -
             final = await store.get(record.id)
             assert final is not None and final.state is State.IN_PROGRESS, race
             assert aws.created.count(record.id) == 1, race
-            await store.release_lock(f"app:{app.name}", record.id)  # let the next race request web1
+            await store.release_lock(f"app:{app.key}", record.id)  # let the next race request web1
         told = [t for t in slack.ephemerals("U0BOB") if "already approved" in t or "starting" in t]
         assert len(aws.created) == RACES and len(set(aws.created)) == RACES
         assert len(told) == RACES  # every losing click was told why

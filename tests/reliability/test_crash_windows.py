@@ -34,7 +34,8 @@ async def strand(bot: Runtime, record: Deployment) -> None:
 
 async def test_died_after_create_deployment_is_adopted(sandbox: Sandbox, bot: Runtime) -> None:
     record, root = await pending_request(sandbox, bot)
-    app = bot.catalog.apps["web1"]
+    app = bot.catalog.get("web1")
+    assert app is not None
     service = await bot.aws.service_state(app.cluster, app.service, app.container)
     td = await bot.aws.register_image(service.task_definition_arn, app.container, record.image.pinned)
     dep = await bot.aws.create_deployment(

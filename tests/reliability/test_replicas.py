@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Runtime
-from bot.config import load_catalog
+from bot.catalog import load_catalog
 from bot.sandbox.aws.moto_ext import CONTROL
 from bot.sandbox.runner import CATALOG, Sandbox
 from bot.store.factory import StoreSettings, init_store

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Catalog
+from bot.catalog import Catalog
 from bot.deployer import Deployer, utcnow
 from bot.domain.lifecycle import Action
 from bot.domain.models import Deployment, Phase, State
@@ -60,7 +60,9 @@ class Harness:
     async def request(self, app: str, user: str = "U0ALICE", channel: str = "C0DEPLOYS") -> Deployment | None:
         team = TEAMS.get(user, "T0SANDBOX")
         hook = self.slack.new_hook(channel, user if user != "U0EVE" else "U0ALICE", None, "commands")
-        return await self.deployer.request(CATALOG.apps[app], "v1.2.3", user, team, hook, channel)
+        target = CATALOG.get(app)
+        assert target is not None
+        return await self.deployer.request(target, "v1.2.3", user, team, hook, channel)
 
     async def click(self, record: Deployment, action: Action, user: str) -> Deployment:
         await self.deployer.click(action, record.id, user, TEAMS.get(user, "T0SANDBOX"), "C0DEPLOYS")
@@ -118,7 +120,7 @@ async def test_who_may_request(h: Harness, app: str, user: str, channel: str, al
         assert reason in hooks[-1].text
         assert [e.action for e in await h.store.audit_log("-")] == ["refused:request"]
         assert h.slack.messages("C0DEPLOYS") == []  # no request message, no lock left behind
-        assert await h.store.acquire_lock(f"app:{app}", "probe", utcnow()) is None
+        assert await h.store.acquire_lock(f"app:{app}:production", "probe", utcnow()) is None
 
 
 # -- approvals --------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 import structlog
 
 from bot.app import Runtime
-from bot.config import load_catalog
+from bot.catalog import load_catalog
 from bot.logging import configure
 from bot.sandbox.runner import CATALOG, Sandbox
 from tests.conftest import bot_settings

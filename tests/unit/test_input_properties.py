@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import DEFAULT_VERSION_PATTERN, load_catalog
+from bot.catalog import DEFAULT_VERSION_PATTERN, load_catalog
 from bot.domain.errors import DeployError
 from bot.domain.lifecycle import MAX_VERSION_LENGTH, check_version
 from bot.sandbox.runner import CATALOG

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import DEFAULT_VERSION_PATTERN
+from bot.catalog import DEFAULT_VERSION_PATTERN
 from bot.domain.errors import BadVersion, Conflict
 from bot.domain.lifecycle import Action, actions_for, check_version, observe, phase_of, transition
 from bot.domain.models import EventView, Phase, Snapshot, State

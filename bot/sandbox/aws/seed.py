@@ -21,7 +21,7 @@ from .simulation import HookFailure
 CLUSTER = "apps"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-SERVICES = ("web1", "web2")
+SERVICES = ("web1", "web2", "web2-staging")  # web2-staging: web2's staging environment, same repository
 RUNNING = "v1.2.2"
 TAGS = ("v1.2.2", "v1.2.3", "v1.2.4-broken")
 BROKEN = "v1.2.4-broken"
@@ -42,7 +42,7 @@ class ServiceNames:
 
     @property
     def repository(self) -> str:
-        return self.service
+        return self.service.removesuffix("-staging")
 
     @property
     def registry(self) -> str:
@@ -159,7 +159,7 @@ def _seed_service(
             desiredCount=2,
             deploymentController={"type": "CODE_DEPLOY"},
             launchType="EC2",
-            loadBalancers=[{"targetGroupArn": blue_tg, "containerName": svc, "containerPort": 3000}],
+            loadBalancers=[{"targetGroupArn": blue_tg, "containerName": names.repository, "containerPort": 3000}],
             networkConfiguration={
                 "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg_id], "assignPublicIp": "DISABLED"}
             },
@@ -170,21 +170,21 @@ def _seed_service(
             service=svc,
             taskDefinition=td["taskDefinitionArn"],
             launchType="EC2",
-            loadBalancers=[{"targetGroupArn": blue_tg, "containerName": svc, "containerPort": 3000}],
+            loadBalancers=[{"targetGroupArn": blue_tg, "containerName": names.repository, "containerPort": 3000}],
         )["taskSet"]
         ecs.update_service_primary_task_set(cluster=CLUSTER, service=svc, primaryTaskSet=task_set["taskSetArn"])
     if names.application not in cd.list_applications()["applications"]:
         cd.create_application(applicationName=names.application, computePlatform="ECS")
     if names.group not in cd.list_deployment_groups(applicationName=names.application)["deploymentGroups"]:
         web1 = svc == "web1"
+        config = {
+            "web1": "CodeDeployDefault.ECSCanary10Percent5Minutes",
+            "web2": "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+        }.get(svc, "CodeDeployDefault.ECSAllAtOnce")
         cd.create_deployment_group(
             applicationName=names.application,
             deploymentGroupName=names.group,
-            deploymentConfigName=(
-                "CodeDeployDefault.ECSCanary10Percent5Minutes"
-                if web1
-                else "CodeDeployDefault.ECSLinear10PercentEvery1Minutes"
-            ),
+            deploymentConfigName=config,
             serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/ecsCodeDeployRole",
             deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
             blueGreenDeploymentConfiguration={
@@ -222,7 +222,7 @@ def task_definition(names: ServiceNames, tag: str) -> dict[str, Any]:
         "family": svc,
         "containerDefinitions": [
             {
-                "name": svc,
+                "name": names.repository,  # the app's container, the same in every environment
                 "image": f"{names.registry}/{names.repository}:{tag}",
                 "cpu": 0,
                 "memoryReservation": 256,
