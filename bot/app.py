@@ -85,7 +85,10 @@ class Runtime:
             process_before_response=False,
         )
         services = Services(
-            catalog=catalog, deployer=self.deployer, tasks=self.tasks, reports=Reports(self.store, self.slack)
+            catalog=catalog,
+            deployer=self.deployer,
+            tasks=self.tasks,
+            reports=Reports(self.store, self.slack, self.aws, self.aws),
         )
         commands.register(self.bolt, services)
         actions.register(self.bolt, services)

@@ -21,6 +21,7 @@ DEFAULT_VERSION_PATTERN = r"^v[0-9a-zA-Z._-]+$"  # the current release workflow'
 DEFAULT_ENVIRONMENT = "production"
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 REQUIRED = ("cluster", "service", "repository", "deploy_channel")
+RESERVED = {"help", "audit", "status", "history", "rollback", "lock", "unlock", "to"}  # words of /deploy
 
 
 class People(BaseModel):
@@ -148,6 +149,8 @@ class Catalog(BaseModel):
         for name, entry in self.apps.items():
             if not NAME.fullmatch(name):
                 raise ValueError(f"app name {name!r} must be lowercase letters, digits and dashes")
+            if name in RESERVED:
+                raise ValueError(f"app name {name!r} is a /deploy command word; choose another name")
             shared = entry.model_dump(exclude_none=True, exclude={"environments", "default_environment"})
             envs = entry.environments or {entry.default_environment or DEFAULT_ENVIRONMENT: Target()}
             default = entry.default_environment or next(iter(envs))

@@ -34,12 +34,13 @@ def tokens(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Parsed:
-    kind: str  # "help", "audit" or "deploy"
+    kind: str  # "help", "audit", "status", "history" or "deploy"
     app: AppConfig | None = None
     version: str = ""
+    apps: tuple[AppConfig, ...] = ()  # for status
 
 
-SUBCOMMANDS = ("help", "audit")
+SUBCOMMANDS = ("help", "audit", "status", "history")
 CLOSE = 0.6  # difflib's similarity above which a typo gets a suggestion
 
 
@@ -52,6 +53,21 @@ def parse(text: str, catalog: Catalog) -> Parsed:
         if len(words) != 2:
             raise DeployError("Usage: `/deploy audit &lt;app&gt;`, for example `/deploy audit web1`.")
         return Parsed("audit", _app(words[1], None, catalog))
+    if words[0] == "status":
+        if len(words) > 3:
+            raise DeployError("Usage: `/deploy status [&lt;app&gt; [&lt;environment&gt;]]`.")
+        if len(words) == 1:
+            return Parsed("status", apps=tuple(catalog.all()))
+        if len(words) == 3:
+            return Parsed("status", apps=(_app(words[1], words[2], catalog),))
+        _app(words[1], None, catalog)
+        return Parsed("status", apps=tuple(a for a in catalog.all() if a.name == words[1]))
+    if words[0] == "history":
+        if len(words) not in (2, 3):
+            raise DeployError(
+                "Usage: `/deploy history &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy history web1`."
+            )
+        return Parsed("history", _app(words[1], words[2] if len(words) == 3 else None, catalog))
     if len(words) == 1:
         raise DeployError(f"I need an app and a version.{_closest(words[0], catalog)} {USAGE}")
     name, version, *rest = words
@@ -99,9 +115,17 @@ def register(app: AsyncApp, services: Services) -> None:
         except DeployError as exc:
             await ack(text=exc.message)
             return
+        if parsed.kind == "status":
+            await ack(text="Reading what runs where…")
+            services.tasks.spawn("status", services.reports.status(list(parsed.apps), cmd.team_id, cmd.response_url))
+            return
         if parsed.kind == "help" or parsed.app is None:
             text, blocks = help_blocks(services.catalog.overview())
             await ack(text=text, blocks=[b.to_dict() for b in blocks])
+            return
+        if parsed.kind == "history":
+            await ack(text=f"Reading the history of `{parsed.app.label}`…")
+            services.tasks.spawn("history", services.reports.history(parsed.app, cmd.team_id, cmd.response_url))
             return
         app_cfg = parsed.app
         if parsed.kind == "audit":

@@ -8,6 +8,8 @@ Layout (one table, created by `deploybot init-store`):
   `lease_until` (epoch seconds, compared by the bot).
 - audit event: pk `dep#<request id>`, sk `audit#<ISO time>#<random>`; `data` (the event as JSON), and
   `gsi2pk` = `audit#<app>`, `gsi2sk` = `<ISO time>#<random>` so index `gsi2` reads an app's trail newest first.
+- deployment records are in `gsi2` as well (`gsi2pk` = `dep#<app>#<environment>`, `gsi2sk` = `<created>#<id>`):
+  an app's history in one environment, newest first.
 
 The sparse index `gsi1` (pk `gsi1pk`, sk `gsi1sk`) lists exactly the in-flight deployments, so the
 watcher's read is one Query however long the history grows.
@@ -95,6 +97,9 @@ class DynamoStore:
             "state": {"S": record.state.value},
             "version": {"N": str(record.version)},
             "data": {"S": record.model_dump_json()},
+            # In the audit index too, under its own key, so an app's history is one query.
+            "gsi2pk": {"S": f"dep#{record.app}#{record.environment}"},
+            "gsi2sk": {"S": f"{record.created_at.isoformat()}#{record.id}"},
         }
         if record.state.in_flight or record.watched:
             item["gsi1pk"] = {"S": IN_FLIGHT}
@@ -245,6 +250,18 @@ class DynamoStore:
             if "LastEvaluatedKey" not in resp or len(out) >= kwargs.get("Limit", len(out) + 1):
                 return out
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    async def history(self, app: str, environment: str, limit: int) -> list[Deployment]:
+        resp = await asyncio.to_thread(
+            self.client.query,
+            TableName=self.table,
+            IndexName=AUDIT_INDEX,
+            KeyConditionExpression="gsi2pk = :k",
+            ExpressionAttributeValues={":k": {"S": f"dep#{app}#{environment}"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [Deployment.model_validate_json(i["data"]["S"]) for i in resp.get("Items", [])]
 
     async def audit_log(self, record_id: str) -> list[AuditEvent]:
         return await self._query(

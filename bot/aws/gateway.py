@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
@@ -19,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.audit import note_aws_request
 from ..domain.errors import AlreadyDeploying, Conflict, TagNotFound, UpstreamError
-from ..domain.models import ActiveDeployment, EventView, Image, ServiceState, Snapshot
+from ..domain.models import ActiveDeployment, EventView, Image, PastDeployment, ServiceState, Snapshot
 
 T = TypeVar("T")
 BATCH = 25  # BatchGetDeployments and BatchGetDeploymentTargets take at most 25 ids
@@ -257,6 +258,30 @@ class AwsGateway:
                 for info in infos
             )
         return out
+
+    async def recent_deployments(self, application: str, group: str, limit: int) -> list[PastDeployment]:
+        ids = (
+            await self._call(self.codedeploy.list_deployments, applicationName=application, deploymentGroupName=group)
+        )["deployments"]
+        recent = list(reversed(ids))[: limit * 2]  # the newest page is enough for a history
+        out: list[PastDeployment] = []
+        for start in range(0, len(recent), BATCH):
+            chunk = recent[start : start + BATCH]
+            infos = (await self._call(self.codedeploy.batch_get_deployments, deploymentIds=chunk))["deploymentsInfo"]
+            out.extend(
+                PastDeployment(
+                    deployment_id=info["deploymentId"],
+                    status=info["status"],
+                    description=str(info.get("description") or ""),
+                    creator=str(info.get("creator") or ""),
+                    create_time=info.get("createTime"),
+                    complete_time=info.get("completeTime"),
+                    error_code=(info.get("errorInformation") or {}).get("code"),
+                )
+                for info in infos
+            )
+        out.sort(key=lambda d: d.create_time or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return out[:limit]
 
     async def deployed_image(self, application: str, revision_sha: str, container: str) -> tuple[str, str] | None:
         # BatchGetDeployments leaves the AppSpec's content out; GetApplicationRevision has it.

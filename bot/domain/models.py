@@ -120,6 +120,18 @@ class ActiveDeployment(BaseModel):
     revision_sha: str | None = None  # the AppSpec's sha256, to read it back
 
 
+class PastDeployment(BaseModel):
+    """A deployment of a group as CodeDeploy lists it, whoever started it (deploybot, CI, the console)."""
+
+    deployment_id: str
+    status: str
+    description: str = ""
+    creator: str = ""  # CodeDeploy's: user, autoscaling, codeDeployRollback, ...
+    create_time: datetime | None = None
+    complete_time: datetime | None = None
+    error_code: str | None = None
+
+
 class Outgoing(BaseModel):
     """A Slack message owed for a deployment, kept in its record until Slack has it (the outbox)."""
 

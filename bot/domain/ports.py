@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .audit import AuditEvent
-from .models import ActiveDeployment, Deployment, Image, ServiceState, Snapshot
+from .models import ActiveDeployment, Deployment, Image, PastDeployment, ServiceState, Snapshot
 
 
 class ImageRegistry(Protocol):
@@ -43,6 +43,10 @@ class DeployPlatform(Protocol):
         """(task definition ARN, the container's image) of a deployment's AppSpec, if it names one."""
         ...
 
+    async def recent_deployments(self, application: str, group: str, limit: int) -> list[PastDeployment]:
+        """The group's latest deployments, newest first."""
+        ...
+
     async def continue_deployment(self, deployment_id: str, wait_type: str) -> None: ...
 
     async def stop_deployment(self, deployment_id: str, rollback: bool) -> None: ...
@@ -60,6 +64,10 @@ class Store(Protocol):
         ...
 
     async def in_flight(self) -> list[Deployment]: ...
+
+    async def history(self, app: str, environment: str, limit: int) -> list[Deployment]:
+        """The app's latest requests in that environment, newest first."""
+        ...
 
     async def audit(self, event: AuditEvent) -> None:
         """Append one entry to the audit trail (never updated, never deleted)."""

@@ -21,7 +21,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from ..domain.audit import AuditEvent
 from ..domain.errors import shown
 from ..domain.lifecycle import NOT_FOUND, PHASE_TEXT, Action, Milestone, MilestoneKind, actions_for
 from ..domain.models import Deployment, Phase, State
@@ -244,19 +243,6 @@ def alert_blocks(record: Deployment, permalink: str) -> tuple[str, list[Block]]:
     return text, blocks
 
 
-def audit_text(app: str, entries: list[AuditEvent]) -> str:
-    """An app's audit entries, newest first, one line each (every value escaped: it may echo input)."""
-    if not entries:
-        return f"No audit entries for `{app}` yet."
-    lines = [f"*Audit trail of `{app}`* (newest first; `deploybot audit export` has everything):"]
-    for e in entries:
-        who = f"<@{e.actor}>" if e.actor.startswith(("U", "W")) else esc(e.actor)
-        detail = ", ".join(f"{esc(k)}={esc(v)}" for k, v in e.detail.items() if v not in (None, ""))
-        line = f"• {e.at:%Y-%m-%d %H:%M:%S} UTC · `{esc(e.record_id)}` · {who} · *{esc(e.action)}*"
-        lines.append(cut(f"{line} · {detail}" if detail else line, 400))
-    return cut("\n".join(lines), 3000)
-
-
 def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[Block]]:
     """``apps``: each app's environments, its default first."""
     names = []
@@ -270,6 +256,8 @@ def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[Block]]:
         "• `/deploy web1 v1.2.3`: deploy tag `v1.2.3` (checked in ECR and pinned by digest)\n"
         "• `/deploy web1 v1.2.3 to staging`: the same in another environment of the app\n"
         "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
+        "• `/deploy status [web1 [production]]`: what runs where, since when, by whom, and what is in flight\n"
+        "• `/deploy history web1 [staging]`: the latest deployments, also those deploybot did not start\n"
         "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
         "• `/deploy help`: this message\n"
         f"Apps: {', '.join(names)}\n"

@@ -134,6 +134,11 @@ class SqliteStore:
         )
         return [Deployment.model_validate_json(r[0]) for r in rows]
 
+    async def history(self, app: str, environment: str, limit: int) -> list[Deployment]:
+        rows = await self._run("SELECT data FROM deployments WHERE app = ? ORDER BY rowid DESC", (app,))
+        found = (Deployment.model_validate_json(r[0]) for r in rows)
+        return [r for r in found if r.environment == environment][:limit]
+
     async def acquire_lock(self, key: str, owner: str, until: datetime) -> str | None:
         now = datetime.now(UTC).timestamp()
 
