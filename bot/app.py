@@ -23,6 +23,7 @@ from .aws.gateway import AwsGateway
 from .catalog import Catalog
 from .config import Settings
 from .deployer import Deployer
+from .holds import Holds
 from .notifier import Notifier
 from .outbox import Outbox
 from .recovery import Recovery
@@ -73,9 +74,20 @@ class Runtime:
             lease=timedelta(seconds=settings.lease_seconds),
             starting_grace=timedelta(seconds=settings.starting_grace_seconds),
         )
-        self.deployer = Deployer(
-            catalog, self.store, self.aws, self.aws, self.notifier, poke=self.watcher.poke, clock=utcnow
+        self.holds = Holds(
+            self.store, self.slack, catalog, utcnow, reminder=timedelta(hours=settings.lock_reminder_hours)
         )
+        self.deployer = Deployer(
+            catalog,
+            self.store,
+            self.aws,
+            self.aws,
+            self.notifier,
+            poke=self.watcher.poke,
+            clock=utcnow,
+            holds=self.holds,
+        )
+        self.watcher.holds = self.holds
         recovery = Recovery(self.deployer)
         self.watcher.recover = recovery.stranded
         self.watcher.find_lost = recovery.lost
@@ -89,6 +101,7 @@ class Runtime:
             deployer=self.deployer,
             tasks=self.tasks,
             reports=Reports(self.store, self.slack, self.aws, self.aws),
+            holds=self.holds,
         )
         commands.register(self.bolt, services)
         actions.register(self.bolt, services)

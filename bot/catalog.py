@@ -63,6 +63,7 @@ class Target(BaseModel):
     approvals: int | None = Field(default=None, ge=1, le=5)  # distinct approvers needed before it starts
     allow_self_approval: bool | None = None
     require_approval: bool | None = None  # false: starts without an approval (a staging environment, say)
+    lock_after_rollback: bool | None = None  # true: a rolled-back deployment locks the app until unlocked
     # Who may ask for a deployment; unset: anyone in the workspace (an approver still has to approve).
     requesters: People | None = None
     # Channels where `/deploy <app>` is accepted; empty: any channel (the thread always goes to deploy_channel).
@@ -106,6 +107,7 @@ class AppConfig(BaseModel):
     approvals: int = 1
     allow_self_approval: bool = False
     require_approval: bool = True
+    lock_after_rollback: bool = False
     requesters: People | None = None
     request_channels: list[str] = Field(default_factory=list)
 

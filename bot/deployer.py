@@ -19,6 +19,7 @@ from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, 
 from .domain.lifecycle import Action, explain_state, require_action, transition
 from .domain.models import Deployment, Phase, State
 from .domain.ports import DeployPlatform, ImageRegistry, StaleRecord, Store
+from .holds import Holds
 from .notifier import Notifier, reply
 from .slack.render import console_url
 
@@ -62,6 +63,7 @@ class Deployer:
         notifier: Notifier,
         poke: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        holds: Holds | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -70,6 +72,7 @@ class Deployer:
         self.notifier = notifier
         self.poke = poke
         self.now = clock
+        self.holds = holds
 
     async def _audit(self, record_id: str, app: str, actor: str, action: str, **detail: object) -> None:
         await self.store.audit(audit.event(self.now(), record_id, app, actor, action, **detail))
@@ -99,6 +102,8 @@ class Deployer:
         members = await slack.usergroup_members(groups) if groups else set()
         try:
             policy.check_request(app, user, team, slack.team_id, channel, members)
+            if self.holds is not None:
+                await self.holds.check(app)
         except NotAllowed as exc:
             log.info("request_refused", user=user, reason=exc.message)
             await self._audit("-", app.name, user, "refused:request", tag=tag, reason=exc.message)
@@ -248,6 +253,8 @@ class Deployer:
     async def _act(self, action: Action, app: AppConfig, record: Deployment, user: str) -> None:
         now = self.now()
         if action is Action.APPROVE:
+            if self.holds is not None:
+                await self.holds.check(app)  # locked after the request was made: nothing starts
             approvals = [*record.approvals, user]
             if len(approvals) < policy.needed(app, record):
                 # Not enough yet: record this one (compare-and-set), show the count, keep waiting.

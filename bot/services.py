@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .catalog import Catalog
 from .deployer import Deployer
+from .holds import Holds
 from .reports import Reports
 from .tasks import TaskSupervisor
 
@@ -16,3 +17,4 @@ class Services:
     deployer: Deployer
     tasks: TaskSupervisor
     reports: Reports
+    holds: Holds

@@ -23,6 +23,7 @@ from .domain.errors import DeployError
 from .domain.lifecycle import NOT_FOUND, observe, transition
 from .domain.models import Deployment, Phase, Snapshot, State
 from .domain.ports import DeployPlatform, StaleRecord, Store
+from .holds import Holds
 from .notifier import Notifier, reply
 from .slack import render
 
@@ -32,6 +33,10 @@ STARTING_GRACE = timedelta(minutes=5)
 MISSES = 3  # reads in a row that do not find a deployment before it is given up as gone
 LOST_SCAN = timedelta(minutes=5)  # how often CodeDeploy is searched for deployments the store lost
 FOLD_ATTEMPTS = 3
+
+
+def rolled_back(record: Deployment) -> bool:
+    return record.state.terminal and (record.rollback_deployment_id is not None or record.state is State.STOPPED)
 
 
 class Watcher:
@@ -56,6 +61,7 @@ class Watcher:
         self._wake = asyncio.Event()
         self.recover: Callable[[Deployment], Awaitable[None]] | None = None
         self.find_lost: Callable[[], Awaitable[int]] | None = None
+        self.holds: Holds | None = None
         self._scanned: datetime | None = None
         self._misses: dict[str, int] = {}
         # Each in-flight deployment is told by exactly one replica: the holder of its watch lease.
@@ -92,6 +98,8 @@ class Watcher:
         if self.find_lost and (self._scanned is None or self.now() - self._scanned >= LOST_SCAN):
             self._scanned = self.now()  # at start-up, then now and then: never on every tick
             await self.find_lost()
+            if self.holds is not None:
+                await self.holds.remind()
         everything = await self.store.in_flight()
         for stuck in everything:
             # A replica that died between approval and CreateDeployment leaves STARTING behind.
@@ -214,8 +222,17 @@ class Watcher:
             # The messages a change owes are saved with it: a crash after this save still sends them.
             observed = observation.record
             messages = self.notifier.milestones(observed, observation.milestones)
+            app = self.catalog.get(observed.app, observed.environment)
+            locks = app is not None and app.lock_after_rollback and rolled_back(observed)
             if observed.state.terminal:
-                messages += self.notifier.alert(observed, self.catalog.get(observed.app, observed.environment))
+                messages += self.notifier.alert(observed, app)
+                if locks and app is not None:
+                    messages.append(
+                        reply(
+                            f":lock: `{app.label}` is now locked after this rollback. `/deploy unlock {app.name}"
+                            f"{'' if app.only_environment else ' ' + app.environment}` when it is safe to deploy again."
+                        )
+                    )
             try:
                 saved = await self.store.save(observed.queue(*messages))
                 break
@@ -233,6 +250,8 @@ class Watcher:
             crash_point("in_termination_wait")
         if saved.state.terminal:
             crash_point("after_outcome")
+            if locks and app is not None and self.holds is not None:
+                await self.holds.after_rollback(app, saved)
         for milestone in observation.milestones:
             log.info(
                 "deployment_progressed",

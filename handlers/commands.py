@@ -38,9 +38,10 @@ class Parsed:
     app: AppConfig | None = None
     version: str = ""
     apps: tuple[AppConfig, ...] = ()  # for status
+    reason: str = ""  # for lock
 
 
-SUBCOMMANDS = ("help", "audit", "status", "history")
+SUBCOMMANDS = ("help", "audit", "status", "history", "lock", "unlock")
 CLOSE = 0.6  # difflib's similarity above which a typo gets a suggestion
 
 
@@ -62,6 +63,21 @@ def parse(text: str, catalog: Catalog) -> Parsed:
             return Parsed("status", apps=(_app(words[1], words[2], catalog),))
         _app(words[1], None, catalog)
         return Parsed("status", apps=tuple(a for a in catalog.all() if a.name == words[1]))
+    if words[0] in ("lock", "unlock"):
+        if len(words) < 2 or (words[0] == "unlock" and len(words) > 3):
+            raise DeployError(
+                "Usage: `/deploy lock &lt;app&gt; [&lt;environment&gt;] [reason]`, "
+                "`/deploy unlock &lt;app&gt; [&lt;environment&gt;]`."
+            )
+        name, rest = words[1], words[2:]
+        _app(name, None, catalog)
+        env = rest[0] if rest and rest[0] in catalog.environments(name) else None
+        if env is not None:
+            rest = rest[1:]
+        if words[0] == "unlock" and rest:
+            raise DeployError(f"`{shown(rest[0])}` is not an environment of `{name}`.")
+        reason = " ".join(text.split(None, 3 if env else 2)[3 if env else 2 :]) if rest else ""
+        return Parsed(words[0], _app(name, env, catalog), reason=reason[:300])
     if words[0] == "history":
         if len(words) not in (2, 3):
             raise DeployError(
@@ -122,6 +138,18 @@ def register(app: AsyncApp, services: Services) -> None:
         if parsed.kind == "help" or parsed.app is None:
             text, blocks = help_blocks(services.catalog.overview())
             await ack(text=text, blocks=[b.to_dict() for b in blocks])
+            return
+        if parsed.kind == "lock":
+            await ack(text=f"Locking `{parsed.app.label}`…")
+            services.tasks.spawn(
+                "lock", services.holds.lock(parsed.app, cmd.user_id, cmd.team_id, parsed.reason, cmd.response_url)
+            )
+            return
+        if parsed.kind == "unlock":
+            await ack(text=f"Unlocking `{parsed.app.label}`…")
+            services.tasks.spawn(
+                "unlock", services.holds.unlock(parsed.app, cmd.user_id, cmd.team_id, cmd.response_url)
+            )
             return
         if parsed.kind == "history":
             await ack(text=f"Reading the history of `{parsed.app.label}`…")

@@ -4,6 +4,8 @@ Layout (one table, created by `deploybot init-store`):
 
 - deployment record: pk `dep#<request id>`, sk `record`; `app`, `state`, `version` (N), `data` (JSON);
   while in flight also `gsi1pk` = `inflight` and `gsi1sk` = `<app>#<request id>`.
+- hold (`/deploy lock`): pk `hold#<app>:<environment>`, sk `hold`; `data` (JSON); listed through `gsi1`
+  with `gsi1pk` = `holds`.
 - lock (one open request per app, one watcher per deployment): pk `lock#<key>`, sk `lock`; `owner`,
   `lease_until` (epoch seconds, compared by the bot).
 - audit event: pk `dep#<request id>`, sk `audit#<ISO time>#<random>`; `data` (the event as JSON), and
@@ -27,12 +29,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..domain.audit import AuditEvent
-from ..domain.models import Deployment
+from ..domain.models import Deployment, Hold
 from ..domain.ports import StaleRecord
 
 INDEX = "gsi1"
 AUDIT_INDEX = "gsi2"
 IN_FLIGHT = "inflight"
+HOLDS = "holds"
 
 
 class DynamoStore:
@@ -225,6 +228,71 @@ class DynamoStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    def _hold_item(self, hold: Hold) -> dict[str, Any]:
+        return {
+            "pk": {"S": f"hold#{hold.key}"},
+            "sk": {"S": "hold"},
+            "data": {"S": hold.model_dump_json()},
+            "gsi1pk": {"S": HOLDS},  # the in-flight index has room for the few holds too
+            "gsi1sk": {"S": hold.key},
+        }
+
+    async def hold(self, hold: Hold) -> Hold | None:
+        try:
+            await asyncio.to_thread(
+                self.client.put_item,
+                TableName=self.table,
+                Item=self._hold_item(hold),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return await self.get_hold(hold.key)
+        return None
+
+    async def update_hold(self, hold: Hold) -> None:
+        try:
+            await asyncio.to_thread(
+                self.client.put_item,
+                TableName=self.table,
+                Item=self._hold_item(hold),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # released meanwhile: nothing to remind of
+
+    async def get_hold(self, key: str) -> Hold | None:
+        resp = await asyncio.to_thread(
+            self.client.get_item,
+            TableName=self.table,
+            ConsistentRead=True,
+            Key={"pk": {"S": f"hold#{key}"}, "sk": {"S": "hold"}},
+        )
+        item = resp.get("Item")
+        return Hold.model_validate_json(item["data"]["S"]) if item else None
+
+    async def release_hold(self, key: str) -> Hold | None:
+        resp = await asyncio.to_thread(
+            self.client.delete_item,
+            TableName=self.table,
+            Key={"pk": {"S": f"hold#{key}"}, "sk": {"S": "hold"}},
+            ReturnValues="ALL_OLD",
+        )
+        item = resp.get("Attributes")
+        return Hold.model_validate_json(item["data"]["S"]) if item else None
+
+    async def holds(self) -> list[Hold]:
+        resp = await asyncio.to_thread(
+            self.client.query,
+            TableName=self.table,
+            IndexName=INDEX,
+            KeyConditionExpression="gsi1pk = :h",
+            ExpressionAttributeValues={":h": {"S": HOLDS}},
+        )
+        return [Hold.model_validate_json(i["data"]["S"]) for i in resp.get("Items", [])]
 
     async def audit(self, event: AuditEvent) -> None:
         at = event.at.isoformat()

@@ -132,6 +132,21 @@ class PastDeployment(BaseModel):
     error_code: str | None = None
 
 
+class Hold(BaseModel):
+    """A lock a person (or deploybot, after a rollback) put on an app in one environment: no deploys."""
+
+    app: str
+    environment: str
+    user: str  # a Slack user id, or "deploybot"
+    reason: str = ""
+    since: datetime
+    reminded_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.app}:{self.environment}"
+
+
 class Outgoing(BaseModel):
     """A Slack message owed for a deployment, kept in its record until Slack has it (the outbox)."""
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .audit import AuditEvent
-from .models import ActiveDeployment, Deployment, Image, PastDeployment, ServiceState, Snapshot
+from .models import ActiveDeployment, Deployment, Hold, Image, PastDeployment, ServiceState, Snapshot
 
 
 class ImageRegistry(Protocol):
@@ -68,6 +68,22 @@ class Store(Protocol):
     async def history(self, app: str, environment: str, limit: int) -> list[Deployment]:
         """The app's latest requests in that environment, newest first."""
         ...
+
+    async def hold(self, hold: Hold) -> Hold | None:
+        """Lock an app and environment; None when done, else the hold already there (it stays)."""
+        ...
+
+    async def update_hold(self, hold: Hold) -> None:
+        """Rewrite an existing hold (its reminder time)."""
+        ...
+
+    async def get_hold(self, key: str) -> Hold | None: ...
+
+    async def release_hold(self, key: str) -> Hold | None:
+        """Remove the hold on ``key`` (``app:environment``); the hold that was there, if any."""
+        ...
+
+    async def holds(self) -> list[Hold]: ...
 
     async def audit(self, event: AuditEvent) -> None:
         """Append one entry to the audit trail (never updated, never deleted)."""

@@ -258,6 +258,7 @@ def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[Block]]:
         "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
         "• `/deploy status [web1 [production]]`: what runs where, since when, by whom, and what is in flight\n"
         "• `/deploy history web1 [staging]`: the latest deployments, also those deploybot did not start\n"
+        "• `/deploy lock web1 [production] [reason]` / `/deploy unlock web1`: stop and allow deploys there\n"
         "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
         "• `/deploy help`: this message\n"
         f"Apps: {', '.join(names)}\n"

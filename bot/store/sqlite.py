@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.audit import AuditEvent
-from ..domain.models import Deployment, State
+from ..domain.models import Deployment, Hold, State
 from ..domain.ports import StaleRecord
 
 SCHEMA = """
@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 CREATE INDEX IF NOT EXISTS audit_log_record ON audit_log(record_id, seq);
 CREATE INDEX IF NOT EXISTS audit_log_app ON audit_log(app, seq);
+CREATE TABLE IF NOT EXISTS holds (
+    key TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
 """
 # Stores made before the audit carried team, channel and AWS request ids kept it in `audit`.
 MIGRATE_AUDIT = """
@@ -171,6 +175,36 @@ class SqliteStore:
 
     async def release_lock(self, key: str, owner: str) -> None:
         await self._run("DELETE FROM locks WHERE key = ? AND owner = ?", (key, owner))
+
+    async def hold(self, hold: Hold) -> Hold | None:
+        def work() -> str | None:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    row = self._db.execute("SELECT data FROM holds WHERE key = ?", (hold.key,)).fetchone()
+                    if row:
+                        return str(row[0])
+                    self._db.execute("INSERT INTO holds (key, data) VALUES (?, ?)", (hold.key, hold.model_dump_json()))
+                    return None
+                finally:
+                    self._db.execute("COMMIT")
+
+        existing = await asyncio.to_thread(work)
+        return Hold.model_validate_json(existing) if existing else None
+
+    async def update_hold(self, hold: Hold) -> None:
+        await self._run("UPDATE holds SET data = ? WHERE key = ?", (hold.model_dump_json(), hold.key))
+
+    async def get_hold(self, key: str) -> Hold | None:
+        rows = await self._run("SELECT data FROM holds WHERE key = ?", (key,))
+        return Hold.model_validate_json(rows[0][0]) if rows else None
+
+    async def release_hold(self, key: str) -> Hold | None:
+        rows = await self._run("DELETE FROM holds WHERE key = ? RETURNING data", (key,))
+        return Hold.model_validate_json(rows[0][0]) if rows else None
+
+    async def holds(self) -> list[Hold]:
+        return [Hold.model_validate_json(r[0]) for r in await self._run("SELECT data FROM holds ORDER BY key")]
 
     async def audit(self, event: AuditEvent) -> None:
         await self._run(

@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import ConfigError
 from bot.domain import audit
-from bot.domain.models import State
+from bot.domain.models import Hold, State
 from bot.domain.ports import StaleRecord, Store
 from bot.sandbox.aws.server import LocalAws
 from bot.store.factory import StoreSettings, init_store, open_store
@@ -189,3 +189,21 @@ async def test_init_store_adds_the_audit_index_to_an_older_table(
     await store.audit(audit.event(t0, "r-1", "web1", "U0BOB", "approved"))
     assert [e.action for e in await store.audit_for_app("web1", 5)] == ["approved"]
     store.close()
+
+
+async def test_holds_one_per_app_and_environment(store: Store) -> None:
+    t0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    bob = Hold(app="web1", environment="production", user="U0BOB", reason="incident 42", since=t0)
+    assert await store.hold(bob) is None
+    dave = Hold(app="web1", environment="production", user="U0DAVE", since=t0 + timedelta(minutes=1))
+    assert await store.hold(dave) == bob  # already held: the first hold stays
+    assert await store.hold(Hold(app="web1", environment="staging", user="U0DAVE", since=t0)) is None
+    await store.update_hold(bob.model_copy(update={"reminded_at": t0 + timedelta(hours=4)}))
+    held = await store.get_hold("web1:production")
+    assert held is not None and held.user == "U0BOB" and held.reminded_at == t0 + timedelta(hours=4)
+    assert sorted(h.key for h in await store.holds()) == ["web1:production", "web1:staging"]
+    released = await store.release_hold("web1:production")
+    assert released is not None and released.reason == "incident 42"
+    assert await store.release_hold("web1:production") is None
+    assert [h.key for h in await store.holds()] == ["web1:staging"]
+    assert await store.get_hold("web1:production") is None
