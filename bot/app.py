@@ -86,6 +86,7 @@ class Runtime:
             poke=self.watcher.poke,
             clock=utcnow,
             holds=self.holds,
+            approval_timeout=timedelta(minutes=settings.approval_timeout_minutes),
         )
         self.watcher.holds = self.holds
         recovery = Recovery(self.deployer)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="DEPLOYBOT_LOG_FORMAT")
     poll_interval: float = Field(default=10.0, gt=0, validation_alias="DEPLOYBOT_POLL_INTERVAL")
     transport: Literal["auto", "socket", "http"] = Field(default="auto", validation_alias="DEPLOYBOT_TRANSPORT")
+    approval_timeout_minutes: float = Field(default=120.0, gt=0, validation_alias="DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES")
     lock_reminder_hours: float = Field(default=4.0, gt=0, validation_alias="DEPLOYBOT_LOCK_REMINDER_HOURS")
 
     @property

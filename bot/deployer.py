@@ -27,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 
 CLICK_ATTEMPTS = 3
-APPROVAL_LEASE = timedelta(hours=2)  # how long an unapproved request holds its app
+APPROVAL_TIMEOUT = timedelta(hours=2)  # an unapproved request expires then, and frees its app
 RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while a deployment runs
 
 
@@ -64,6 +64,7 @@ class Deployer:
         poke: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
         holds: Holds | None = None,
+        approval_timeout: timedelta = APPROVAL_TIMEOUT,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -73,6 +74,7 @@ class Deployer:
         self.poke = poke
         self.now = clock
         self.holds = holds
+        self.approval_timeout = approval_timeout
 
     async def _audit(self, record_id: str, app: str, actor: str, action: str, **detail: object) -> None:
         await self.store.audit(audit.event(self.now(), record_id, app, actor, action, **detail))
@@ -111,7 +113,7 @@ class Deployer:
             return None
         request_id = new_request_id()
         # One open request per app across every replica: the lock is taken before any AWS work.
-        holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.now() + APPROVAL_LEASE)
+        holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.now() + self.approval_timeout)
         if holder is not None:
             await self.notifier.slack.respond(response_url, await self._busy(app, holder))
             return None
@@ -171,6 +173,7 @@ class Deployer:
             wait_minutes=wait,
             termination_minutes=term,
             approvals_needed=app.approvals,
+            expires_at=None if not app.require_approval else now + self.approval_timeout,
         )
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
         record = await self.store.create(record)
@@ -253,6 +256,11 @@ class Deployer:
     async def _act(self, action: Action, app: AppConfig, record: Deployment, user: str) -> None:
         now = self.now()
         if action is Action.APPROVE:
+            if record.expires_at is not None and now >= record.expires_at:
+                raise Conflict(
+                    f"This request expired at {record.expires_at:%H:%M} UTC without an approval. "
+                    "Ask again with /deploy."
+                )
             if self.holds is not None:
                 await self.holds.check(app)  # locked after the request was made: nothing starts
             approvals = [*record.approvals, user]

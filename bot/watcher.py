@@ -116,6 +116,10 @@ class Watcher:
                 log.warning("watcher_read_failed", reason=exc.message)
                 snapshots = None
         for record in records:
+            if record.state is State.PENDING_APPROVAL:
+                if record.expires_at is not None and self.now() >= record.expires_at:
+                    await self._expire(record)
+                continue
             snap = (snapshots or {}).get(record.tracked_deployment or "")
             if not record.state.terminal and snap is not None:
                 self._misses.pop(record.id, None)
@@ -130,6 +134,23 @@ class Watcher:
             # over from a replica that died): the root is re-rendered and the outbox sent.
             if await self._tell(record) and record.state.terminal:
                 await self._settle(record)
+
+    async def _expire(self, record: Deployment) -> None:
+        """Nobody approved it in time: close it, free its app, and say so in its thread."""
+        now = self.now()
+        waited = record.expires_at - record.created_at if record.expires_at else None
+        hours = f" within {waited.total_seconds() / 3600:g} h" if waited else ""
+        expired = transition(record, State.CANCELLED, now, expired=True).queue(
+            reply(f":hourglass: This request expired: nobody approved it{hours}. Ask again with /deploy.")
+        )
+        try:
+            saved = await self.store.save(expired)
+        except StaleRecord:
+            return  # approved or cancelled meanwhile
+        await self.store.release_lock(app_lock(saved.target), saved.id)
+        await self.store.audit(audit.event(now, saved.id, saved.app, "deploybot", "expired"))
+        log.info("request_expired", request_id=saved.id)
+        await self._tell(saved)
 
     async def _missing(self, record: Deployment) -> Deployment:
         """CodeDeploy answered but did not know the deployment (BatchGetDeployments leaves such ids out)."""

@@ -84,6 +84,8 @@ def explain_state(record: Deployment) -> str:
         return f"That button no longer applies: {approved}the deployment is now {PHASE_TEXT[record.phase]}."
     if record.state is State.STARTING:
         return f"This request was already approved{who} and the deployment is starting."
+    if record.expired:
+        return "That button no longer applies: this request expired without an approval. Ask again with /deploy."
     if record.approver and record.state is not State.PENDING_APPROVAL:
         who = f" (approved by <@{record.approver}>)"
     return f"That button no longer applies: this request is {STATE_TEXT[record.state]}{who}."

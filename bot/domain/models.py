@@ -194,6 +194,8 @@ class Deployment(BaseModel):
     approvals_needed: int = 1
     approved_at: datetime | None = None
     cancelled_by: str | None = None
+    expires_at: datetime | None = None  # an unapproved request is cancelled then
+    expired: bool = False
     message_ts: str | None = None
     task_definition_arn: str | None = None
     deployment_id: str | None = None
@@ -233,6 +235,7 @@ class Deployment(BaseModel):
         """The watcher still looks after it: running, owed messages, or finished but not yet told."""
         return (
             self.state in (State.IN_PROGRESS, State.ROLLING_BACK)
+            or (self.state is State.PENDING_APPROVAL and self.expires_at is not None)  # to expire it
             or bool(self.outbox)
             or (self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled)
         )

@@ -86,6 +86,10 @@ BUTTONS = {
 
 
 def status_line(record: Deployment) -> str:
+    if record.expired:
+        return ":hourglass: *Expired*: nobody approved it in time"
+    if record.state is State.PENDING_APPROVAL and record.expires_at:
+        return f"{STATUS_LINE[record.state]} (expires {record.expires_at:%H:%M} UTC)"
     if record.state is State.IN_PROGRESS:
         return PHASE_LINE.get(record.phase, PHASE_TEXT[record.phase])
     return STATUS_LINE[record.state]
