@@ -82,11 +82,20 @@ class Deployer:
     # -- /deploy <app> <version> --------------------------------------------------------------
 
     async def request(
-        self, app: AppConfig, tag: str, user: str, team: str, response_url: str, channel: str = ""
+        self,
+        app: AppConfig,
+        tag: str,
+        user: str,
+        team: str,
+        response_url: str,
+        channel: str = "",
+        *,
+        rollback: bool = False,
     ) -> Deployment | None:
+        """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history."""
         audit.begin(team, channel)
         try:
-            return await self._request(app, tag, user, team, response_url, channel)
+            return await self._request(app, tag, user, team, response_url, channel, rollback)
         except Exception:
             log.exception("deploy_request_failed")
             await self.notifier.slack.respond(
@@ -97,7 +106,7 @@ class Deployer:
             return None
 
     async def _request(
-        self, app: AppConfig, tag: str, user: str, team: str, response_url: str, channel: str
+        self, app: AppConfig, tag: str, user: str, team: str, response_url: str, channel: str, rollback: bool
     ) -> Deployment | None:
         slack = self.notifier.slack
         groups = app.requesters.usergroups if app.requesters else []
@@ -118,7 +127,7 @@ class Deployer:
             await self.notifier.slack.respond(response_url, await self._busy(app, holder))
             return None
         try:
-            record = await self._prepare(request_id, app, tag, user, team, response_url)
+            record = await self._prepare(request_id, app, tag, user, team, response_url, rollback)
         except BaseException:
             await self.store.release_lock(app_lock(app.key), request_id)
             raise
@@ -141,12 +150,17 @@ class Deployer:
         )
 
     async def _prepare(
-        self, request_id: str, app: AppConfig, tag: str, user: str, team: str, response_url: str
+        self, request_id: str, app: AppConfig, tag: str, user: str, team: str, response_url: str, rollback: bool
     ) -> Deployment | None:
         slack = self.notifier.slack
+        good: Deployment | None = None
         try:
-            image = await self.registry.resolve(app.repository, tag, app.version_pattern)
             service = await self.platform.service_state(app.cluster, app.service, app.container)
+            if rollback:
+                good = await self._known_good(app, service.image)
+                image = good.image
+            else:
+                image = await self.registry.resolve(app.repository, tag, app.version_pattern)
             running = await self.registry.version_of(app.repository, service.image, app.version_pattern)
             config_name, wait, term = await self.platform.group_settings(
                 app.codedeploy_application, app.deployment_group
@@ -174,6 +188,7 @@ class Deployer:
             termination_minutes=term,
             approvals_needed=app.approvals,
             expires_at=None if not app.require_approval else now + self.approval_timeout,
+            rollback_to=good.id if good else None,
         )
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
         record = await self.store.create(record)
@@ -188,10 +203,30 @@ class Deployer:
         log.info("deploy_requested", digest=image.digest)
         if not app.require_approval:
             return await self._without_approval(app, record, response_url)
-        await slack.respond(
-            response_url, f"Asked for approval of `{app.label}` `{image.tag}` in <#{app.deploy_channel}>."
-        )
+        what = f"rolling `{app.label}` back to `{image.tag}`" if good else f"`{app.label}` `{image.tag}`"
+        await slack.respond(response_url, f"Asked for approval of {what} in <#{app.deploy_channel}>.")
         return record
+
+    async def _known_good(self, app: AppConfig, running_image: str) -> Deployment:
+        """The latest successful deployment whose image is not the one running now, still in ECR.
+
+        Taken from the store's history, not "the previous task definition revision": a revision
+        registered by a failed deployment was never good."""
+        running = running_image.split("@", 1)[1] if "@" in running_image else None
+        history = await self.store.history(app.name, app.environment, 50)
+        good = next((r for r in history if r.state is State.SUCCEEDED and r.image.digest != running), None)
+        if good is None:
+            raise DeployError(
+                f"Nothing known good to roll back to: deploybot has no earlier successful deployment of "
+                f"`{app.label}` with another image. Deploy a version by name instead: "
+                f"`/deploy {app.name} &lt;version&gt;`."
+            )
+        if not await self.registry.has_digest(app.repository, good.image.digest):
+            raise DeployError(
+                f"The last known-good release of `{app.label}`, `{good.tag}` ({good.image.short_digest}), is no "
+                "longer in ECR, so it cannot be rolled back to. Deploy a version by name instead."
+            )
+        return good
 
     async def _without_approval(self, app: AppConfig, record: Deployment, response_url: str) -> Deployment:
         """An environment that needs no approval (`require_approval: false`) starts at once."""

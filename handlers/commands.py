@@ -41,7 +41,7 @@ class Parsed:
     reason: str = ""  # for lock
 
 
-SUBCOMMANDS = ("help", "audit", "status", "history", "lock", "unlock")
+SUBCOMMANDS = ("help", "audit", "status", "history", "lock", "unlock", "rollback")
 CLOSE = 0.6  # difflib's similarity above which a typo gets a suggestion
 
 
@@ -78,6 +78,12 @@ def parse(text: str, catalog: Catalog) -> Parsed:
             raise DeployError(f"`{shown(rest[0])}` is not an environment of `{name}`.")
         reason = " ".join(text.split(None, 3 if env else 2)[3 if env else 2 :]) if rest else ""
         return Parsed(words[0], _app(name, env, catalog), reason=reason[:300])
+    if words[0] == "rollback":
+        if len(words) not in (2, 3):
+            raise DeployError(
+                "Usage: `/deploy rollback &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy rollback web1`."
+            )
+        return Parsed("rollback", _app(words[1], words[2] if len(words) == 3 else None, catalog))
     if words[0] == "history":
         if len(words) not in (2, 3):
             raise DeployError(
@@ -149,6 +155,15 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(text=f"Unlocking `{parsed.app.label}`…")
             services.tasks.spawn(
                 "unlock", services.holds.unlock(parsed.app, cmd.user_id, cmd.team_id, cmd.response_url)
+            )
+            return
+        if parsed.kind == "rollback":
+            await ack(text=f"Looking for the last known-good release of `{parsed.app.label}`…")
+            services.tasks.spawn(
+                "rollback_request",
+                services.deployer.request(
+                    parsed.app, "", cmd.user_id, cmd.team_id, cmd.response_url, cmd.channel_id, rollback=True
+                ),
             )
             return
         if parsed.kind == "history":

@@ -18,6 +18,9 @@ class FakeAws:
     async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image:
         return Image(repository_uri=f"r/{repository}", tag=tag, digest="sha256:" + "b" * 64)
 
+    async def has_digest(self, repository: str, digest: str) -> bool:
+        return True
+
     async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None:
         return "v1.2.2"
 

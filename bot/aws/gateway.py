@@ -89,6 +89,13 @@ class AwsGateway:
             tag = versions[-1]
         return Image(repository_uri=uri, tag=tag, digest=str(detail["imageDigest"]))
 
+    async def has_digest(self, repository: str, digest: str) -> bool:
+        try:
+            await self._call(self.ecr.describe_images, repositoryName=repository, imageIds=[{"imageDigest": digest}])
+        except (TagNotFound, UpstreamError):
+            return False
+        return True
+
     async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None:
         """The version tag of a running image reference (`repo:tag` or `repo@sha256:...`)."""
         ref = image.rsplit("/", 1)[-1]

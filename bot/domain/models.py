@@ -195,6 +195,7 @@ class Deployment(BaseModel):
     approved_at: datetime | None = None
     cancelled_by: str | None = None
     expires_at: datetime | None = None  # an unapproved request is cancelled then
+    rollback_to: str | None = None  # `/deploy rollback`: the known-good request whose image this redeploys
     expired: bool = False
     message_ts: str | None = None
     task_definition_arn: str | None = None

@@ -95,6 +95,12 @@ def status_line(record: Deployment) -> str:
     return STATUS_LINE[record.state]
 
 
+def _title(record: Deployment) -> str:
+    if record.rollback_to:
+        return f"Roll back {record.app}{_in(record)} to {record.tag}"
+    return f"Deploy {record.app} {record.tag}{_to(record)}"
+
+
 def _to(record: Deployment) -> str:
     return f" to {record.environment}" if record.show_environment else ""
 
@@ -106,7 +112,7 @@ def _in(record: Deployment) -> str:
 def root_text(record: Deployment) -> str:
     """Notification fallback text (also what screen readers read)."""
     plain = status_line(record).replace("*", "").split(":", 2)[-1].strip()
-    return f"Deploy {record.app} {record.tag}{_to(record)}: {plain}"
+    return f"{_title(record)}: {plain}"
 
 
 def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
@@ -131,7 +137,12 @@ def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
             )
         )
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=cut(f"Deploy {record.app} {record.tag}{_to(record)}", 150), emoji=True)),
+        HeaderBlock(
+            text=PlainTextObject(
+                text=cut(_title(record), 150),
+                emoji=True,
+            )
+        ),
         SectionBlock(fields=fields),
         SectionBlock(text=MarkdownTextObject(text=_status_text(record, now))),
     ]
@@ -262,6 +273,7 @@ def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[Block]]:
         "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
         "• `/deploy status [web1 [production]]`: what runs where, since when, by whom, and what is in flight\n"
         "• `/deploy history web1 [staging]`: the latest deployments, also those deploybot did not start\n"
+        "• `/deploy rollback web1 [staging]`: redeploy the last known-good release (same approval as any deploy)\n"
         "• `/deploy lock web1 [production] [reason]` / `/deploy unlock web1`: stop and allow deploys there\n"
         "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
         "• `/deploy help`: this message\n"
