@@ -73,6 +73,7 @@ class Runtime:
             replica=self.replica,
             lease=timedelta(seconds=settings.lease_seconds),
             starting_grace=timedelta(seconds=settings.starting_grace_seconds),
+            scan_every=timedelta(seconds=settings.scan_seconds),
         )
         self.holds = Holds(
             self.store, self.slack, catalog, utcnow, reminder=timedelta(hours=settings.lock_reminder_hours)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=10.0, gt=0, validation_alias="DEPLOYBOT_POLL_INTERVAL")
     transport: Literal["auto", "socket", "http"] = Field(default="auto", validation_alias="DEPLOYBOT_TRANSPORT")
     approval_timeout_minutes: float = Field(default=120.0, gt=0, validation_alias="DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES")
+    scan_seconds: float = Field(default=60.0, gt=0, validation_alias="DEPLOYBOT_SCAN_SECONDS")
     lock_reminder_hours: float = Field(default=4.0, gt=0, validation_alias="DEPLOYBOT_LOCK_REMINDER_HOURS")
 
     @property

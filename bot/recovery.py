@@ -1,4 +1,4 @@
-"""Finding deployments again after a crash or a lost store.
+"""Finding deployments again after a crash or a lost store, and the ones started outside deploybot.
 
 Two cases: a record left in STARTING by a process that died around CreateDeployment, and a
 CodeDeploy deployment that deploybot started (its description carries the request id) but whose
@@ -21,7 +21,7 @@ from .domain.errors import DeployError
 from .domain.models import ActiveDeployment, Deployment, Image, Phase, State
 from .domain.ports import StaleRecord
 from .notifier import reply
-from .slack.render import console_url
+from .slack.render import console_url, esc
 
 log = structlog.get_logger(__name__)
 # What Deployer._create writes: "deploybot r-0123456789: web1:prod v1.2.3 requested by U…, approved by U…"
@@ -60,8 +60,10 @@ class Recovery:
             return  # another replica recovered it first
 
     async def lost(self) -> int:
-        """Adopt running deployments that carry a deploybot request id unknown to the store."""
+        """Adopt the configured groups' running deployments the store does not know: deploybot's own
+        (matched by the request id in the description) and those started outside it (CI, the console)."""
         adopted = 0
+        followed = {r.tracked_deployment for r in await self.deployer.store.in_flight()}
         for app in self.deployer.catalog.all():
             try:
                 active = await self.deployer.platform.active_deployments(
@@ -71,16 +73,23 @@ class Recovery:
                 log.warning("lost_deployment_scan_failed", app=app.name, reason=exc.message)
                 continue
             for found in active:
+                if found.deployment_id in followed or found.creator == "codeDeployRollback":
+                    continue  # followed already (a rollback CodeDeploy started is told in its deployment's thread)
                 match = DESCRIPTION.match(found.description)
-                if match is None or match["target"] not in (app.key, app.name):
-                    continue  # not ours (CI, the console), or another catalog entry's
-                if await self.deployer.store.get(match["id"]) is not None:
+                if match is not None and match["target"] not in (app.key, app.name):
+                    continue  # another catalog entry's
+                if found.description.startswith("deploybot r-") and match is None:
+                    continue  # ours, written in a form this version does not read: leave it alone
+                request_id = match["id"] if match else outside_id(found.deployment_id)
+                if await self.deployer.store.get(request_id) is not None:
                     continue
-                if await self._adopt(app, found, match):
+                if await self._adopt(app, found, request_id, match):
                     adopted += 1
         return adopted
 
-    async def _adopt(self, app: AppConfig, found: ActiveDeployment, match: re.Match[str]) -> bool:
+    async def _adopt(
+        self, app: AppConfig, found: ActiveDeployment, request_id: str, match: re.Match[str] | None
+    ) -> bool:
         d = self.deployer
         now = d.now()
         try:
@@ -90,21 +99,34 @@ class Recovery:
                     app.codedeploy_application, found.revision_sha, app.container
                 )
             _, wait, term = await d.platform.group_settings(app.codedeploy_application, app.deployment_group)
+            task_definition, pinned = deployed or (None, "")
+            tag = match["tag"] if match else None
+            if tag is None and pinned:
+                tag = await d.registry.version_of(app.repository, pinned, app.version_pattern)
         except DeployError as exc:
             log.warning("lost_deployment_unreadable", deployment_id=found.deployment_id, reason=exc.message)
             return False
-        task_definition, pinned = deployed or (None, "")
+        tag = tag or "unknown"
         repository, _, digest = pinned.partition("@")
+        if match is not None:
+            who = {
+                "requester": match["requester"],
+                "approver": None if match["approver"] == "nobody-needed" else match["approver"],
+                "auto_approved": match["approver"] == "nobody-needed",
+            }
+        else:
+            started_by = found.creator or "someone"
+            who = {
+                "requester": "",
+                "outside": f"{started_by}: {found.description}" if found.description else started_by,
+            }
         record = Deployment(
-            id=match["id"],
+            id=request_id,
             app=app.name,
             environment=app.environment,
             show_environment=not app.only_environment,
-            tag=match["tag"],
-            image=Image(repository_uri=repository or app.repository, tag=match["tag"], digest=digest or "unknown"),
-            requester=match["requester"],
-            approver=None if match["approver"] == "nobody-needed" else match["approver"],
-            auto_approved=match["approver"] == "nobody-needed",
+            tag=tag,
+            image=Image(repository_uri=repository or app.repository, tag=tag, digest=digest or "unknown"),
             team_id=d.notifier.slack.team_id,
             channel=app.deploy_channel,
             state=State.IN_PROGRESS,
@@ -118,6 +140,7 @@ class Recovery:
             cd_status=found.status,
             wait_minutes=wait,
             termination_minutes=term,
+            **who,
         )
         try:
             record = await d.store.create(record)
@@ -126,16 +149,24 @@ class Recovery:
         structlog.contextvars.bind_contextvars(
             request_id=record.id, app=app.name, version=record.tag, deployment_id=found.deployment_id
         )
-        log.warning("deployment_found_without_record")
+        log.warning("deployment_found_without_record" if match else "outside_deployment_found")
+        action = "adopted" if match else "outside_deployment"
         await d.store.audit(
-            audit.event(now, record.id, app.name, "deploybot", "adopted", deployment_id=found.deployment_id)
+            audit.event(now, record.id, app.name, "deploybot", action, deployment_id=found.deployment_id)
         )
         await d.store.acquire_lock(app_lock(app.key), record.id, now + RUN_LEASE)
         link = f"<{console_url(d.notifier.region, found.deployment_id)}|{found.deployment_id}>"
-        note = reply(
-            f":mag: deploybot had lost its record of CodeDeploy deployment {link} and found it again by its "
-            "request id; following it from here. Earlier steps of this deployment are not shown."
-        )
+        if match:
+            text = (
+                f":mag: deploybot had lost its record of CodeDeploy deployment {link} and found it again by its "
+                "request id; following it from here. Earlier steps of this deployment are not shown."
+            )
+        else:
+            text = (
+                f":eyes: CodeDeploy deployment {link} of `{app.label}` was started outside deploybot "
+                f"({esc(record.outside or '')}); following it here."
+            )
+        note = reply(text)
         try:
             ts = await d.notifier.post_root(record, now)
             record = await d.store.save(record.model_copy(update={"message_ts": ts}).queue(note))
@@ -145,3 +176,8 @@ class Recovery:
         await d.notifier.flush(record.id)
         structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
         return True
+
+
+def outside_id(deployment_id: str) -> str:
+    """The record id of a deployment deploybot did not start: its CodeDeploy id, marked."""
+    return f"x-{deployment_id}"

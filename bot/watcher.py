@@ -31,7 +31,9 @@ log = structlog.get_logger(__name__)
 # Longer than the slowest CreateDeployment with its retries, so a live replica is never overtaken.
 STARTING_GRACE = timedelta(minutes=5)
 MISSES = 3  # reads in a row that do not find a deployment before it is given up as gone
-LOST_SCAN = timedelta(minutes=5)  # how often CodeDeploy is searched for deployments the store lost
+# How often the configured groups are searched for deployments the store does not know (lost, or
+# started outside deploybot): one ListDeployments per group, plus a BatchGet only when some are running.
+SCAN = timedelta(seconds=60)
 FOLD_ATTEMPTS = 3
 
 
@@ -51,6 +53,7 @@ class Watcher:
         replica: str = "single",
         lease: timedelta = timedelta(seconds=30),
         starting_grace: timedelta = STARTING_GRACE,
+        scan_every: timedelta = SCAN,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -70,6 +73,7 @@ class Watcher:
         self._held: dict[str, datetime] = {}
         self._ticking = asyncio.Lock()
         self.starting_grace = starting_grace
+        self.scan_every = scan_every
 
     def poke(self) -> None:
         self._wake.set()
@@ -95,7 +99,7 @@ class Watcher:
             await self._tick()
 
     async def _tick(self) -> None:
-        if self.find_lost and (self._scanned is None or self.now() - self._scanned >= LOST_SCAN):
+        if self.find_lost and (self._scanned is None or self.now() - self._scanned >= self.scan_every):
             self._scanned = self.now()  # at start-up, then now and then: never on every tick
             await self.find_lost()
             if self.holds is not None:

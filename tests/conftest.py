@@ -74,6 +74,7 @@ def bot_settings(slack: LocalSlack, aws: LocalAws, tmp_path: Path, transport: st
         http_port=0,
         log_format="console",
         poll_interval=0.05,
+        scan_seconds=0.2,
         transport=transport,
     )
 

@@ -261,6 +261,7 @@ class AwsGateway:
                     description=str(info.get("description") or ""),
                     config_name=info.get("deploymentConfigName"),
                     revision_sha=((info.get("revision") or {}).get("appSpecContent") or {}).get("sha256"),
+                    creator=str(info.get("creator") or ""),
                 )
                 for info in infos
             )

@@ -118,6 +118,7 @@ class ActiveDeployment(BaseModel):
     description: str = ""
     config_name: str | None = None
     revision_sha: str | None = None  # the AppSpec's sha256, to read it back
+    creator: str = ""  # CodeDeploy's: user, autoscaling, codeDeployRollback, ...
 
 
 class PastDeployment(BaseModel):
@@ -195,6 +196,7 @@ class Deployment(BaseModel):
     approved_at: datetime | None = None
     cancelled_by: str | None = None
     expires_at: datetime | None = None  # an unapproved request is cancelled then
+    outside: str | None = None  # started outside deploybot: by whom or what (CodeDeploy's creator, description)
     rollback_to: str | None = None  # `/deploy rollback`: the known-good request whose image this redeploys
     expired: bool = False
     message_ts: str | None = None

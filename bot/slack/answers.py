@@ -30,6 +30,14 @@ class Running:
     error: str | None = None
 
 
+def _requested(record: Deployment) -> str:
+    return (
+        f"started outside deploybot ({esc(cut(record.outside, 80))})"
+        if record.outside
+        else (f"requested by <@{record.requester}>")
+    )
+
+
 def _when(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC" if at else "an unknown time"
 
@@ -45,16 +53,16 @@ def status_text(rows: list[Running]) -> str:
             f"• *{esc(row.label)}*: {version} (`{esc(row.digest[:19])}`) · task definition "
             f"`{esc(row.task_definition.rsplit('/', 1)[-1])}` · since {_when(row.since)}"
         )
-        if row.record is not None:
+        if row.record is not None and row.record.outside:
+            line += f" · {_requested(row.record)}"
+        elif row.record is not None:
             who = f"<@{row.record.approver}>" if row.record.approver else "no approval needed"
-            line += f" · requested by <@{row.record.requester}>, approved by {who}"
+            line += f" · {_requested(row.record)}, approved by {who}"
         elif row.outside is not None:
             line += f" · deployed outside deploybot (`{esc(row.outside.deployment_id)}`, {esc(row.outside.creator)})"
         lines.append(line)
         for record, link in row.in_flight:
-            lines.append(
-                f"    ↳ <{link}|`{esc(record.tag)}`> {status_line(record)} (requested by <@{record.requester}>)"
-            )
+            lines.append(f"    ↳ <{link}|`{esc(record.tag)}`> {status_line(record)} ({_requested(record)})")
     return cut("\n".join(lines), LIMIT)
 
 
@@ -71,7 +79,7 @@ def history_text(label: str, records: list[Deployment], past: list[PastDeploymen
             (
                 record.created_at,
                 f"• {_when(record.created_at)} · {tag} · {STATUS_LINE.get(record.state, record.state.value)} · "
-                f"requested by <@{record.requester}> · approved by {approver} · took {took}",
+                f"{_requested(record)} · approved by {approver} · took {took}",
             )
         )
     for deployment in past:

@@ -95,6 +95,14 @@ def status_line(record: Deployment) -> str:
     return STATUS_LINE[record.state]
 
 
+def _by(record: Deployment) -> str:
+    return (
+        f"Started outside deploybot ({esc(cut(record.outside, 200))})"
+        if record.outside
+        else (f"Requested by <@{record.requester}>")
+    )
+
+
 def _title(record: Deployment) -> str:
     if record.rollback_to:
         return f"Roll back {record.app}{_in(record)} to {record.tag}"
@@ -117,7 +125,11 @@ def root_text(record: Deployment) -> str:
 
 def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
     fields = [
-        MarkdownTextObject(text=f"*Requested by*\n<@{record.requester}>"),
+        MarkdownTextObject(
+            text=f"*Started outside deploybot*\n{esc(cut(record.outside, 200))}"
+            if record.outside
+            else f"*Requested by*\n<@{record.requester}>"
+        ),
         MarkdownTextObject(text=f"*Version*\n`{esc(record.tag)}` (`{record.image.short_digest}`)"),
         MarkdownTextObject(text=f"*Running before*\n`{esc(record.running_before or 'unknown')}`"),
         MarkdownTextObject(text=f"*Deployment config*\n{esc(record.config_name or 'group default')}"),
@@ -241,9 +253,7 @@ def alert_blocks(record: Deployment, permalink: str) -> tuple[str, list[Block]]:
     text = f"Deployment of {record.app} {record.tag}{_to(record)} {record.state.value}"
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=cut(outcome_text(record), 3000))),
-        ContextBlock(
-            elements=[MarkdownTextObject(text=f"Requested by <@{record.requester}> · <{permalink}|open the thread>")]
-        ),
+        ContextBlock(elements=[MarkdownTextObject(text=f"{_by(record)} · <{permalink}|open the thread>")]),
     ]
     if record.failed_event:
         event = record.failed_event

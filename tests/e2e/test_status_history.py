@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.sandbox.runner import Sandbox
 
-from .helpers import advance, request_and_wait_root, wait_thread
+from .helpers import advance, request_and_wait_root, roots, wait_thread
 
 
 async def ask(box: Sandbox, text: str, needle: str) -> str:
@@ -29,20 +29,24 @@ async def test_status_and_history(sandbox: Sandbox, bot: object) -> None:
     cd = sandbox.aws.client("codedeploy")
     summary = cd.get_deployment(deploymentId=ours)["deploymentInfo"]["revision"]
     revision = cd.get_application_revision(applicationName="AppECS-apps-web2", revision=summary)["revision"]
-    outside = cd.create_deployment(
+    cd.create_deployment(
         applicationName="AppECS-apps-web2",
         deploymentGroupName="DgpECS-apps-web2",
         revision=revision,
         description="release workflow run 42",
     )["deploymentId"]
+    # deploybot notices it and gives it a thread of its own, then follows it to its end.
+    seen = await sandbox.slack.wait_for(
+        lambda: [m for m in roots(sandbox) if "outside deploybot" in str(m.blocks)], what="outside thread"
+    )
     advance(2000)
-    cd.get_deployment(deploymentId=outside)  # let the sandbox bring it to its end
+    await wait_thread(sandbox, seen[0], "is live")
 
     pending = await request_and_wait_root(sandbox, "web1 v1.2.3")  # in flight: waiting for approval
 
     status = await ask(sandbox, "status", "What runs where")
     web2 = next(line for line in status.splitlines() if line.startswith("• *web2 (production)*"))
-    assert "`v1.2.3`" in web2 and "requested by <@U0ALICE>, approved by <@U0BOB>" in web2
+    assert "`v1.2.3`" in web2 and "started outside deploybot (user: release workflow run 42)" in web2
     staging = next(line for line in status.splitlines() if line.startswith("• *web2 (staging)*"))
     assert "`v1.2.2`" in staging  # untouched
     web1 = status.split("• *web1*")[1]
@@ -51,7 +55,7 @@ async def test_status_and_history(sandbox: Sandbox, bot: object) -> None:
 
     history = await ask(sandbox, "history web2", "History of `web2 (production)`")
     lines = history.splitlines()[1:]
-    assert outside in lines[0] and "outside deploybot" in lines[0] and "release workflow run 42" in lines[0]
+    assert "started outside deploybot (user: release workflow run 42)" in lines[0] and "Deployed" in lines[0]
     assert "`v1.2.3`" in lines[1] and "approved by <@U0BOB>" in lines[1] and "Deployed" in lines[1]
     assert len(lines) == 2
 

@@ -287,6 +287,8 @@ def create_deployment(self: CodeDeployBackend, **kwargs: Any) -> str:
         given_sha = revision["appSpecContent"].get("sha256")
         if given_sha and given_sha != hashlib.sha256(content.encode()).hexdigest():
             raise _Error("InvalidRevisionException", "The sha256 of the AppSpec content does not match.")
+        if not given_sha:  # CodeDeploy computes it when the caller (the AWS CLI, say) leaves it out
+            revision = _revision(content)
         props = _target_service(spec)
         task_definition = str(_ci_get(props, "TaskDefinition") or "")
         ecs = ecs_backends[self.account_id][self.region_name]
