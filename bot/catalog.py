@@ -64,10 +64,18 @@ class Target(BaseModel):
     allow_self_approval: bool | None = None
     require_approval: bool | None = None  # false: starts without an approval (a staging environment, say)
     lock_after_rollback: bool | None = None  # true: a rolled-back deployment locks the app until unlocked
+    oncall: str | None = None  # a user (U…) or user group (S…) mentioned in failure alerts
     # Who may ask for a deployment; unset: anyone in the workspace (an approver still has to approve).
     requesters: People | None = None
     # Channels where `/deploy <app>` is accepted; empty: any channel (the thread always goes to deploy_channel).
     request_channels: list[str] | None = None
+
+    @field_validator("oncall")
+    @classmethod
+    def _slack_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[USW][A-Z0-9]{2,20}", value):
+            raise ValueError(f"{value!r} is not a Slack user or user group id (like U0123ABCD or S0123ABCD)")
+        return value
 
     @field_validator("version_pattern")
     @classmethod
@@ -108,6 +116,7 @@ class AppConfig(BaseModel):
     allow_self_approval: bool = False
     require_approval: bool = True
     lock_after_rollback: bool = False
+    oncall: str | None = None
     requesters: People | None = None
     request_channels: list[str] = Field(default_factory=list)
 

@@ -67,7 +67,7 @@ class Notifier:
         if app is None or not app.alert_channel or record.state not in (State.FAILED, State.STOPPED):
             return []
         link = self.slack.permalink(record.channel, record.message_ts or "")
-        text, blocks = render.alert_blocks(record, link)
+        text, blocks = render.alert_blocks(record, link, self.region, app.oncall)
         return [Outgoing(text=text, channel=app.alert_channel, blocks=[b.to_dict() for b in blocks])]
 
     def forget(self, record_id: str) -> None:

@@ -249,11 +249,19 @@ def outcome_text(record: Deployment) -> str:
     return f":x: *{record.app} {esc(record.tag)}*{_in(record)} {verb} after {took}: {reason}{back}"
 
 
-def alert_blocks(record: Deployment, permalink: str) -> tuple[str, list[Block]]:
-    text = f"Deployment of {record.app} {record.tag}{_to(record)} {record.state.value}"
+def mention(slack_id: str) -> str:
+    """A user (U…/W…) or user group (S…) mention."""
+    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
+
+
+def alert_blocks(record: Deployment, permalink: str, region: str, oncall: str | None = None) -> tuple[str, list[Block]]:
+    page = f"{mention(oncall)} " if oncall else ""  # in the text too: that is what notifies
+    text = f"{page}Deployment of {record.app} {record.tag}{_to(record)} {record.state.value}"
+    console = f"<{console_url(region, record.deployment_id)}|CodeDeploy console>" if record.deployment_id else ""
+    context = " · ".join(x for x in (_by(record), f"<{permalink}|open the thread>", console) if x)
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=cut(outcome_text(record), 3000))),
-        ContextBlock(elements=[MarkdownTextObject(text=f"{_by(record)} · <{permalink}|open the thread>")]),
+        SectionBlock(text=MarkdownTextObject(text=cut(f"{page}{outcome_text(record)}", 3000))),
+        ContextBlock(elements=[MarkdownTextObject(text=context)]),
     ]
     if record.failed_event:
         event = record.failed_event

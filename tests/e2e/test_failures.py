@@ -38,6 +38,8 @@ async def test_failed_hook_rolls_back_and_alerts(sandbox: Sandbox, bot: object) 
     assert buttons(box.slack.ws.find(root.channel, root.ts)) == []
     alert = await box.slack.wait_for(lambda: alerts(box), what="alert")
     assert "v1.2.4-broken" in alert[0] and "open the thread" in alert[0]
+    assert alert[0].startswith("<!subteam^S0APPROVERS> Deployment of web1")  # the on-call group is paged
+    assert "Requested by <@U0ALICE>" in alert[0] and "|CodeDeploy console>" in alert[0]
     assert running_task_definition(box) == before  # ECS tells the truth: blue serves again
 
 
