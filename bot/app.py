@@ -21,6 +21,7 @@ from handlers import actions, commands
 
 from .aws.gateway import AwsGateway
 from .catalog import Catalog
+from .ci import CiHandoff
 from .config import Settings
 from .deployer import Deployer
 from .holds import Holds
@@ -119,6 +120,9 @@ class Runtime:
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_get("/healthz", self._healthz)
+        if self.settings.api_token is not None:
+            handoff = CiHandoff(self.settings.api_token, self.catalog, self.deployer, self.slack)
+            app.router.add_post("/api/requests", handoff.handle)
         if not self.settings.socket_mode:
             app.router.add_post("/slack/events", self._events)
         return app

@@ -32,6 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     export = audit_sub.add_parser("export", help="print every audit entry as JSON lines, oldest first")
     export.add_argument("--app", help="only this app's entries")
     export.add_argument("--since", type=_timestamp, help="only entries at or after this ISO time (UTC if no zone)")
+    req = sub.add_parser("request", help="open a deploy request in Slack from CI (needs DEPLOYBOT_API_TOKEN)")
+    req.add_argument("app")
+    req.add_argument("version")
+    req.add_argument("--environment", help="default: the app's default environment")
+    req.add_argument("--actor", default=os.environ.get("GITHUB_ACTOR", ""), help="who (default: $GITHUB_ACTOR)")
+    req.add_argument("--commit-url", help="link to the commit being shipped")
+    req.add_argument("--run-url", help="link to the CI run")
+    req.add_argument(
+        "--url", default=os.environ.get("DEPLOYBOT_URL", "http://127.0.0.1:3000"), help="deploybot's HTTP address"
+    )
     check = sub.add_parser("check", help="check the app catalog: errors exit 2, warnings are printed")
     check.add_argument("config", nargs="?", type=Path, help="catalog file (default: DEPLOYBOT_CONFIG)")
     sandbox = sub.add_parser("sandbox", help="run the local Slack workspace and local AWS, print their environment")
@@ -53,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
             sys.stdout.write(init_store(load_store_settings()) + "\n")
             return 0
+        if args.command == "request":
+            return _run_sync(_ci_request(args))
         if args.command == "audit":
             return _run_sync(_export(args.app, args.since))
         if args.command == "check":
@@ -98,6 +110,39 @@ async def _export(app: str | None, since: datetime | None) -> int:
                 sys.stdout.write(event.model_dump_json() + "\n")
     finally:
         store.close()
+    return 0
+
+
+async def _ci_request(args: argparse.Namespace) -> int:
+    import aiohttp
+
+    token = os.environ.get("DEPLOYBOT_API_TOKEN", "")
+    if not token:
+        sys.stderr.write("deploybot: set DEPLOYBOT_API_TOKEN to the token deploybot serve was given\n")
+        return 2
+    body = {
+        "app": args.app,
+        "version": args.version,
+        "environment": args.environment,
+        "actor": args.actor or "ci",
+        "commit_url": args.commit_url,
+        "run_url": args.run_url,
+    }
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+            session.post(
+                f"{args.url.rstrip('/')}/api/requests", json=body, headers={"Authorization": f"Bearer {token}"}
+            ) as resp,
+        ):
+            answer = await resp.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        sys.stderr.write(f"deploybot: could not reach {args.url}: {exc}\n")
+        return 1
+    if not answer.get("ok"):
+        sys.stderr.write(f"deploybot: refused: {answer.get('message') or answer.get('error')}\n")
+        return 1
+    sys.stdout.write(f"{answer.get('message', '')}\nrequest {answer.get('request_id')}: {answer.get('thread')}\n")
     return 0
 
 

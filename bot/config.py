@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr = Field(validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    # Enables the CI hand-off (POST /api/requests) for callers that send it as a bearer token.
+    api_token: SecretStr | None = Field(default=None, validation_alias="DEPLOYBOT_API_TOKEN")
     slack_api_url: str | None = Field(default=None, validation_alias="DEPLOYBOT_SLACK_API_URL")
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")

@@ -7,7 +7,7 @@ two clicks racing on one request start exactly one deployment.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -17,7 +17,7 @@ from .crashpoints import crash_point
 from .domain import audit, policy
 from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, UpstreamError
 from .domain.lifecycle import Action, explain_state, require_action, transition
-from .domain.models import Deployment, Phase, State
+from .domain.models import CiInfo, Deployment, Phase, State
 from .domain.ports import DeployPlatform, ImageRegistry, StaleRecord, Store
 from .holds import Holds
 from .notifier import Notifier, reply
@@ -29,6 +29,9 @@ log = structlog.get_logger(__name__)
 CLICK_ATTEMPTS = 3
 APPROVAL_TIMEOUT = timedelta(hours=2)  # an unapproved request expires then, and frees its app
 RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while a deployment runs
+
+
+Tell = Callable[[str], Awaitable[None]]  # how a requester is answered (response_url, or the CI's HTTP reply)
 
 
 def utcnow() -> datetime:
@@ -91,43 +94,60 @@ class Deployer:
         channel: str = "",
         *,
         rollback: bool = False,
+        tell: Tell | None = None,
+        ci: CiInfo | None = None,
     ) -> Deployment | None:
-        """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history."""
+        """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history.
+
+        What the requester is told goes to ``response_url``, or to ``tell`` (the CI hand-off's answer)."""
         audit.begin(team, channel)
+
+        async def respond(text: str) -> None:
+            await self.notifier.slack.respond(response_url, text)
+
+        tell = tell or respond
         try:
-            return await self._request(app, tag, user, team, response_url, channel, rollback)
+            return await self._request(app, tag, user, team, tell, channel, rollback, ci)
         except Exception:
             log.exception("deploy_request_failed")
-            await self.notifier.slack.respond(
-                response_url,
+            await tell(
                 f"Something went wrong on deploybot's side while preparing `{app.label}` `{tag}`; "
                 "nothing was deployed. Try again, and tell the deploybot admins if it keeps happening.",
             )
             return None
 
     async def _request(
-        self, app: AppConfig, tag: str, user: str, team: str, response_url: str, channel: str, rollback: bool
+        self,
+        app: AppConfig,
+        tag: str,
+        user: str,
+        team: str,
+        tell: Tell,
+        channel: str,
+        rollback: bool,
+        ci: CiInfo | None,
     ) -> Deployment | None:
         slack = self.notifier.slack
         groups = app.requesters.usergroups if app.requesters else []
         members = await slack.usergroup_members(groups) if groups else set()
         try:
-            policy.check_request(app, user, team, slack.team_id, channel, members)
+            if ci is None:  # a CI hand-off is authorized by its token instead
+                policy.check_request(app, user, team, slack.team_id, channel, members)
             if self.holds is not None:
                 await self.holds.check(app)
         except NotAllowed as exc:
             log.info("request_refused", user=user, reason=exc.message)
             await self._audit("-", app.name, user, "refused:request", tag=tag, reason=exc.message)
-            await slack.respond(response_url, exc.message)
+            await tell(exc.message)
             return None
         request_id = new_request_id()
         # One open request per app across every replica: the lock is taken before any AWS work.
         holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.now() + self.approval_timeout)
         if holder is not None:
-            await self.notifier.slack.respond(response_url, await self._busy(app, holder))
+            await tell(await self._busy(app, holder))
             return None
         try:
-            record = await self._prepare(request_id, app, tag, user, team, response_url, rollback)
+            record = await self._prepare(request_id, app, tag, user, team, tell, rollback, ci)
         except BaseException:
             await self.store.release_lock(app_lock(app.key), request_id)
             raise
@@ -150,9 +170,16 @@ class Deployer:
         )
 
     async def _prepare(
-        self, request_id: str, app: AppConfig, tag: str, user: str, team: str, response_url: str, rollback: bool
+        self,
+        request_id: str,
+        app: AppConfig,
+        tag: str,
+        user: str,
+        team: str,
+        tell: Tell,
+        rollback: bool,
+        ci: CiInfo | None,
     ) -> Deployment | None:
-        slack = self.notifier.slack
         good: Deployment | None = None
         try:
             service = await self.platform.service_state(app.cluster, app.service, app.container)
@@ -166,7 +193,7 @@ class Deployer:
                 app.codedeploy_application, app.deployment_group
             )
         except DeployError as exc:
-            await slack.respond(response_url, exc.message)
+            await tell(exc.message)
             return None
         now = self.now()
         record = Deployment(
@@ -189,6 +216,7 @@ class Deployer:
             approvals_needed=app.approvals,
             expires_at=None if not app.require_approval else now + self.approval_timeout,
             rollback_to=good.id if good else None,
+            ci=ci,
         )
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
         record = await self.store.create(record)
@@ -202,9 +230,9 @@ class Deployer:
         record = await self.store.save(record.model_copy(update={"message_ts": ts}))
         log.info("deploy_requested", digest=image.digest)
         if not app.require_approval:
-            return await self._without_approval(app, record, response_url)
+            return await self._without_approval(app, record, tell)
         what = f"rolling `{app.label}` back to `{image.tag}`" if good else f"`{app.label}` `{image.tag}`"
-        await slack.respond(response_url, f"Asked for approval of {what} in <#{app.deploy_channel}>.")
+        await tell(f"Asked for approval of {what} in <#{app.deploy_channel}>.")
         return record
 
     async def _known_good(self, app: AppConfig, running_image: str) -> Deployment:
@@ -228,14 +256,13 @@ class Deployer:
             )
         return good
 
-    async def _without_approval(self, app: AppConfig, record: Deployment, response_url: str) -> Deployment:
+    async def _without_approval(self, app: AppConfig, record: Deployment, tell: Tell) -> Deployment:
         """An environment that needs no approval (`require_approval: false`) starts at once."""
         now = self.now()
         await self.store.renew_lock(app_lock(app.key), record.id, now + RUN_LEASE)
         record = await self.store.save(transition(record, State.STARTING, now, auto_approved=True, approved_at=now))
         await self._audit(record.id, app.name, "deploybot", "approved", reason="no approval required")
-        await self.notifier.slack.respond(
-            response_url,
+        await tell(
             f"Deploying `{app.label}` `{record.tag}` now (no approval needed there); follow it in "
             f"<#{app.deploy_channel}>.",
         )

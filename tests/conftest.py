@@ -75,6 +75,7 @@ def bot_settings(slack: LocalSlack, aws: LocalAws, tmp_path: Path, transport: st
         log_format="console",
         poll_interval=0.05,
         scan_seconds=0.2,
+        api_token="ci-token-for-tests",
         transport=transport,
     )
 

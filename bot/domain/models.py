@@ -133,6 +133,17 @@ class PastDeployment(BaseModel):
     error_code: str | None = None
 
 
+class CiInfo(BaseModel):
+    """Who asked through the CI hand-off, and the links of that run (the release workflow's fields)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str = Field(min_length=1, max_length=100)
+    # Shown as Slack links, so nothing that could end or split one (`<`, `>`, `|`, spaces).
+    commit_url: str | None = Field(default=None, max_length=500, pattern=r"^https://[^\s<>|]+$")
+    run_url: str | None = Field(default=None, max_length=500, pattern=r"^https://[^\s<>|]+$")
+
+
 class Hold(BaseModel):
     """A lock a person (or deploybot, after a rollback) put on an app in one environment: no deploys."""
 
@@ -196,6 +207,7 @@ class Deployment(BaseModel):
     approved_at: datetime | None = None
     cancelled_by: str | None = None
     expires_at: datetime | None = None  # an unapproved request is cancelled then
+    ci: CiInfo | None = None  # asked for by a CI job through the hand-off endpoint
     outside: str | None = None  # started outside deploybot: by whom or what (CodeDeploy's creator, description)
     rollback_to: str | None = None  # `/deploy rollback`: the known-good request whose image this redeploys
     expired: bool = False

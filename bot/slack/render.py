@@ -95,7 +95,25 @@ def status_line(record: Deployment) -> str:
     return STATUS_LINE[record.state]
 
 
+def _ci(record: Deployment) -> str:
+    ci = record.ci
+    if ci is None:
+        return ""
+    links = [f"<{ci.commit_url}|commit>" if ci.commit_url else "", f"<{ci.run_url}|run>" if ci.run_url else ""]
+    return " · ".join([esc(cut(ci.actor, 100)), *[x for x in links if x]])
+
+
+def _requested_field(record: Deployment) -> str:
+    if record.outside:
+        return f"*Started outside deploybot*\n{esc(cut(record.outside, 200))}"
+    if record.ci:
+        return f"*Requested by CI*\n{_ci(record)}"
+    return f"*Requested by*\n<@{record.requester}>"
+
+
 def _by(record: Deployment) -> str:
+    if record.ci:
+        return f"Requested by CI ({_ci(record)})"
     return (
         f"Started outside deploybot ({esc(cut(record.outside, 200))})"
         if record.outside
@@ -125,11 +143,7 @@ def root_text(record: Deployment) -> str:
 
 def root_blocks(record: Deployment, region: str, now: datetime) -> list[Block]:
     fields = [
-        MarkdownTextObject(
-            text=f"*Started outside deploybot*\n{esc(cut(record.outside, 200))}"
-            if record.outside
-            else f"*Requested by*\n<@{record.requester}>"
-        ),
+        MarkdownTextObject(text=_requested_field(record)),
         MarkdownTextObject(text=f"*Version*\n`{esc(record.tag)}` (`{record.image.short_digest}`)"),
         MarkdownTextObject(text=f"*Running before*\n`{esc(record.running_before or 'unknown')}`"),
         MarkdownTextObject(text=f"*Deployment config*\n{esc(record.config_name or 'group default')}"),
