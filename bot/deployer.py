@@ -16,7 +16,7 @@ from .catalog import AppConfig, Catalog
 from .crashpoints import crash_point
 from .domain import audit, policy
 from .domain.errors import AlreadyDeploying, Conflict, DeployError, NotAllowed, UpstreamError
-from .domain.lifecycle import Action, explain_state, require_action, transition
+from .domain.lifecycle import Action, deadline, explain_state, require_action, transition
 from .domain.models import CiInfo, Deployment, Phase, State
 from .domain.ports import DeployPlatform, ImageRegistry, StaleRecord, Store
 from .holds import Holds
@@ -438,6 +438,7 @@ class Deployer:
                 now,
                 deployment_id=deployment_id,
                 started_at=now,
+                deadline_at=now + deadline(record.wait_minutes, record.termination_minutes),
                 phase=Phase.WAITING,
                 cd_status="Created",
             ).queue(created)

@@ -18,6 +18,7 @@ from .catalog import AppConfig
 from .deployer import RUN_LEASE, Deployer, app_lock, marker
 from .domain import audit
 from .domain.errors import DeployError
+from .domain.lifecycle import deadline
 from .domain.models import ActiveDeployment, Deployment, Image, Phase, State
 from .domain.ports import StaleRecord
 from .notifier import reply
@@ -140,6 +141,7 @@ class Recovery:
             cd_status=found.status,
             wait_minutes=wait,
             termination_minutes=term,
+            deadline_at=now + deadline(wait, term),
             **who,
         )
         try:

@@ -20,7 +20,7 @@ from .crashpoints import crash_point
 from .deployer import RUN_LEASE, app_lock, watch_lock
 from .domain import audit
 from .domain.errors import DeployError
-from .domain.lifecycle import NOT_FOUND, observe, transition
+from .domain.lifecycle import NOT_FOUND, deadline, observe, ready_warning, transition
 from .domain.models import Deployment, Phase, Snapshot, State
 from .domain.ports import DeployPlatform, StaleRecord, Store
 from .holds import Holds
@@ -128,6 +128,7 @@ class Watcher:
             if not record.state.terminal and snap is not None:
                 self._misses.pop(record.id, None)
                 record = await self._fold(record, snap)
+                record = await self._deadlines(record)
             elif snapshots is not None and not record.state.terminal and record.tracked_deployment:
                 record = await self._missing(record)
             if record.state.terminal:
@@ -138,6 +139,49 @@ class Watcher:
             # over from a replica that died): the root is re-rendered and the outbox sent.
             if await self._tell(record) and record.state.terminal:
                 await self._settle(record)
+
+    async def _deadlines(self, record: Deployment) -> Deployment:
+        """Warn before a Ready wait runs out; stop (with a rollback) a deployment past its deadline."""
+        if record.state is not State.IN_PROGRESS:
+            return record
+        now = self.now()
+        updates: dict[str, object] = {}
+        messages = []
+        if record.phase is Phase.READY and record.wait_minutes and record.ready_at and not record.ready_warned:
+            ends = record.ready_at + timedelta(minutes=record.wait_minutes)
+            if now >= ends - ready_warning(record.wait_minutes):
+                updates["ready_warned"] = True
+                messages.append(
+                    reply(
+                        f":warning: Green is still waiting for *Shift traffic*: CodeDeploy stops this deployment at "
+                        f"{ends:%H:%M} UTC unless an approver shifts traffic before then."
+                    )
+                )
+        if record.deadline_at and now >= record.deadline_at and not record.deadline_hit and record.tracked_deployment:
+            try:
+                await self.platform.stop_deployment(record.tracked_deployment, rollback=True)
+            except DeployError as exc:
+                log.warning("deadline_stop_failed", request_id=record.id, reason=exc.message)
+                return record
+            took = deadline(record.wait_minutes, record.termination_minutes).total_seconds() / 60
+            updates["deadline_hit"] = True
+            messages.append(
+                reply(
+                    f":alarm_clock: This deployment ran past its deadline ({took:.0f} min: the group's waits plus "
+                    "a margin), so deploybot stopped it; CodeDeploy is sending traffic back to blue."
+                )
+            )
+            await self.store.audit(
+                audit.event(
+                    now, record.id, record.app, "deploybot", "deadline_stop", deployment_id=record.deployment_id
+                )
+            )
+        if not updates:
+            return record
+        try:
+            return await self.store.save(record.model_copy(update={**updates, "updated_at": now}).queue(*messages))
+        except StaleRecord:
+            return await self.store.get(record.id) or record
 
     async def _expire(self, record: Deployment) -> None:
         """Nobody approved it in time: close it, free its app, and say so in its thread."""
@@ -246,6 +290,8 @@ class Watcher:
                 return record
             # The messages a change owes are saved with it: a crash after this save still sends them.
             observed = observation.record
+            if observed.phase is Phase.READY and record.phase is not Phase.READY:
+                observed = observed.model_copy(update={"ready_at": self.now()})  # the Ready wait starts
             messages = self.notifier.milestones(observed, observation.milestones)
             app = self.catalog.get(observed.app, observed.environment)
             locks = app is not None and app.lock_after_rollback and rolled_back(observed)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .errors import BadVersion, Conflict, shown
@@ -213,6 +213,18 @@ def _observe_rollback(record: Deployment, snap: Snapshot, now: datetime) -> Obse
 
 def _final_state(status: str) -> State:
     return {"Succeeded": State.SUCCEEDED, "Failed": State.FAILED}.get(status, State.STOPPED)
+
+
+def deadline(wait_minutes: float | None, termination_minutes: float | None) -> timedelta:
+    """How long a deployment may run: as `aws ecs deploy` computes its wait, the group's ready and
+    termination waits plus 10 minutes, kept between 30 minutes and 6 hours."""
+    minutes = (wait_minutes or 0) + (termination_minutes or 0) + 10
+    return timedelta(minutes=min(max(minutes, 30), 360))
+
+
+def ready_warning(wait_minutes: float) -> timedelta:
+    """How long before a Ready wait runs out the thread is told: 5 minutes, or a tenth of a short wait."""
+    return timedelta(minutes=min(5.0, wait_minutes / 10))
 
 
 NOT_FOUND = "DEPLOYMENT_NOT_FOUND"  # deploybot's own code: CodeDeploy no longer knows the deployment

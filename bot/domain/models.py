@@ -238,6 +238,10 @@ class Deployment(BaseModel):
 
     wait_minutes: float | None = None
     termination_minutes: float | None = None
+    deadline_at: datetime | None = None  # past it, deploybot stops the deployment with a rollback
+    deadline_hit: bool = False
+    ready_at: datetime | None = None  # when green became ready (the Ready wait's start)
+    ready_warned: bool = False
     settled: bool = False  # the final message, alert and root reached Slack
     # Messages not yet in Slack, saved with the change that caused them, so a crash or an outage
     # can delay them but never lose them.

@@ -191,7 +191,10 @@ def _status_text(record: Deployment, now: datetime) -> str:
     elif record.started_at:
         # Whole minutes only: the root is re-rendered when its text changes, at most once a minute for this.
         minutes = max(0, int((now - record.started_at).total_seconds() // 60))
-        lines.append(f"Elapsed: {minutes} min" if minutes else "Elapsed: under a minute")
+        elapsed = f"Elapsed: {minutes} min" if minutes else "Elapsed: under a minute"
+        if record.deadline_at and record.state is State.IN_PROGRESS:
+            elapsed += f" · deadline {record.deadline_at:%H:%M} UTC"
+        lines.append(elapsed)
     if record.state in (State.FAILED, State.STOPPED, State.START_FAILED) and record.error_message:
         lines.append(f"*Reason*: {esc(cut(record.error_message, 1500))}")
     if record.cancelled_by:

@@ -21,6 +21,7 @@ class Bot:
         transport: str = "socket",
         store: str | None = None,
         name: str | None = None,
+        lease_seconds: float = 1.0,
     ) -> None:
         self.env = {
             **os.environ,
@@ -30,7 +31,7 @@ class Bot:
             "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
             "DEPLOYBOT_HTTP_PORT": "0",
             "DEPLOYBOT_POLL_INTERVAL": "0.1",
-            "DEPLOYBOT_LEASE_SECONDS": "1",
+            "DEPLOYBOT_LEASE_SECONDS": str(lease_seconds),
             "DEPLOYBOT_STARTING_GRACE_SECONDS": "1",
             "DEPLOYBOT_LOG_FORMAT": "json",
             "DEPLOYBOT_TRANSPORT": transport,

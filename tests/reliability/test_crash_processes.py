@@ -67,8 +67,10 @@ async def test_replica_killed_while_another_runs_on_dynamodb(
         monkeypatch.setenv(name, value)
     table = "dynamodb://deploybot-kill"
     init_store(StoreSettings(store_url=table, aws_endpoint_url=sandbox.aws.endpoint))
-    doomed = Bot(sandbox, tmp_path, crash_at=point, transport="http", store=table, name="doomed")
-    other = Bot(sandbox, tmp_path, transport="http", store=table, name="other")
+    # A 3-second lease: long enough that a busy machine never lets the other replica take the
+    # deployment over before the doomed one reaches its crash point, short enough to take over after.
+    doomed = Bot(sandbox, tmp_path, crash_at=point, transport="http", store=table, name="doomed", lease_seconds=3)
+    other = Bot(sandbox, tmp_path, transport="http", store=table, name="other", lease_seconds=3)
     bots.extend([doomed, other])
     await doomed.start(sandbox)
     sandbox.slack.deliverer.events_urls = [doomed.events_url]  # the doomed replica takes the click
