@@ -211,7 +211,9 @@ async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
     sys.stdout.write(
         "\n  deploybot demo is running.\n"
         f"  Open {box.slack.base_url}/ in a browser, act as alice and type: /deploy web1 v1.2.3\n"
-        "  then switch to bob and press Approve. Ctrl-C stops everything.\n\n"
+        "  then switch to bob and press Approve. Also try: /deploy web2 v1.2.3 to staging (no approval),\n"
+        "  /deploy status, /deploy history web1, /deploy lock web1 maintenance, /deploy help.\n"
+        "  Ctrl-C stops everything.\n\n"
     )
     sys.stdout.flush()
     try:
