@@ -15,12 +15,13 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from .catalog import AppConfig
-from .deployer import RUN_LEASE, Deployer, app_lock, marker
+from .deployer import Deployer
 from .domain import audit
 from .domain.errors import DeployError
 from .domain.lifecycle import deadline
 from .domain.models import ActiveDeployment, Deployment, Image, Phase, State
 from .domain.ports import StaleRecord
+from .keys import RUN_LEASE, app_lock, marker
 from .notifier import reply
 from .slack.render import console_url, esc
 

@@ -17,13 +17,13 @@ import structlog
 
 from .catalog import Catalog
 from .crashpoints import crash_point
-from .deployer import RUN_LEASE, app_lock, watch_lock
 from .domain import audit
 from .domain.errors import DeployError
 from .domain.lifecycle import NOT_FOUND, deadline, observe, ready_warning, transition
 from .domain.models import Deployment, Phase, Snapshot, State
 from .domain.ports import DeployPlatform, StaleRecord, Store
 from .holds import Holds
+from .keys import RUN_LEASE, app_lock, watch_lock
 from .notifier import Notifier, reply
 from .slack import render
 

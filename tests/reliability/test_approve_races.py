@@ -9,9 +9,10 @@ import asyncio
 from pathlib import Path
 
 from bot.catalog import load_catalog
-from bot.deployer import Deployer, utcnow
+from bot.deployer import Deployer
 from bot.domain.lifecycle import Action
 from bot.domain.models import State
+from bot.keys import utcnow
 from bot.notifier import Notifier
 from bot.outbox import Outbox
 from bot.sandbox.runner import CATALOG

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.app import Runtime
-from bot.deployer import marker
 from bot.domain.lifecycle import transition
 from bot.domain.models import Deployment, State
+from bot.keys import marker
 from bot.sandbox.aws.moto_ext import CONTROL
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.slack.workspace import Message

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import Catalog
-from bot.deployer import Deployer, utcnow
+from bot.deployer import Deployer
 from bot.domain.lifecycle import Action
 from bot.domain.models import Deployment, Phase, State
+from bot.keys import utcnow
 from bot.notifier import Notifier
 from bot.outbox import Outbox
 from bot.sandbox.slack.server import LocalSlack
