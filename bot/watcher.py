@@ -290,6 +290,8 @@ class Watcher:
                 return record
             # The messages a change owes are saved with it: a crash after this save still sends them.
             observed = observation.record
+            if snap.stopped_tasks and not observed.stopped_tasks:
+                observed = observed.model_copy(update={"stopped_tasks": snap.stopped_tasks})
             if observed.phase is Phase.READY and record.phase is not Phase.READY:
                 observed = observed.model_copy(update={"ready_at": self.now()})  # the Ready wait starts
             messages = self.notifier.milestones(observed, observation.milestones)

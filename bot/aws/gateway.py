@@ -15,15 +15,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import boto3
+import structlog
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.audit import note_aws_request
-from ..domain.errors import AlreadyDeploying, Conflict, TagNotFound, UpstreamError
+from ..domain.errors import AlreadyDeploying, Conflict, DeployError, TagNotFound, UpstreamError
 from ..domain.models import ActiveDeployment, EventView, Image, PastDeployment, ServiceState, Snapshot
 
 T = TypeVar("T")
 BATCH = 25  # BatchGetDeployments and BatchGetDeploymentTargets take at most 25 ids
+log = structlog.get_logger(__name__)
 ACTIVE = ("InProgress", "Ready", "Baking", "Queued")
 
 
@@ -204,8 +206,41 @@ class AwsGateway:
                 # the last lifecycle events, or a failure's diagnostics, are read there.
                 if info.get("status") in ACTIVE or info.get("status") in ("Succeeded", "Failed", "Stopped"):
                     target = await self._target(info)
-                out.append(_snapshot(info, target))
+                snap = _snapshot(info, target)
+                if snap.status == "Failed" and target:
+                    snap = snap.model_copy(update={"stopped_tasks": await self._stopped_tasks(target)})
+                out.append(snap)
         return out
+
+    async def _stopped_tasks(self, target: dict[str, Any]) -> list[str]:
+        """Why the green task set's tasks stopped (reason, container exit codes), once, at a failure."""
+        green = next((t for t in target.get("taskSetsInfo") or [] if t.get("taskSetLabel") == "Green"), None)
+        arn = str(target.get("targetArn") or "")  # arn:aws:ecs:region:account:service/<cluster>/<service>
+        if green is None or "/" not in arn:
+            return []
+        cluster = arn.split("/")[-2]
+        try:
+            task_arns = (
+                await self._call(
+                    self.ecs.list_tasks, cluster=cluster, startedBy=str(green["identifer"]), desiredStatus="STOPPED"
+                )
+            )["taskArns"][:20]
+            if not task_arns:
+                return []
+            tasks = (await self._call(self.ecs.describe_tasks, cluster=cluster, tasks=task_arns))["tasks"]
+        except DeployError as exc:
+            log.warning("stopped_tasks_unreadable", reason=exc.message)
+            return []
+        seen: dict[str, int] = {}
+        for task in tasks:
+            exits = ", ".join(
+                f"{c.get('name')} exited with code {c['exitCode']}"
+                for c in task.get("containers", [])
+                if "exitCode" in c
+            )
+            line = f"{task.get('stoppedReason') or 'stopped'}" + (f" ({exits})" if exits else "")
+            seen[line] = seen.get(line, 0) + 1
+        return [f"{count} task{'s' if count > 1 else ''}: {line}" for line, count in seen.items()]
 
     async def _target(self, info: dict[str, Any]) -> dict[str, Any] | None:
         try:

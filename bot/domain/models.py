@@ -100,6 +100,7 @@ class Snapshot(BaseModel):
     complete_time: datetime | None = None
     description: str | None = None
     config_name: str | None = None
+    stopped_tasks: list[str] = Field(default_factory=list)  # at a failure: why the green tasks stopped
 
     @property
     def terminal(self) -> bool:
@@ -224,6 +225,7 @@ class Deployment(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     failed_event: EventView | None = None
+    stopped_tasks: list[str] = Field(default_factory=list)
     started_at: datetime | None = None  # deploybot's clock: when CreateDeployment returned
     finished_at: datetime | None = None  # deploybot's clock: when the outcome was seen
     cd_created: datetime | None = None  # CodeDeploy's clock, the one its lifecycle events use

@@ -263,7 +263,9 @@ def outcome_text(record: Deployment) -> str:
         return f":grey_question: *{record.app} {esc(record.tag)}*{_in(record)}: outcome unknown after {took}. {reason}"
     back = f" Traffic is back on `{esc(record.running_before)}`." if record.rollback_deployment_id else ""
     verb = "failed" if record.state is State.FAILED else "was stopped"
-    return f":x: *{record.app} {esc(record.tag)}*{_in(record)} {verb} after {took}: {reason}{back}"
+    tasks = "".join(f"\n• {esc(cut(t, 300))}" for t in record.stopped_tasks[:5])
+    tasks = f"\nStopped green tasks:{tasks}" if tasks else ""
+    return f":x: *{record.app} {esc(record.tag)}*{_in(record)} {verb} after {took}: {reason}{back}{tasks}"
 
 
 def mention(slack_id: str) -> str:

@@ -33,6 +33,8 @@ async def test_failed_hook_rolls_back_and_alerts(sandbox: Sandbox, bot: object) 
     advance(30)
     outcome = await wait_thread(box, root, "*web1 v1.2.4-broken* failed after")
     assert "AfterAllowTestTraffic" in outcome and "Traffic is back on `v1.2.2`" in outcome
+    # The green tasks' own words (DescribeTasks on the green task set): why they stopped, exit codes.
+    assert "Stopped green tasks:\n• 2 tasks: Essential container in task exited (web1 exited with code 1)" in outcome
     text = await wait_text(box, root, "Failed")
     assert "HOOK_EXECUTION_FAILURE" not in text or "Reason" in text
     assert buttons(box.slack.ws.find(root.channel, root.ts)) == []

@@ -48,6 +48,7 @@ class Effects(Protocol):
     def start_rollback(self, run: DeploymentRun, at: datetime) -> str: ...
     def emit(self, run: DeploymentRun, state: str, at: datetime) -> None: ...
     def alarm_active(self, run: DeploymentRun) -> str | None: ...
+    def stop_tasks(self, run: DeploymentRun, task_set_id: str, reason: str, exit_code: int) -> None: ...
 
 
 @dataclass
@@ -57,6 +58,9 @@ class HookFailure:
     log_tail: str = (
         "GET /healthz -> 502 Bad Gateway\nGET /healthz -> 502 Bad Gateway\nsmoke test failed after 3 attempts"
     )
+    # The green tasks die with this (None: they stay up, as when only a hook's check fails).
+    exit_code: int | None = 1
+    stopped_reason: str = "Essential container in task exited"
 
 
 @dataclass
@@ -252,6 +256,8 @@ class DeploymentRun:
             "logTail": failure.log_tail,
         }
         self._fail_event(at, diagnostics)
+        if self.green_task_set and failure.exit_code is not None:
+            fx.stop_tasks(self, self.green_task_set, failure.stopped_reason, failure.exit_code)
         code = "HOOK_EXECUTION_FAILURE" if hookable else "ECS_UPDATE_ERROR"
         message = (
             f"The deployment failed because the {name} lifecycle event hook failed: {failure.message}"
