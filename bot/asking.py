@@ -11,7 +11,7 @@ import structlog
 
 from .catalog import AppConfig, Catalog
 from .domain import audit, policy
-from .domain.errors import DeployError, NotAllowed
+from .domain.errors import DeployError, NotAllowed, shown
 from .domain.lifecycle import transition
 from .domain.models import CiInfo, Deployment, State
 from .domain.ports import DeployPlatform, ImageRegistry, Store
@@ -112,16 +112,25 @@ class Asking:
         return record
 
     async def _busy(self, app: AppConfig, holder: str) -> str:
+        """Who holds the app, since when, and what to do: the answer to a request that must wait."""
         other = await self.store.get(holder)
         if other is None:
             return f"Another deploy request for `{app.label}` is being prepared right now. Try again in a moment."
+        who = (
+            f"started outside deploybot ({shown(other.outside)})"
+            if other.outside
+            else "asked for by CI"
+            if other.ci
+            else f"asked by <@{other.requester}>"
+        )
+        since = f"{other.created_at:%H:%M} UTC"
         if other.state is State.PENDING_APPROVAL:
             return (
-                f"`{app.label}` already has a request waiting for approval (`{other.tag}`, asked by "
-                f"<@{other.requester}>). Approve or cancel it first."
+                f"`{app.label}` already has a request waiting for approval since {since} (`{other.tag}`, {who}). "
+                "Approve or cancel it first."
             )
         return (
-            f"`{app.label}` is already being deployed (`{other.tag}`, requested by <@{other.requester}>). "
+            f"`{app.label}` is already being deployed since {since} (`{other.tag}`, {who}). "
             "Wait for it to finish or roll it back."
         )
 
