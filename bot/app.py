@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers import actions, commands
 
+from .aws.events_queue import EventQueue
 from .aws.gateway import AwsGateway
 from .catalog import Catalog
 from .ci import CiHandoff
@@ -34,6 +35,7 @@ from .slack.gateway import SlackGateway
 from .slack.verify import refusal
 from .store.factory import StoreSettings, open_store
 from .tasks import TaskSupervisor
+from .wakeup import Wakeup
 from .watcher import Watcher
 
 log = structlog.get_logger(__name__)
@@ -111,6 +113,11 @@ class Runtime:
         self.socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._watcher_task: asyncio.Task[Any] | None = None
+        self.wakeup: Wakeup | None = None
+        if settings.events_queue_url:
+            queue = EventQueue(settings.events_queue_url, settings.aws_region, settings.aws_endpoint_url)
+            self.wakeup = Wakeup(queue, self.watcher)
+        self._wakeup_task: asyncio.Task[Any] | None = None
         self.port = settings.http_port
         self.ready = False
         self._stopped = False
@@ -143,6 +150,8 @@ class Runtime:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         checks: dict[str, bool] = {"store": await self._store_ok(), "watcher": self._watcher_alive()}
+        if self.wakeup is not None:
+            checks["events"] = self._wakeup_task is not None and not self._wakeup_task.done()
         if self.socket is not None:
             checks["socket_mode"] = bool(await self.socket.client.is_connected())
         ok = self.ready and all(checks.values())
@@ -165,6 +174,8 @@ class Runtime:
             log.warning("catalog_warning", problem=warning)
         await self.slack.identify()
         self._watcher_task = asyncio.create_task(self.watcher.run(), name="watcher")
+        if self.wakeup is not None:
+            self._wakeup_task = asyncio.create_task(self.wakeup.run(), name="events-wakeup")
         self._runner = web.AppRunner(self.web_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -181,7 +192,11 @@ class Runtime:
             await self.socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         self.ready = True
         log.info(
-            "bot_started", transport="socket" if self.socket else "http", port=self.port, apps=sorted(self.catalog.apps)
+            "bot_started",
+            transport="socket" if self.socket else "http",
+            port=self.port,
+            apps=len(self.catalog.apps),
+            events_queue=self.wakeup is not None,
         )
 
     async def stop(self, *, graceful: bool = True) -> None:
@@ -192,9 +207,10 @@ class Runtime:
         self.ready = False
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
-        if self._watcher_task is not None:
-            self._watcher_task.cancel()
-            await asyncio.wait({self._watcher_task}, timeout=5)
+        for task in (self._wakeup_task, self._watcher_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task}, timeout=5)
         await self.tasks.close()
         if graceful:
             await self.watcher.release_all()

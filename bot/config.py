@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     transport: Literal["auto", "socket", "http"] = Field(default="auto", validation_alias="DEPLOYBOT_TRANSPORT")
     approval_timeout_minutes: float = Field(default=120.0, gt=0, validation_alias="DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES")
     scan_seconds: float = Field(default=60.0, gt=0, validation_alias="DEPLOYBOT_SCAN_SECONDS")
+    # An SQS queue an EventBridge rule fills with CodeDeploy state-change events: re-read on each.
+    events_queue_url: str | None = Field(default=None, validation_alias="DEPLOYBOT_EVENTS_QUEUE_URL")
     lock_reminder_hours: float = Field(default=4.0, gt=0, validation_alias="DEPLOYBOT_LOCK_REMINDER_HOURS")
 
     @property

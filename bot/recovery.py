@@ -61,12 +61,15 @@ class Recovery:
         except StaleRecord:
             return  # another replica recovered it first
 
-    async def lost(self) -> int:
+    async def lost(self, groups: set[tuple[str, str]] | None = None) -> int:
         """Adopt the configured groups' running deployments the store does not know: deploybot's own
-        (matched by the request id in the description) and those started outside it (CI, the console)."""
+        (matched by the request id in the description) and those started outside it (CI, the console).
+        ``groups`` limits the search to those (application, group) pairs (an event named them)."""
         adopted = 0
         followed = {r.tracked_deployment for r in await self.deployer.store.in_flight()}
         for app in self.deployer.catalog.all():
+            if groups is not None and (app.codedeploy_application, app.deployment_group) not in groups:
+                continue
             try:
                 active = await self.deployer.platform.active_deployments(
                     app.codedeploy_application, app.deployment_group

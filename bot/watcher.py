@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 import structlog
@@ -20,7 +20,7 @@ from .crashpoints import crash_point
 from .domain import audit
 from .domain.errors import DeployError
 from .domain.lifecycle import NOT_FOUND, deadline, observe, ready_warning, transition
-from .domain.models import Deployment, Phase, Snapshot, State
+from .domain.models import Deployment, DeploymentEvent, Phase, Snapshot, State
 from .domain.ports import DeployPlatform, StaleRecord, Store
 from .holds import Holds
 from .keys import RUN_LEASE, app_lock, watch_lock
@@ -63,7 +63,8 @@ class Watcher:
         self.now = clock
         self._wake = asyncio.Event()
         self.recover: Callable[[Deployment], Awaitable[None]] | None = None
-        self.find_lost: Callable[[], Awaitable[int]] | None = None
+        # Searches the configured groups (None: all of them) for deployments the store does not know.
+        self.find_lost: Callable[[set[tuple[str, str]] | None], Awaitable[int]] | None = None
         self.holds: Holds | None = None
         self._scanned: datetime | None = None
         self._misses: dict[str, int] = {}
@@ -74,8 +75,17 @@ class Watcher:
         self._ticking = asyncio.Lock()
         self.starting_grace = starting_grace
         self.scan_every = scan_every
+        self._following: set[str] = set()  # CodeDeploy ids of the deployments in the store, as of the last tick
+        self._search: set[tuple[str, str]] = set()  # (application, group) pairs an event named
 
     def poke(self) -> None:
+        self._wake.set()
+
+    def wake(self, events: Iterable[DeploymentEvent]) -> None:
+        """State-change events: read now; a deployment nobody follows has its group searched first."""
+        for event in events:
+            if event.deployment_id not in self._following and event.application and event.group:
+                self._search.add((event.application, event.group))
         self._wake.set()
 
     async def run(self) -> None:
@@ -101,10 +111,17 @@ class Watcher:
     async def _tick(self) -> None:
         if self.find_lost and (self._scanned is None or self.now() - self._scanned >= self.scan_every):
             self._scanned = self.now()  # at start-up, then now and then: never on every tick
-            await self.find_lost()
+            self._search.clear()
+            await self.find_lost(None)
             if self.holds is not None:
                 await self.holds.remind()
+        elif self.find_lost and self._search:
+            groups, self._search = self._search, set()
+            await self.find_lost(groups)
         everything = await self.store.in_flight()
+        self._following = {
+            d for r in everything for d in (r.deployment_id, r.rollback_deployment_id, r.tracked_deployment) if d
+        }
         for stuck in everything:
             # A replica that died between approval and CreateDeployment leaves STARTING behind.
             if stuck.state is State.STARTING and self.recover and self.now() - stuck.updated_at > self.starting_grace:

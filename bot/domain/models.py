@@ -122,6 +122,15 @@ class ActiveDeployment(BaseModel):
     creator: str = ""  # CodeDeploy's: user, autoscaling, codeDeployRollback, ...
 
 
+class DeploymentEvent(BaseModel):
+    """A CodeDeploy state-change event (EventBridge): which deployment changed, not how it looks now."""
+
+    deployment_id: str
+    state: str = ""  # START, SUCCESS, FAILURE, STOP, READY
+    application: str = ""
+    group: str = ""
+
+
 class PastDeployment(BaseModel):
     """A deployment of a group as CodeDeploy lists it, whoever started it (deploybot, CI, the console)."""
 

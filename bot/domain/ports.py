@@ -7,7 +7,16 @@ from datetime import datetime
 from typing import Protocol
 
 from .audit import AuditEvent
-from .models import ActiveDeployment, Deployment, Hold, Image, PastDeployment, ServiceState, Snapshot
+from .models import (
+    ActiveDeployment,
+    Deployment,
+    DeploymentEvent,
+    Hold,
+    Image,
+    PastDeployment,
+    ServiceState,
+    Snapshot,
+)
 
 
 class ImageRegistry(Protocol):
@@ -52,6 +61,12 @@ class DeployPlatform(Protocol):
     async def continue_deployment(self, deployment_id: str, wait_type: str) -> None: ...
 
     async def stop_deployment(self, deployment_id: str, rollback: bool) -> None: ...
+
+
+class EventSource(Protocol):
+    async def receive(self, wait_seconds: int = 20) -> list[DeploymentEvent]:
+        """Wait up to ``wait_seconds`` for state-change events; raises DeployError when unreadable."""
+        ...
 
 
 class Store(Protocol):

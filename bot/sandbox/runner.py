@@ -31,6 +31,7 @@ class Sandbox:
         await self.slack.start()
         self.slack.aws_panel = self.panel
         self.slack.aws_control = self.control
+        self.slack.aws_stats = self.aws.stats
         return self
 
     async def stop(self) -> None:
@@ -92,13 +93,18 @@ class Sandbox:
 
     # -- switches ----------------------------------------------------------------------------
 
+    def _exists(self, service: str) -> bool:
+        """Services seeded besides the standard ones (a benchmark's fleet) take switches too."""
+        found = self.aws.client("ecs").describe_services(cluster=CLUSTER, services=[service])["services"]
+        return bool(found) and found[0].get("status") == "ACTIVE"
+
     async def control(self, body: dict[str, Any]) -> dict[str, Any]:
         return await asyncio.to_thread(self._control, body)
 
     def _control(self, body: dict[str, Any]) -> dict[str, Any]:
         action = body.get("action")
         service = str(body.get("service", ""))
-        if action in ("fail_next", "alarm", "push") and service not in SERVICES:
+        if action in ("fail_next", "alarm", "push") and service not in SERVICES and not self._exists(service):
             raise ValueError(f"unknown service {service!r}; the sandbox has {', '.join(SERVICES)}")
         if action == "fail_next":
             event = str(body.get("event", "AfterAllowTestTraffic"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import string
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,10 @@ class Control:
     # Every (service, operation) deploybot itself called (its User-Agent says so), kept for the whole
     # run: the IAM policy test compares it with docs/iam-policy.json.
     bot_calls: set[tuple[str, str]] = field(default_factory=set)
+    # The same calls with their wall-clock time, and every deployment status change with the wall-clock
+    # time the simulation applied it: what benchmarks measure deploybot against.
+    bot_log: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=200_000))
+    transitions: deque[tuple[str, str, float]] = field(default_factory=lambda: deque(maxlen=200_000))
 
     def reset_faults(self) -> None:
         with self.lock:

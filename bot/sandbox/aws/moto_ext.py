@@ -31,6 +31,7 @@ def _throttled_call_action(self: BaseResponse) -> Any:
     CONTROL.calls.append((str(self.service_name), operation))
     if "deploybot/" in str(self.headers.get("User-Agent", "")):
         CONTROL.bot_calls.add((str(self.service_name), operation))
+        CONTROL.bot_log.append((time.time(), str(self.service_name), operation))
     delay = CONTROL.latency_by_operation.get(operation, CONTROL.latency_seconds)
     if delay:
         time.sleep(delay)  # a moto server thread, not the event loop: this is AWS being slow

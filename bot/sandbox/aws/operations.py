@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -286,7 +287,10 @@ def advance_all() -> None:
                         break
                     for run in pending:
                         done.add(run.deployment_id)
+                        before = run.status
                         run.advance(now, effects)
+                        if run.status != before:
+                            CONTROL.transitions.append((run.deployment_id, run.status, time.time()))
                         info = backend.deployments.get(run.deployment_id)
                         if info is not None:
                             # moto's own fields back ListDeployments' status filter.

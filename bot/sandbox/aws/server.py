@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from .moto_ext import CONTROL, Control, install
+from .moto_ext import CONTROL, Control, advance_all, install
 from .seed import REGION, seed
 
 DUMMY_KEY = "testing"
+TICK = 0.1  # seconds between catching up with a running clock
 
 
 class LocalAws:
@@ -20,6 +22,8 @@ class LocalAws:
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.endpoint = ""
         self.control: Control = CONTROL
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def start(self) -> LocalAws:
         install()
@@ -27,10 +31,29 @@ class LocalAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # Real deployments progress (and emit their events) whether or not anyone asks; with a running
+        # clock the simulation catches up every TICK instead of only when called.
+        self._ticker = threading.Thread(target=self._tick, name="sandbox-aws-clock", daemon=True)
+        self._ticker.start()
         return self
 
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK):
+            if not CONTROL.clock.manual:
+                advance_all()
+
     def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
         self._server.stop()
+
+    def stats(self) -> dict[str, Any]:
+        """deploybot's own AWS calls and every deployment status change, each with its wall-clock time."""
+        with CONTROL.lock:
+            calls = [{"at": at, "service": service, "op": op} for at, service, op in CONTROL.bot_log]
+            changes = [{"deployment_id": d, "status": s, "at": at} for d, s, at in CONTROL.transitions]
+        return {"aws_calls": calls, "transitions": changes}
 
     def client(self, service: str) -> Any:
         return boto3.client(

@@ -38,6 +38,7 @@ class DeliveryResult:
     error: str | None = None  # what Slack shows: operation_timeout, dispatch_failed, http_client_error, ...
     status: int | None = None
     body: Any = None
+    elapsed: float | None = None  # seconds from sending the request to reading the bot's answer (the ack)
 
     @property
     def text(self) -> str:
@@ -134,15 +135,17 @@ class Deliverer:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[envelope_id] = future
         try:
+            sent = time.perf_counter()
             await conn.ws.send_json(
                 {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": accepts}
             )
             ack = await asyncio.wait_for(future, self.ack_deadline)
+            elapsed = time.perf_counter() - sent
         except (TimeoutError, ConnectionError):
             return DeliveryResult(False, "operation_timeout")
         finally:
             self._pending.pop(envelope_id, None)
-        return DeliveryResult(True, status=200, body=ack.get("payload") if accepts else None)
+        return DeliveryResult(True, status=200, body=ack.get("payload") if accepts else None, elapsed=elapsed)
 
     # -- http mode ---------------------------------------------------------------------------
 
@@ -165,11 +168,11 @@ class Deliverer:
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         }
         try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.ack_deadline)) as session,
-                session.post(url, data=body.encode(), headers=headers) as resp,
-            ):
-                text = await resp.text()
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.ack_deadline)) as session:
+                sent = time.perf_counter()
+                async with session.post(url, data=body.encode(), headers=headers) as resp:
+                    text = await resp.text()
+                    elapsed = time.perf_counter() - sent
                 status = resp.status
                 is_json = resp.content_type == "application/json"
         except TimeoutError:
@@ -184,7 +187,7 @@ class Deliverer:
         if is_json and text:
             with contextlib.suppress(ValueError):
                 parsed = json.loads(text)
-        return DeliveryResult(True, status=200, body=parsed)
+        return DeliveryResult(True, status=200, body=parsed, elapsed=elapsed)
 
     # -- both --------------------------------------------------------------------------------
 

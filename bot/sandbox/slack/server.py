@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import time
 from collections import defaultdict, deque
@@ -73,6 +74,7 @@ class RateLimiter:
 
 AwsPanel = Callable[[], Awaitable[dict[str, Any]]]
 AwsControl = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+AwsStats = Callable[[], dict[str, Any]]
 
 
 class LocalSlack:
@@ -88,6 +90,7 @@ class LocalSlack:
         self.hooks: dict[str, Hook] = {}
         self.aws_panel: AwsPanel | None = None
         self.aws_control: AwsControl | None = None
+        self.aws_stats: AwsStats | None = None
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -107,6 +110,7 @@ class LocalSlack:
         app.router.add_post("/_sandbox/click", self._control_click)
         app.router.add_post("/_sandbox/faults", self._control_faults)
         app.router.add_post("/_sandbox/aws", self._control_aws)
+        app.router.add_get("/_sandbox/stats", self._stats)
         return app
 
     async def start(self) -> LocalSlack:
@@ -499,7 +503,7 @@ class LocalSlack:
             await self.changed()
             return web.json_response({"ok": False, "error": "unknown_command"})
         result = await self.slash(text.strip(), user=user, channel=channel, command=command)
-        return web.json_response({"ok": result.ok, "error": result.error})
+        return web.json_response({"ok": result.ok, "error": result.error, "ack_seconds": result.elapsed})
 
     async def _control_click(self, request: web.Request) -> web.Response:
         body = await self._json(request)
@@ -508,7 +512,7 @@ class LocalSlack:
             result = await self.click(message, str(body.get("action_id")), user=str(body.get("user", "U0BOB")))
         except (SlackError, LookupError, KeyError) as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
-        return web.json_response({"ok": result.ok, "error": result.error})
+        return web.json_response({"ok": result.ok, "error": result.error, "ack_seconds": result.elapsed})
 
     async def _control_faults(self, request: web.Request) -> web.Response:
         body = await self._json(request)
@@ -537,6 +541,24 @@ class LocalSlack:
         await self.changed()
         return web.json_response(result)
 
+    async def _stats(self, request: web.Request) -> web.Response:
+        """Every Web API call with its time (for benchmarks and outside scripts), plus the AWS side's counts."""
+        calls = [
+            {
+                "method": c.method,
+                "ok": c.ok,
+                "error": c.error,
+                "at": c.at,
+                "channel": c.args.get("channel"),
+                "broadcast": str(c.args.get("reply_broadcast", "")).lower() in ("true", "1"),
+                "request_id": _request_id(c.args.get("metadata")),
+                "text": str(c.args.get("text") or "")[:200],
+            }
+            for c in self.ws.calls
+        ]
+        aws = self.aws_stats() if self.aws_stats else {}
+        return web.json_response({"slack_calls": calls, **aws})
+
     # -- the page ----------------------------------------------------------------------------
 
     async def _page(self, request: web.Request) -> web.FileResponse:
@@ -547,6 +569,17 @@ class LocalSlack:
         if name not in {"app.js", "style.css"}:
             raise web.HTTPNotFound()
         return web.FileResponse(WEB_DIR / name)
+
+
+def _request_id(metadata: Any) -> str | None:
+    """The request id deploybot puts in its messages' metadata (sent as an object or as JSON text)."""
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return None
+    payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+    return str(payload.get("request_id")) if isinstance(payload, dict) and payload.get("request_id") else None
 
 
 def find_button(message: Message, action_id: str) -> tuple[dict[str, Any], str] | None:

@@ -1,0 +1,43 @@
+"""The sandbox in its own process, with a fleet seeded: `python -m bench.sandbox_proc --fleet 10 ...`.
+
+Prints one JSON line (the environment a bot needs, the sandbox's base URL, the fleet) once ready,
+then runs until SIGTERM, like `deploybot sandbox`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from bot.sandbox.runner import Sandbox
+
+from .fleet import seed_fleet, write_catalog
+
+
+async def main(args: argparse.Namespace) -> None:
+    box = await Sandbox(speed=args.speed).start()
+    box.slack.deliverer.events_url = args.events_url
+    minutes = [int(m) for m in args.termination.split(",")]
+    services = await asyncio.to_thread(seed_fleet, box.aws.client, args.fleet, minutes)
+    write_catalog(Path(args.catalog), services)
+    sys.stdout.write(json.dumps({"env": box.env(), "slack": box.slack.base_url, "services": services}) + "\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await box.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--fleet", type=int, default=10)
+    parser.add_argument("--termination", default="1", help="termination waits in minutes, cycled over the fleet")
+    parser.add_argument("--catalog", required=True)
+    parser.add_argument("--events-url")
+    asyncio.run(main(parser.parse_args()))

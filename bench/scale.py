@@ -1,0 +1,141 @@
+"""Scale: 1,000 deployments in flight at once, tracked by one replica.
+
+The deployments are created straight through the sandbox's CodeDeploy (as a thousand CI jobs would),
+then one `deploybot serve` at its default settings adopts them all as outside deployments and follows
+each to the end with a live thread. Measured while all are in flight: the bot's AWS read calls per
+minute, its CPU and RSS; and for every deployment, the lag from Succeeded to its outcome in Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import psutil
+
+from . import fleet
+from .harness import Stack
+from .lag import _reported
+from .report import Figure, percentile
+
+SECTION = "3. Scale"
+NOTES = """
+A thousand fleet services (CodeDeploy's default limit of concurrent deployments per account), each
+with its own deployment group (AllAtOnce, termination waits of 4 to 6 minutes, the sandbox at double
+speed). The deployments are created first; then deploybot starts at its defaults (poll every 10 s,
+scan for unknown deployments every 60 s, SQLite store) and adopts them. The window starts once every
+deployment has its thread and ends before the first one finishes. Read calls are every CodeDeploy, ECS
+and ECR call the bot made in that window (the sandbox counts them by the bot's User-Agent); CPU is the
+bot process's user+system time over the window; RSS is the largest sample (one per second).
+"""
+READS = ("Get", "Batch", "List", "Describe")
+
+
+def _appspec(service: str) -> str:
+    return json.dumps(
+        {
+            "version": 0.0,
+            "Resources": [
+                {
+                    "TargetService": {
+                        "Type": "AWS::ECS::Service",
+                        "Properties": {
+                            "TaskDefinition": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{service}:1",
+                            "LoadBalancerInfo": {"ContainerName": fleet.REPOSITORY, "ContainerPort": 3000},
+                        },
+                    }
+                }
+            ],
+        }
+    )
+
+
+def _create_all(stack: Stack) -> list[str]:
+    cd = stack.sandbox.client("codedeploy")
+    ids = []
+    for service in stack.sandbox.services:
+        ids.append(
+            cd.create_deployment(
+                applicationName=f"AppECS-apps-{service}",
+                deploymentGroupName=f"DgpECS-apps-{service}",
+                revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": _appspec(service)}},
+                description="bench: started outside deploybot",
+            )["deploymentId"]
+        )
+    return ids
+
+
+async def run(quick: bool) -> list[Figure]:
+    count = 20 if quick else 1000
+    interval = 1.0 if quick else 10.0
+    settings = {"DEPLOYBOT_POLL_INTERVAL": "1", "DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
+    speed = 20.0 if quick else 2.0
+    async with Stack(fleet=count, speed=speed, termination="3" if quick else "4,5,6", settings=settings) as stack:
+        box = stack.sandbox
+        ids = await asyncio.to_thread(_create_all, stack)
+        bot = await stack.start_bot()
+        proc = psutil.Process(bot.pid)
+        rss: list[float] = []
+        adopted_after = None
+        start = time.time()
+        while time.time() - start < 600:
+            rss.append(proc.memory_info().rss / 2**20)
+            threads = sum(1 for m in await box.messages() if "bench: started outside" in json.dumps(m))
+            if threads >= count:
+                adopted_after = time.time() - start
+                break
+            await asyncio.sleep(1)
+        window_start, cpu_start = time.time(), proc.cpu_times()
+        window = 3.0 if quick else 60.0
+        while time.time() - window_start < window:
+            rss.append(proc.memory_info().rss / 2**20)
+            await asyncio.sleep(1)
+        window_end, cpu_end = time.time(), proc.cpu_times()
+        stats = await box.stats()
+        finished = [t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed", "Stopped")]
+        in_window = [t for t in finished if t["at"] < window_end]
+        # Then every deployment runs to its end, and each outcome's lag is measured.
+        for _ in range(900):
+            stats = await box.stats()
+            done = {t["deployment_id"]: t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed")}
+            told = _reported(stats["slack_calls"], "C0DEPLOYS")
+            if len([i for i in ids if i in told]) >= count:
+                break
+            await asyncio.sleep(1)
+        rss.append(proc.memory_info().rss / 2**20)
+    reads = [c for c in stats["aws_calls"] if window_start <= c["at"] < window_end and c["op"].startswith(READS)]
+    minutes = (window_end - window_start) / 60
+    per_minute = len(reads) / minutes
+    budget = count / 20 * (60 / interval)  # 1/20 of one GetDeployment per deployment per interval
+    cpu = (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) / (window_end - window_start)
+    lags = [told[i] - done[i]["at"] for i in ids if i in told and i in done]
+    p95 = percentile(lags, 95)
+    by_op: dict[str, int] = {}
+    for c in reads:
+        by_op[c["op"]] = by_op.get(c["op"], 0) + 1
+    mix = ", ".join(f"{op} {n / minutes:.0f}/min" for op, n in sorted(by_op.items(), key=lambda kv: -kv[1]))
+    unfinished = f"; {len(in_window)} finished inside the window" if in_window else ""
+    adopted = f"all {count} adopted {adopted_after:.0f} s after start-up" if adopted_after else "not all adopted"
+    return [
+        Figure(
+            SECTION,
+            f"AWS reads per minute, {count} in flight",
+            per_minute,
+            "/min",
+            f"<= {budget:,.0f}/min",
+            met=per_minute <= budget,
+            note=f"{mix}; {adopted}{unfinished}",
+        ),
+        Figure(SECTION, "bot CPU", cpu, "cores", "< 0.5", met=cpu < 0.5),
+        Figure(SECTION, "bot RSS (max)", max(rss), "MB", "< 300 MB", met=max(rss) < 300),
+        Figure(
+            SECTION,
+            "p95 status lag (Succeeded to Slack)",
+            p95,
+            "s",
+            f"< {2 * interval:g} s",
+            met=p95 is not None and p95 < 2 * interval and len(lags) == count,
+            note=f"{len(lags)} of {count} outcomes measured",
+        ),
+    ]

@@ -1,0 +1,57 @@
+"""The EventBridge-to-SQS wake-up: with polling and scanning all but off, CodeDeploy's own state-change
+events (the sandbox's EventBridge rule delivers them to a real SQS queue on its moto) make deploybot
+find an outside deployment and tell its outcome at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import load_catalog
+from bot.sandbox.aws.seed import ALERT_QUEUE
+from bot.sandbox.runner import CATALOG, Sandbox
+
+from ..conftest import bot_settings
+from .helpers import advance, roots, wait_thread
+from .test_outside_deployments import ci_deploy
+
+HOUR = 3600.0
+
+
+@pytest.fixture
+async def eventful_bot(
+    sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[object]:
+    from bot.app import Runtime
+
+    for name, value in sandbox.aws.env().items():
+        monkeypatch.setenv(name, value)
+    queue = sandbox.aws.client("sqs").get_queue_url(QueueName=ALERT_QUEUE)["QueueUrl"]
+    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport).model_copy(
+        update={"poll_interval": HOUR, "scan_seconds": HOUR, "events_queue_url": queue}
+    )
+    runtime = Runtime(settings, load_catalog(CATALOG))
+    await runtime.start()
+    await sandbox.slack.wait_for(lambda: runtime.watcher._scanned is not None, what="the start-up scan")
+    yield runtime
+    await runtime.stop()
+
+
+async def test_events_find_an_outside_deployment_and_tell_its_outcome(sandbox: Sandbox, eventful_bot: object) -> None:
+    deployment = ci_deploy(sandbox, "v1.2.3", "release workflow run 9")
+    advance(3)  # CodeDeploy starts it: the START event is what wakes deploybot, not an hourly scan
+    found = await sandbox.slack.wait_for(lambda: roots(sandbox), what="a thread for the outside deployment")
+    assert deployment in await wait_thread(sandbox, found[0], "was started outside deploybot")
+    advance(2000)  # to the end: the SUCCESS event makes it read now, not in an hour
+    assert "*web2 v1.2.3* is live" in await wait_thread(sandbox, found[0], "is live")
+
+
+async def test_healthz_reports_the_events_wakeup(sandbox: Sandbox, eventful_bot: object) -> None:
+    import aiohttp
+
+    port = eventful_bot.port  # type: ignore[attr-defined]
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+        body = await resp.json()
+    assert resp.status == 200 and body["checks"]["events"] is True
