@@ -27,7 +27,8 @@ from .report import Figure, median
 SECTION = "2. Status lag"
 NOTES = """
 Each deployment is started by `aws ecs deploy` (awscli 1.46.3 from PyPI, `--endpoint-url` at the
-sandbox), at a random moment within 15 s, so the tools' polling phases fall anywhere. Half of them
+sandbox), at a random moment within 15 s, and its Install step takes a random 0 to 30 s longer, so
+neither tool's polling phase is lined up with the moment CodeDeploy finishes. Half of them
 fail at AfterAllowTestTraffic (and CodeDeploy rolls them back). The sandbox runs at half speed, so a
 deployment lasts long enough for deploybot's default 60 s scan to find deployments it did not start.
 `aws ecs deploy` waits with botocore's `DeploymentSuccessful` waiter: one GetDeployment every 15 s, so
@@ -133,10 +134,14 @@ async def run(quick: bool) -> list[Figure]:
             {**quick_settings, "DEPLOYBOT_CONFIG": str(events_catalog), "DEPLOYBOT_EVENTS_QUEUE_URL": queue},
         ).start()
         try:
+            rng = random.Random(7)  # noqa: S311 - spreading start times and durations, not crypto
+            for service in box.services:
+                # Deployments differ in length (image pulls, say): each tool's polling phase then falls
+                # anywhere against the moment CodeDeploy finishes.
+                await box.aws(action="slow_install", service=service, seconds=rng.uniform(0, 30))
             failing = set(box.services[1::2])
             for service in failing:
                 await box.aws(action="fail_next", service=service, event="AfterAllowTestTraffic")
-            rng = random.Random(7)  # noqa: S311 - spreading start times, not crypto
             runs = await asyncio.gather(
                 *(_aws_ecs_deploy(stack, s, rng.uniform(0, 2 if quick else 15)) for s in box.services)
             )

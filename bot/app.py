@@ -52,7 +52,12 @@ class Runtime:
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
         self.catalog = catalog
-        self.slack = SlackGateway(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        self.slack = SlackGateway(
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            posts_per_minute=settings.slack_posts_per_minute,
+            updates_per_minute=settings.slack_updates_per_minute,
+        )
         self.aws = AwsGateway(settings.aws_region, settings.aws_endpoint_url)
         self.store = open_store(
             StoreSettings(

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     scan_seconds: float = Field(default=60.0, gt=0, validation_alias="DEPLOYBOT_SCAN_SECONDS")
     # An SQS queue an EventBridge rule fills with CodeDeploy state-change events: re-read on each.
     events_queue_url: str | None = Field(default=None, validation_alias="DEPLOYBOT_EVENTS_QUEUE_URL")
+    # Below Slack's limits (about one message a second per channel; Tier 3 for chat.update); 0 turns pacing off.
+    slack_posts_per_minute: float = Field(default=55.0, ge=0, validation_alias="DEPLOYBOT_SLACK_POSTS_PER_MINUTE")
+    slack_updates_per_minute: float = Field(default=45.0, ge=0, validation_alias="DEPLOYBOT_SLACK_UPDATES_PER_MINUTE")
     lock_reminder_hours: float = Field(default=4.0, gt=0, validation_alias="DEPLOYBOT_LOCK_REMINDER_HOURS")
 
     @property

@@ -34,16 +34,23 @@ class Notifier:
         self._rendered[record.id] = _digest(render.root_text(record), blocks)
         return ts
 
-    async def sync_root(self, record: Deployment, now: datetime, *, force: bool = False) -> bool:
-        """chat.update the root from state when it differs from what Slack shows; False if it failed."""
+    async def sync_root(
+        self, record: Deployment, now: datetime, *, force: bool = False, background: bool = False
+    ) -> bool:
+        """chat.update the root from state when it differs from what Slack shows; False if it failed
+        or (``background``: the watcher's re-renders) no update turn was free: the next tick renders
+        whatever the state is then, so skipped intermediate states cost nothing."""
         if not record.message_ts:
             return True
         text, blocks = render.root_text(record), render.root_blocks(record, self.region, now)
         digest = _digest(text, blocks)
         if not force and self._rendered.get(record.id) == digest:
             return True
+        if background and not self.slack.can_update():
+            self.outbox.paced = True
+            return False
         try:
-            await self.slack.update(record.channel, record.message_ts, text, blocks)
+            await self.slack.update(record.channel, record.message_ts, text, blocks, paced=not background)
         except SlackApiError as exc:
             log.warning("root_update_failed", error=exc.response.get("error"), deployment=record.id)
             self._rendered.pop(record.id, None)

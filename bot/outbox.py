@@ -50,6 +50,7 @@ class Outbox:
         # One sender per deployment inside this process; the claim covers the other processes.
         self._sending: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._claimed: set[str] = set()
+        self.paced = False  # something waits for a free turn in Slack's pace
 
     async def add(self, record_id: str, messages: Iterable[Outgoing]) -> Deployment | None:
         """Queue messages on a record that others may be saving too (retried compare-and-set)."""
@@ -131,32 +132,39 @@ class Outbox:
         sent: set[int] = set()
         unknown = False
         claim = record.sending
-        for message in record.outbox:
+        for group in _batches(record.outbox):
+            first, last = group[0], group[-1]
+            channel = first.channel or record.channel
+            if not self.slack.can_post(channel):
+                self.paced = True  # the watcher comes back in a second, not a whole interval
+                break  # Slack's pace for that channel: the rest waits for the next round, joined up
             held = await self._hold(record.id, claim) if claim else None
             if held is None:
                 break  # our claim ran out and could not be renewed: leave the rest to the next sender
             claim = held
+            mark = (record.id, first.seq) if len(group) == 1 else (record.id, first.seq, last.seq)
             try:
-                if message.channel:
-                    await self.slack.post(message.channel, message.text, message.blocks, mark=(record.id, message.seq))
+                if first.channel:
+                    await self.slack.post(first.channel, first.text, first.blocks, mark=mark, paced=False)
                 else:
                     await self.slack.post(
                         record.channel,
-                        message.text,
-                        message.blocks,
+                        "\n".join(m.text for m in group),
+                        first.blocks,
                         thread_ts=record.message_ts,
-                        broadcast=message.broadcast,
-                        mark=(record.id, message.seq),
+                        broadcast=first.broadcast,
+                        mark=mark,
+                        paced=False,
                     )
             except SlackApiError as exc:
                 # Slack answered with an error: the message was not posted.
-                log.warning("slack_post_failed", request_id=record.id, error=exc.response.get("error"), seq=message.seq)
+                log.warning("slack_post_failed", request_id=record.id, error=exc.response.get("error"), seq=first.seq)
                 break
             except (TimeoutError, OSError, aiohttp.ClientError) as exc:
                 unknown = True  # no answer: it may have been posted, so the next sender asks Slack first
-                log.warning("slack_post_failed", request_id=record.id, error=type(exc).__name__, seq=message.seq)
+                log.warning("slack_post_failed", request_id=record.id, error=type(exc).__name__, seq=first.seq)
                 break
-            sent.add(message.seq)
+            sent.update(m.seq for m in group)
             crash_point("after_post")
         # A post whose fate is unknown keeps the claim (expired now), so the next sender checks Slack.
         keep = claim.model_copy(update={"until": self.now()}) if unknown and claim else None
@@ -210,3 +218,26 @@ class Outbox:
                 continue
         log.warning("outbox_update_failed", request_id=record_id)
         return None
+
+
+JOIN_LIMIT = 3000  # characters of joined thread replies in one message (Slack allows far more; this reads well)
+
+
+def _batches(outbox: list[Outgoing]) -> list[list[Outgoing]]:
+    """The outbox in order, consecutive plain thread replies joined: fewer posts, same words, same order.
+    The outcome (shown in the channel too), messages with blocks and messages to other channels go alone."""
+    groups: list[list[Outgoing]] = []
+    size = 0
+    for message in outbox:
+        last = groups[-1] if groups else None
+        if _plain(message) and last is not None and _plain(last[-1]) and size + len(message.text) < JOIN_LIMIT:
+            last.append(message)
+            size += len(message.text) + 1
+        else:
+            groups.append([message])
+            size = len(message.text)
+    return groups
+
+
+def _plain(message: Outgoing) -> bool:
+    return message.channel is None and not message.blocks and not message.broadcast

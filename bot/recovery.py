@@ -37,6 +37,7 @@ DESCRIPTION = re.compile(
 class Recovery:
     def __init__(self, deployer: Deployer) -> None:
         self.deployer = deployer
+        self._ignored: set[str] = set()  # deployment ids a scan need not describe again
 
     async def stranded(self, record: Deployment) -> None:
         """A record left in STARTING by a replica that died: adopt its deployment or say it never began."""
@@ -64,32 +65,40 @@ class Recovery:
     async def lost(self, groups: set[tuple[str, str]] | None = None) -> int:
         """Adopt the configured groups' running deployments the store does not know: deploybot's own
         (matched by the request id in the description) and those started outside it (CI, the console).
-        ``groups`` limits the search to those (application, group) pairs (an event named them)."""
+        ``groups`` limits the search to those (application, group) pairs (an event named them); without
+        it, one listing of the whole account is read and only unknown deployments are looked at."""
+        followed = {r.tracked_deployment for r in await self.deployer.store.in_flight() if r.tracked_deployment}
+        apps = {(a.codedeploy_application, a.deployment_group): a for a in self.deployer.catalog.all()}
+        found: list[ActiveDeployment] = []
+        try:
+            if groups is None:
+                found = await self.deployer.platform.active_in_account(followed | self._ignored)
+            else:
+                for application, group in groups & apps.keys():
+                    found += await self.deployer.platform.active_deployments(application, group)
+        except DeployError as exc:
+            log.warning("lost_deployment_scan_failed", reason=exc.message)
+            return 0
         adopted = 0
-        followed = {r.tracked_deployment for r in await self.deployer.store.in_flight()}
-        for app in self.deployer.catalog.all():
-            if groups is not None and (app.codedeploy_application, app.deployment_group) not in groups:
+        for deployment in found:
+            app = apps.get((deployment.application, deployment.group))
+            if app is None or deployment.creator == "codeDeployRollback":
+                # Another team's group, or a rollback CodeDeploy started (told in its deployment's thread):
+                # never adopted, so not described again on the next scan.
+                self._ignored.add(deployment.deployment_id)
                 continue
-            try:
-                active = await self.deployer.platform.active_deployments(
-                    app.codedeploy_application, app.deployment_group
-                )
-            except DeployError as exc:
-                log.warning("lost_deployment_scan_failed", app=app.name, reason=exc.message)
+            if deployment.deployment_id in followed:
                 continue
-            for found in active:
-                if found.deployment_id in followed or found.creator == "codeDeployRollback":
-                    continue  # followed already (a rollback CodeDeploy started is told in its deployment's thread)
-                match = DESCRIPTION.match(found.description)
-                if match is not None and match["target"] not in (app.key, app.name):
-                    continue  # another catalog entry's
-                if found.description.startswith("deploybot r-") and match is None:
-                    continue  # ours, written in a form this version does not read: leave it alone
-                request_id = match["id"] if match else outside_id(found.deployment_id)
-                if await self.deployer.store.get(request_id) is not None:
-                    continue
-                if await self._adopt(app, found, request_id, match):
-                    adopted += 1
+            match = DESCRIPTION.match(deployment.description)
+            if match is not None and match["target"] not in (app.key, app.name):
+                continue  # another catalog entry's
+            if deployment.description.startswith("deploybot r-") and match is None:
+                continue  # ours, written in a form this version does not read: leave it alone
+            request_id = match["id"] if match else outside_id(deployment.deployment_id)
+            if await self.deployer.store.get(request_id) is not None:
+                continue
+            if await self._adopt(app, deployment, request_id, match):
+                adopted += 1
         return adopted
 
     async def _adopt(

@@ -35,6 +35,7 @@ MISSES = 3  # reads in a row that do not find a deployment before it is given up
 # started outside deploybot): one ListDeployments per group, plus a BatchGet only when some are running.
 SCAN = timedelta(seconds=60)
 FOLD_ATTEMPTS = 3
+PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 
 
 def rolled_back(record: Deployment) -> bool:
@@ -97,10 +98,14 @@ class Watcher:
             except Exception:
                 log.exception("watcher_tick_failed")
             jitter = self.interval * random.uniform(-0.1, 0.1)  # noqa: S311 - jitter, not crypto
+            wait = self.interval + jitter
+            if self.notifier.outbox.paced:
+                self.notifier.outbox.paced = False
+                wait = min(wait, PACED_RETRY)
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
             # with the wake-up, and shutdown then waits forever.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.01, self.interval + jitter)):
+                async with asyncio.timeout(max(0.01, wait)):
                     await self._wake.wait()
             self._wake.clear()
 
@@ -287,7 +292,7 @@ class Watcher:
         return False
 
     async def _tell(self, record: Deployment) -> bool:
-        rendered = await self.notifier.sync_root(record, self.now())
+        rendered = await self.notifier.sync_root(record, self.now(), background=True)
         flushed = await self.notifier.flush(record.id)
         return rendered and flushed
 

@@ -77,6 +77,10 @@ def bot_settings(slack: LocalSlack, aws: LocalAws, tmp_path: Path, transport: st
         scan_seconds=0.2,
         api_token="ci-token-for-tests",
         transport=transport,
+        # Pacing is tested on its own (tests/slack/test_pacing.py, the economy benchmark's smoke run);
+        # here it would only make every scenario wait for Slack turns nobody is short of.
+        slack_posts_per_minute=0,
+        slack_updates_per_minute=0,
     )
 
 

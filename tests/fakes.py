@@ -63,5 +63,8 @@ class FakeAws:
     async def active_deployments(self, application: str, group: str) -> list[ActiveDeployment]:
         return []
 
+    async def active_in_account(self, skip: object) -> list[ActiveDeployment]:
+        return []
+
     async def deployed_image(self, application: str, revision_sha: str, container: str) -> tuple[str, str] | None:
         return None

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -20,8 +20,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.audit import note_aws_request
-from ..domain.errors import AlreadyDeploying, Conflict, DeployError, TagNotFound, UpstreamError
-from ..domain.models import ActiveDeployment, EventView, Image, PastDeployment, ServiceState, Snapshot
+from ..domain.errors import AlreadyDeploying, Conflict, TagNotFound, UpstreamError
+from ..domain.models import ActiveDeployment, Image, PastDeployment, ServiceState, Snapshot
+from .progress import ProgressReader
 
 T = TypeVar("T")
 BATCH = 25  # BatchGetDeployments and BatchGetDeploymentTargets take at most 25 ids
@@ -51,6 +52,7 @@ class AwsGateway:
         self.ecs = session.client("ecs", endpoint_url=endpoint_url, config=config)
         self.codedeploy = session.client("codedeploy", endpoint_url=endpoint_url, config=config)
         self._strip = _strip_list(self.ecs)
+        self.progress = ProgressReader(self._call, _translate, self.codedeploy, self.ecs)
 
     async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
         try:
@@ -196,72 +198,7 @@ class AwsGateway:
         return str(resp["deploymentId"])
 
     async def snapshots(self, deployment_ids: Sequence[str]) -> list[Snapshot]:
-        out: list[Snapshot] = []
-        for start in range(0, len(deployment_ids), BATCH):
-            chunk = list(deployment_ids[start : start + BATCH])
-            infos = (await self._call(self.codedeploy.batch_get_deployments, deploymentIds=chunk))["deploymentsInfo"]
-            for info in infos:
-                target = None
-                # Targets only while active, plus once at the end (the watcher drops it afterwards):
-                # the last lifecycle events, or a failure's diagnostics, are read there.
-                if info.get("status") in ACTIVE or info.get("status") in ("Succeeded", "Failed", "Stopped"):
-                    target = await self._target(info)
-                snap = _snapshot(info, target)
-                if snap.status == "Failed" and target:
-                    snap = snap.model_copy(update={"stopped_tasks": await self._stopped_tasks(target)})
-                out.append(snap)
-        return out
-
-    async def _stopped_tasks(self, target: dict[str, Any]) -> list[str]:
-        """Why the green task set's tasks stopped (reason, container exit codes), once, at a failure."""
-        green = next((t for t in target.get("taskSetsInfo") or [] if t.get("taskSetLabel") == "Green"), None)
-        arn = str(target.get("targetArn") or "")  # arn:aws:ecs:region:account:service/<cluster>/<service>
-        if green is None or "/" not in arn:
-            return []
-        cluster = arn.split("/")[-2]
-        try:
-            task_arns = (
-                await self._call(
-                    self.ecs.list_tasks, cluster=cluster, startedBy=str(green["identifer"]), desiredStatus="STOPPED"
-                )
-            )["taskArns"][:20]
-            if not task_arns:
-                return []
-            tasks = (await self._call(self.ecs.describe_tasks, cluster=cluster, tasks=task_arns))["tasks"]
-        except DeployError as exc:
-            log.warning("stopped_tasks_unreadable", reason=exc.message)
-            return []
-        seen: dict[str, int] = {}
-        for task in tasks:
-            exits = ", ".join(
-                f"{c.get('name')} exited with code {c['exitCode']}"
-                for c in task.get("containers", [])
-                if "exitCode" in c
-            )
-            line = f"{task.get('stoppedReason') or 'stopped'}" + (f" ({exits})" if exits else "")
-            seen[line] = seen.get(line, 0) + 1
-        return [f"{count} task{'s' if count > 1 else ''}: {line}" for line, count in seen.items()]
-
-    async def _target(self, info: dict[str, Any]) -> dict[str, Any] | None:
-        try:
-            ids = (await asyncio.to_thread(self.codedeploy.list_deployment_targets, deploymentId=info["deploymentId"]))[
-                "targetIds"
-            ]
-            if not ids:
-                return None
-            target_id = ids[0]
-            resp = await asyncio.to_thread(
-                self.codedeploy.get_deployment_target, deploymentId=info["deploymentId"], targetId=target_id
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in (
-                "DeploymentNotStartedException",
-                "DeploymentTargetDoesNotExistException",
-            ):
-                return None
-            raise _translate(exc) from exc
-        target: dict[str, Any] | None = resp["deploymentTarget"].get("ecsTarget")
-        return target
+        return await self.progress.snapshots(deployment_ids)
 
     async def find_deployment(self, application: str, group: str, description_prefix: str) -> str | None:
         ids = (
@@ -285,6 +222,24 @@ class AwsGateway:
                 includeOnlyStatuses=["Created", *ACTIVE],
             )
         )["deployments"]
+        return await self._describe_active(ids)
+
+    async def active_in_account(self, skip: Collection[str]) -> list[ActiveDeployment]:
+        ids: list[str] = []
+        token: str | None = None
+        while True:
+            page = await self._call(
+                self.codedeploy.list_deployments,
+                includeOnlyStatuses=["Created", *ACTIVE],
+                **({"nextToken": token} if token else {}),
+            )
+            ids += [i for i in page["deployments"] if i not in skip]
+            token = page.get("nextToken")
+            if not token:
+                break
+        return await self._describe_active(ids)
+
+    async def _describe_active(self, ids: Sequence[str]) -> list[ActiveDeployment]:
         out: list[ActiveDeployment] = []
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
@@ -297,6 +252,8 @@ class AwsGateway:
                     config_name=info.get("deploymentConfigName"),
                     revision_sha=((info.get("revision") or {}).get("appSpecContent") or {}).get("sha256"),
                     creator=str(info.get("creator") or ""),
+                    application=str(info.get("applicationName") or ""),
+                    group=str(info.get("deploymentGroupName") or ""),
                 )
                 for info in infos
             )
@@ -375,46 +332,6 @@ def build_appspec(service: ServiceState, task_definition_arn: str) -> dict[str, 
             for s in service.capacity_provider_strategy
         ]
     return {"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": props}}]}
-
-
-def _snapshot(info: dict[str, Any], target: dict[str, Any] | None) -> Snapshot:
-    error = info.get("errorInformation") or {}
-    rollback = info.get("rollbackInfo") or {}
-    events: list[EventView] = []
-    green: float | None = None
-    if target:
-        for event in target.get("lifecycleEvents", []):
-            diag = event.get("diagnostics") or {}
-            events.append(
-                EventView(
-                    name=event["lifecycleEventName"],
-                    status=event["status"],
-                    start=event.get("startTime"),
-                    end=event.get("endTime"),
-                    error_code=diag.get("errorCode"),
-                    message=diag.get("message"),
-                    log_tail=diag.get("logTail"),
-                    script=diag.get("scriptName"),
-                )
-            )
-        sets = target.get("taskSetsInfo") or []
-        green_set = next((s for s in sets if s.get("taskSetLabel") == "Green"), None)
-        green = float(green_set.get("trafficWeight", 0.0)) if green_set else 0.0
-    return Snapshot(
-        deployment_id=info["deploymentId"],
-        status=info["status"],
-        target_status=target.get("status") if target else None,
-        events=events,
-        green_weight=green,
-        error_code=error.get("code"),
-        error_message=error.get("message"),
-        rollback_deployment_id=rollback.get("rollbackDeploymentId"),
-        rollback_of=rollback.get("rollbackTriggeringDeploymentId"),
-        create_time=info.get("createTime"),
-        complete_time=info.get("completeTime"),
-        description=info.get("description"),
-        config_name=info.get("deploymentConfigName"),
-    )
 
 
 def _translate(exc: ClientError) -> Exception:

@@ -120,6 +120,8 @@ class ActiveDeployment(BaseModel):
     config_name: str | None = None
     revision_sha: str | None = None  # the AppSpec's sha256, to read it back
     creator: str = ""  # CodeDeploy's: user, autoscaling, codeDeployRollback, ...
+    application: str = ""
+    group: str = ""
 
 
 class DeploymentEvent(BaseModel):

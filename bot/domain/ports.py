@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -48,6 +48,11 @@ class DeployPlatform(Protocol):
 
     async def active_deployments(self, application: str, group: str) -> list[ActiveDeployment]:
         """The group's deployments that have not finished yet."""
+        ...
+
+    async def active_in_account(self, skip: Collection[str]) -> list[ActiveDeployment]:
+        """Every unfinished deployment in the account but those in ``skip``, each with its group: one
+        listing for the whole account, then details only for the ids not skipped."""
         ...
 
     async def deployed_image(self, application: str, revision_sha: str, container: str) -> tuple[str, str] | None:

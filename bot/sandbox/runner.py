@@ -104,7 +104,8 @@ class Sandbox:
     def _control(self, body: dict[str, Any]) -> dict[str, Any]:
         action = body.get("action")
         service = str(body.get("service", ""))
-        if action in ("fail_next", "alarm", "push") and service not in SERVICES and not self._exists(service):
+        per_service = ("fail_next", "alarm", "push", "slow_install")
+        if action in per_service and service not in SERVICES and not self._exists(service):
             raise ValueError(f"unknown service {service!r}; the sandbox has {', '.join(SERVICES)}")
         if action == "fail_next":
             event = str(body.get("event", "AfterAllowTestTraffic"))
@@ -114,6 +115,8 @@ class Sandbox:
                 CONTROL.fail_next[service] = HookFailure(event=event)
             else:
                 CONTROL.fail_next.pop(service, None)
+        elif action == "slow_install":
+            CONTROL.slow_install[service] = max(0.0, float(body.get("seconds", 0)))
         elif action == "alarm":
             if body.get("on", True):
                 CONTROL.alarms[service] = f"{service}-5xx"

@@ -17,6 +17,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from .pacing import Pacer
+
 log = structlog.get_logger(__name__)
 GROUP_TTL = 60.0
 # Every outbox message carries this metadata, so after a crash mid-send the bot can see in Slack
@@ -26,7 +28,14 @@ HISTORY_PAGES = 5
 
 
 class SlackGateway:
-    def __init__(self, token: str, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        *,
+        posts_per_minute: float = 0.0,
+        updates_per_minute: float = 0.0,
+    ) -> None:
         handlers = [
             *async_default_handlers(),
             AsyncRateLimitErrorRetryHandler(max_retry_count=5),
@@ -37,6 +46,7 @@ class SlackGateway:
         else:
             self.client = AsyncWebClient(token=token, retry_handlers=handlers, timeout=10)
         self._groups: dict[str, tuple[float, list[str]]] = {}
+        self.pacer = Pacer(posts_per_minute, updates_per_minute)
         self.team_domain = "slack"
         self.team_url = ""
         self.team_id = ""
@@ -49,11 +59,19 @@ class SlackGateway:
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
-        mark: tuple[str, int] | None = None,
+        mark: tuple[str, int] | tuple[str, int, int] | None = None,
+        paced: bool = True,
     ) -> str:
+        """Post a message; ``mark`` = (request id, seq[, last seq]) for outbox messages (several joined).
+        ``paced=False`` when the caller already has its turn (``can_post``)."""
         metadata = None
         if mark is not None:
-            metadata = {"event_type": MESSAGE_TYPE, "event_payload": {"request_id": mark[0], "seq": mark[1]}}
+            payload: dict[str, Any] = {"request_id": mark[0], "seq": mark[1]}
+            if len(mark) == 3:
+                payload["upto"] = mark[2]
+            metadata = {"event_type": MESSAGE_TYPE, "event_payload": payload}
+        if paced:
+            await self.pacer.post_turn(channel)
         resp = await self.client.chat_postMessage(
             channel=channel,
             text=text,
@@ -85,13 +103,24 @@ class SlackGateway:
                     continue
                 payload = meta.get("event_payload") or {}
                 if payload.get("request_id") == request_id and isinstance(payload.get("seq"), int):
-                    seqs.add(payload["seq"])
+                    upto = payload.get("upto")
+                    last = upto if isinstance(upto, int) and upto >= payload["seq"] else payload["seq"]
+                    seqs.update(range(payload["seq"], last + 1))  # joined messages cover a run of seqs
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
         return seqs
 
-    async def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block]) -> None:
+    def can_post(self, channel: str) -> bool:
+        """Take a post turn in ``channel`` now if one is free (for messages that can wait a tick)."""
+        return self.pacer.try_post(channel)
+
+    def can_update(self) -> bool:
+        return self.pacer.try_update()
+
+    async def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block], *, paced: bool = True) -> None:
+        if paced:
+            await self.pacer.update_turn()
         await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
     async def ephemeral(self, channel: str, user: str, text: str) -> None:

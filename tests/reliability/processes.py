@@ -31,6 +31,9 @@ class Bot:
             "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
             "DEPLOYBOT_HTTP_PORT": "0",
             "DEPLOYBOT_POLL_INTERVAL": "0.1",
+            # As in-process tests: pacing has its own tests, and would only slow these scenarios down.
+            "DEPLOYBOT_SLACK_POSTS_PER_MINUTE": "0",
+            "DEPLOYBOT_SLACK_UPDATES_PER_MINUTE": "0",
             "DEPLOYBOT_LEASE_SECONDS": str(lease_seconds),
             "DEPLOYBOT_STARTING_GRACE_SECONDS": "1",
             "DEPLOYBOT_LOG_FORMAT": "json",

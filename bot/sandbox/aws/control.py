@@ -38,6 +38,7 @@ class Control:
     fail_next: dict[str, HookFailure] = field(default_factory=dict)  # service name -> failure
     image_failures: dict[str, HookFailure] = field(default_factory=dict)  # image digest -> failure
     alarms: dict[str, str] = field(default_factory=dict)  # service name -> alarm name
+    slow_install: dict[str, float] = field(default_factory=dict)  # service name -> extra Install seconds
     throttles: dict[str, int] = field(default_factory=dict)  # operation name -> remaining
     latency_seconds: float = 0.0
     latency_by_operation: dict[str, float] = field(default_factory=dict)
@@ -55,6 +56,7 @@ class Control:
             self.fail_next.clear()
             self.image_failures.clear()
             self.alarms.clear()
+            self.slow_install.clear()
             self.throttles.clear()
             self.latency_seconds = 0.0
             self.latency_by_operation.clear()

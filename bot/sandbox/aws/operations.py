@@ -376,6 +376,7 @@ def create_deployment(self: CodeDeployBackend, **kwargs: Any) -> str:
             blue_task_set=str(blue.id),
             hook_names=hooks,
             failure=failure,
+            install_extra=CONTROL.slow_install.get(service_name, 0.0),
         )
         return str(info.deployment_id)
 

@@ -99,6 +99,7 @@ class DeploymentRun:
     blue_task_set: str
     hook_names: dict[str, str] = field(default_factory=dict)
     failure: HookFailure | None = None
+    install_extra: float = 0.0  # simulated seconds added to Install (a slow image pull)
     is_rollback: bool = False
     status: str = "Created"
     target_status: str = "Pending"
@@ -131,7 +132,7 @@ class DeploymentRun:
             return ROLLBACK_EVENT_SECONDS
         if name == "AllowTraffic":
             return self.schedule.duration + SETTLE
-        return EVENT_SECONDS[name]
+        return EVENT_SECONDS[name] + (self.install_extra if name == "Install" else 0.0)
 
     # -- time --------------------------------------------------------------------------------
 
