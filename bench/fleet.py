@@ -110,7 +110,8 @@ def seed_fleet(clients: Any, count: int, termination_minutes: Sequence[int]) -> 
     return services
 
 
-def write_catalog(path: Path, services: Sequence[str], channel: str = "C0DEPLOYS") -> None:
+def write_catalog(path: Path, services: Sequence[str], channels: Sequence[str] = ("C0DEPLOYS",)) -> None:
+    """One app per service; their threads go to ``channels`` in turn (as teams have their own)."""
     apps = {
         svc: {
             "cluster": CLUSTER,
@@ -119,10 +120,10 @@ def write_catalog(path: Path, services: Sequence[str], channel: str = "C0DEPLOYS
             "repository": REPOSITORY,
             "codedeploy_application": f"AppECS-{CLUSTER}-{svc}",
             "deployment_group": f"DgpECS-{CLUSTER}-{svc}",
-            "deploy_channel": channel,
+            "deploy_channel": channels[i % len(channels)],
             "alert_channel": "C0ALERTS",
             "approvers": {"users": ["U0BOB"]},
         }
-        for svc in services
+        for i, svc in enumerate(services)
     }
     path.write_text(yaml.safe_dump({"apps": apps}, sort_keys=False))

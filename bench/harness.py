@@ -32,10 +32,13 @@ def free_port() -> int:
 class Sandbox:
     """`python -m bench.sandbox_proc` and its control API."""
 
-    def __init__(self, workdir: Path, *, fleet: int, speed: float, termination: str, events_url: str | None) -> None:
+    def __init__(
+        self, workdir: Path, *, fleet: int, speed: float, termination: str, events_url: str | None, channels: int = 0
+    ) -> None:
         self.workdir = workdir
         self.catalog = workdir / "catalog.yml"
         self.args = ["--fleet", str(fleet), "--speed", str(speed), "--termination", termination]
+        self.args += ["--channels", str(channels)]
         self.args += ["--catalog", str(self.catalog)] + (["--events-url", events_url] if events_url else [])
         self.proc: asyncio.subprocess.Process | None = None
         self.env: dict[str, str] = {}
@@ -173,6 +176,7 @@ class Stack:
         fleet: int,
         speed: float = 1.0,
         termination: str = "1",
+        channels: int = 0,
         settings: Mapping[str, str] | None = None,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="deploybot-bench-")
@@ -184,6 +188,7 @@ class Stack:
             speed=speed,
             termination=termination,
             events_url=f"http://127.0.0.1:{self.port}/slack/events",
+            channels=channels,
         )
         self.settings = dict(settings or {})
         self.bot: Bot | None = None

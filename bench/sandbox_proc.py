@@ -23,7 +23,8 @@ async def main(args: argparse.Namespace) -> None:
     box.slack.deliverer.events_url = args.events_url
     minutes = [int(m) for m in args.termination.split(",")]
     services = await asyncio.to_thread(seed_fleet, box.aws.client, args.fleet, minutes)
-    write_catalog(Path(args.catalog), services)
+    channels = [box.slack.ws.add_channel(f"C0TEAM{i:03d}", f"team-{i:03d}").id for i in range(args.channels)]
+    write_catalog(Path(args.catalog), services, channels or ["C0DEPLOYS"])
     sys.stdout.write(json.dumps({"env": box.env(), "slack": box.slack.base_url, "services": services}) + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()
@@ -39,5 +40,6 @@ if __name__ == "__main__":
     parser.add_argument("--fleet", type=int, default=10)
     parser.add_argument("--termination", default="1", help="termination waits in minutes, cycled over the fleet")
     parser.add_argument("--catalog", required=True)
+    parser.add_argument("--channels", type=int, default=0, help="team channels the fleet is spread over (0: #deploys)")
     parser.add_argument("--events-url")
     asyncio.run(main(parser.parse_args()))

@@ -71,7 +71,10 @@ async def run(quick: bool) -> list[Figure]:
     interval = 1.0 if quick else 10.0
     settings = {"DEPLOYBOT_POLL_INTERVAL": "1", "DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
     speed = 20.0 if quick else 2.0
-    async with Stack(fleet=count, speed=speed, termination="3" if quick else "4,5,6", settings=settings) as stack:
+    termination = "3" if quick else "4,5,6"
+    async with Stack(
+        fleet=count, speed=speed, termination=termination, channels=5 if quick else 50, settings=settings
+    ) as stack:
         box = stack.sandbox
         ids = await asyncio.to_thread(_create_all, stack)
         bot = await stack.start_bot()
@@ -79,13 +82,14 @@ async def run(quick: bool) -> list[Figure]:
         rss: list[float] = []
         adopted_after = None
         start = time.time()
-        while time.time() - start < 600:
+        while time.time() - start < 900:
             rss.append(proc.memory_info().rss / 2**20)
-            threads = sum(1 for m in await box.messages() if "bench: started outside" in json.dumps(m))
+            calls = (await box.stats())["slack_calls"]
+            threads = sum(1 for c in calls if c["method"] == "chat.postMessage" and c["ok"] and not c["thread_ts"])
             if threads >= count:
                 adopted_after = time.time() - start
                 break
-            await asyncio.sleep(1)
+            await asyncio.sleep(2)
         window_start, cpu_start = time.time(), proc.cpu_times()
         window = 3.0 if quick else 60.0
         while time.time() - window_start < window:
@@ -99,7 +103,7 @@ async def run(quick: bool) -> list[Figure]:
         for _ in range(900):
             stats = await box.stats()
             done = {t["deployment_id"]: t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed")}
-            told = _reported(stats["slack_calls"], "C0DEPLOYS")
+            told = _reported(stats["slack_calls"], None)
             if len([i for i in ids if i in told]) >= count:
                 break
             await asyncio.sleep(1)

@@ -47,7 +47,7 @@ class Notifier:
         if not force and self._rendered.get(record.id) == digest:
             return True
         if background and not self.slack.can_update():
-            self.outbox.paced = True
+            self.outbox.paced.add(record.id)
             return False
         try:
             await self.slack.update(record.channel, record.message_ts, text, blocks, paced=not background)

@@ -50,7 +50,7 @@ class Outbox:
         # One sender per deployment inside this process; the claim covers the other processes.
         self._sending: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._claimed: set[str] = set()
-        self.paced = False  # something waits for a free turn in Slack's pace
+        self.paced: set[str] = set()  # records with something waiting for a free turn in Slack's pace
 
     async def add(self, record_id: str, messages: Iterable[Outgoing]) -> Deployment | None:
         """Queue messages on a record that others may be saving too (retried compare-and-set)."""
@@ -136,7 +136,7 @@ class Outbox:
             first, last = group[0], group[-1]
             channel = first.channel or record.channel
             if not self.slack.can_post(channel):
-                self.paced = True  # the watcher comes back in a second, not a whole interval
+                self.paced.add(record.id)  # the watcher comes back for it in a second, not an interval
                 break  # Slack's pace for that channel: the rest waits for the next round, joined up
             held = await self._hold(record.id, claim) if claim else None
             if held is None:

@@ -78,6 +78,7 @@ class Watcher:
         self.scan_every = scan_every
         self._following: set[str] = set()  # CodeDeploy ids of the deployments in the store, as of the last tick
         self._search: set[tuple[str, str]] = set()  # (application, group) pairs an event named
+        self._owed: set[str] = set()  # records with messages that waited for Slack's pace
 
     def poke(self) -> None:
         self._wake.set()
@@ -90,24 +91,42 @@ class Watcher:
         self._wake.set()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()  # of the next full tick (AWS reads and all)
         while True:
+            poked = self._wake.is_set()
+            self._wake.clear()
             try:
-                await self.tick()
+                if poked or loop.time() >= due:
+                    await self.tick()
+                    due = loop.time() + self.interval * (1 + random.uniform(-0.1, 0.1))  # noqa: S311 - jitter
+                elif self._owed:
+                    await self.retell()  # only Slack: what waited for its pace, without reading AWS again
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("watcher_tick_failed")
-            jitter = self.interval * random.uniform(-0.1, 0.1)  # noqa: S311 - jitter, not crypto
-            wait = self.interval + jitter
-            if self.notifier.outbox.paced:
-                self.notifier.outbox.paced = False
+            wait = due - loop.time()
+            if self._owed:
                 wait = min(wait, PACED_RETRY)
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
             # with the wake-up, and shutdown then waits forever.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.01, wait)):
                     await self._wake.wait()
-            self._wake.clear()
+
+    async def retell(self) -> None:
+        """Tell Slack what waited for a turn in its pace (outcomes first), from the stored records."""
+        async with self._ticking:
+            owed, self._owed = self._owed, set()
+            records = [r for r in [await self.store.get(i) for i in owed] if r is not None and r.id in self._held]
+            for record in sorted(records, key=lambda r: not r.state.terminal):
+                await self._tell_and_settle(record)
+            self._collect_paced()
+
+    def _collect_paced(self) -> None:
+        self._owed |= self.notifier.outbox.paced
+        self.notifier.outbox.paced.clear()
 
     async def tick(self) -> None:
         async with self._ticking:  # the loop and an explicit tick (tests, a poke) never interleave
@@ -141,6 +160,7 @@ class Watcher:
             except DeployError as exc:
                 log.warning("watcher_read_failed", reason=exc.message)
                 snapshots = None
+        told: list[Deployment] = []
         for record in records:
             if record.state is State.PENDING_APPROVAL:
                 if record.expires_at is not None and self.now() >= record.expires_at:
@@ -157,10 +177,17 @@ class Watcher:
                 await self.store.release_lock(app_lock(record.target), record.id)
             elif record.state.in_flight:
                 await self.store.renew_lock(app_lock(record.target), record.id, self.now() + RUN_LEASE)
-            # Finished ones are told until Slack has everything (we may have restarted, or taken
-            # over from a replica that died): the root is re-rendered and the outbox sent.
-            if await self._tell(record) and record.state.terminal:
-                await self._settle(record)
+            told.append(record)
+        # Outcomes first: in a channel busy enough for Slack's pace, last words do not queue behind progress.
+        for record in sorted(told, key=lambda r: not r.state.terminal):
+            await self._tell_and_settle(record)
+        self._collect_paced()
+
+    async def _tell_and_settle(self, record: Deployment) -> None:
+        # Finished ones are told until Slack has everything (we may have restarted, or taken over
+        # from a replica that died): the root is re-rendered and the outbox sent.
+        if await self._tell(record) and record.state.terminal:
+            await self._settle(record)
 
     async def _deadlines(self, record: Deployment) -> Deployment:
         """Warn before a Ready wait runs out; stop (with a rollback) a deployment past its deadline."""

@@ -86,7 +86,9 @@ async def _in_daemon_thread(fn: Callable[..., T], **kwargs: Any) -> T:
 class EventQueue:
     def __init__(self, queue_url: str, region: str, endpoint_url: str | None = None) -> None:
         # The long poll holds a connection for up to 20 s: the read timeout must outlast it.
-        config = Config(retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=30)
+        config = Config(
+            retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=30, user_agent_extra="deploybot/0.1"
+        )
         self.sqs = boto3.session.Session(region_name=region).client("sqs", endpoint_url=endpoint_url, config=config)
         self.url = queue_url
 

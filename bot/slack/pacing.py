@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 
 @dataclass
 class Bucket:
     per_minute: float
     burst: float = 1.0
-    tokens: float = field(default=1.0)
-    stamp: float = field(default_factory=time.monotonic)
+    tokens: float = 1.0
+    stamp: float | None = None  # when the tokens were counted; None: full, never used
 
     def _refill(self, now: float) -> None:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.per_minute / 60)
+        if self.stamp is None:
+            self.tokens = self.burst
+        else:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.per_minute / 60)
         self.stamp = now
 
     def take(self, now: float) -> float:
@@ -40,8 +43,13 @@ class Bucket:
 
 class Pacer:
     def __init__(
-        self, posts_per_minute: float, updates_per_minute: float, clock: Callable[[], float] = time.monotonic
+        self,
+        posts_per_minute: float,
+        updates_per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self.sleep = sleep
         self.posts_per_minute = posts_per_minute
         self.updates = Bucket(updates_per_minute, burst=max(1.0, updates_per_minute / 10))
         self._posts: dict[str, Bucket] = {}
@@ -61,9 +69,9 @@ class Pacer:
 
     async def post_turn(self, channel: str) -> None:
         # The wait is computed from the bucket: no event could say sooner when a token is free.
-        while wait := self._post_bucket(channel).take(self.clock()):  # noqa: ASYNC110
-            await asyncio.sleep(wait)  # a message someone waits for: take the next free slot
+        while wait := self._post_bucket(channel).take(self.clock()):
+            await self.sleep(wait)  # a message someone waits for: take the next free slot
 
     async def update_turn(self) -> None:
-        while wait := self.updates.take(self.clock()):  # noqa: ASYNC110 - as above
-            await asyncio.sleep(wait)
+        while wait := self.updates.take(self.clock()):
+            await self.sleep(wait)

@@ -58,8 +58,9 @@ async def test_429_on_every_second_call_loses_nothing(sandbox: Sandbox, bot: obj
     await wait_thread(sandbox, root, "is live", timeout=30)
     posts = [c for c in sandbox.slack.calls("chat.postMessage") if c.args.get("thread_ts") == root.ts]
     limited = [i for i, c in enumerate(posts) if c.error == "ratelimited"]
-    assert len(limited) == 4
+    # Replies that waited go out joined, so fewer posts may use up fewer of the faults.
+    assert len(limited) == 4 - list(sandbox.slack.faults["chat.postMessage"]).count("429") >= 2
     assert all(posts[i + 1].at - posts[i].at >= 1.0 for i in limited)  # each waited its Retry-After
-    texts = thread_texts(sandbox, root)
-    assert len(texts) == len({t for t in texts})  # nothing twice
-    assert sum("succeeded" in t for t in texts) == 8 and sum("is live" in t for t in texts) == 1
+    lines = [line for t in thread_texts(sandbox, root) for line in t.split("\n")]
+    assert len(lines) == len(set(lines))  # nothing twice
+    assert sum("succeeded" in t for t in lines) == 8 and sum("is live" in t for t in lines) == 1

@@ -550,6 +550,7 @@ class LocalSlack:
                 "error": c.error,
                 "at": c.at,
                 "channel": c.args.get("channel"),
+                "thread_ts": c.args.get("thread_ts") or None,
                 "broadcast": str(c.args.get("reply_broadcast", "")).lower() in ("true", "1"),
                 "request_id": _request_id(c.args.get("metadata")),
                 "text": str(c.args.get("text") or "")[:200],

@@ -188,6 +188,13 @@ class Workspace:
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def add_channel(self, channel_id: str, name: str) -> Channel:
+        """A public channel everyone (and the bot) is in: more teams' channels, for bigger scenarios."""
+        members = {u for u, user in self.users.items() if user.team_id != PARTNER_TEAM_ID}
+        channel = self.channels.setdefault(channel_id, Channel(channel_id, name, members))
+        self.messages.setdefault(channel_id, [])
+        return channel
+
     def touch(self) -> None:
         self.version += 1
 
