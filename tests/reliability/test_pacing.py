@@ -59,4 +59,3 @@ async def test_joined_replies_count_as_arrived_for_every_message_they_hold(slack
     await gateway.post("C0DEPLOYS", "one", thread_ts=root, mark=("r-joined00001", 1))
     await gateway.post("C0DEPLOYS", "two\nthree\nfour", thread_ts=root, mark=("r-joined00001", 2, 4))
     assert await gateway.marked("C0DEPLOYS", "r-joined00001", thread_ts=root) == {1, 2, 3, 4}
-
