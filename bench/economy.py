@@ -53,7 +53,7 @@ async def run(quick: bool) -> list[Figure]:
         calls: list[dict[str, Any]] = []
         for _ in range(1200):
             calls = (await box.stats())["slack_calls"]
-            told = _reported(calls, "C0DEPLOYS")
+            told = _reported(calls, {"C0DEPLOYS"})
             if all(i in told for i in ids):
                 break
             await asyncio.sleep(1)

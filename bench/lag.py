@@ -15,6 +15,7 @@ import random
 import re
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +107,18 @@ async def _aws_ecs_deploy(stack: Stack, service: str, delay: float) -> dict[str,
     }
 
 
-def _reported(calls: list[dict[str, Any]], channel: str | None) -> dict[str, float]:
+def _reported(calls: list[dict[str, Any]], channels: Collection[str] | None) -> dict[str, float]:
     """When each outside deployment's outcome was first told in its thread: the outcome itself
-    (broadcast to the channel) or, for a failure CodeDeploy rolls back, the "Rolling back" reply."""
+    (broadcast to the channel) or, for a failure, the failed lifecycle event or the "Rolling back" reply."""
     out: dict[str, float] = {}
     for call in calls:
-        if call["method"] != "chat.postMessage" or not call["ok"] or channel not in (None, call.get("channel")):
+        if call["method"] != "chat.postMessage" or not call["ok"]:
+            continue
+        if channels is not None and call.get("channel") not in channels:
             continue
         request = call.get("request_id") or ""
-        told = call.get("broadcast") or str(call.get("text", "")).startswith(":rewind: Rolling back")
+        text = str(call.get("text", ""))
+        told = call.get("broadcast") or ":rewind: Rolling back" in text or (":x: `" in text and "` failed" in text)
         if told and request.startswith("x-"):
             out.setdefault(request[2:], call["at"])
     return out
@@ -124,13 +128,14 @@ async def run(quick: bool) -> list[Figure]:
     count = 2 if quick else 12
     speed = 8.0 if quick else 0.5
     quick_settings = {"DEPLOYBOT_SCAN_SECONDS": "1", "DEPLOYBOT_POLL_INTERVAL": "1"} if quick else {}
-    async with Stack(fleet=count, speed=speed, termination="0", settings=quick_settings) as stack:
+    async with Stack(fleet=count, speed=speed, termination="0", channels=2 * count, settings=quick_settings) as stack:
         box = stack.sandbox
         queue = box.client("sqs").get_queue_url(QueueName="deploybot-codedeploy-events")["QueueUrl"]
-        # The second bot posts in #general, so the two bots' messages are told apart by channel.
+        # Each app has its own channel (as teams do), one set per bot, so the two bots' messages are told
+        # apart by channel and neither waits for Slack's per-channel pace behind another app's thread.
         catalog = yaml.safe_load(box.catalog.read_text())
-        for app in catalog["apps"].values():
-            app["deploy_channel"] = "C0GENERAL"
+        for i, app in enumerate(catalog["apps"].values()):
+            app["deploy_channel"] = f"C0TEAM{count + i:03d}"
         events_catalog = stack.workdir / "catalog-events.yml"
         events_catalog.write_text(yaml.safe_dump(catalog))
         await stack.start_bot()
@@ -156,7 +161,8 @@ async def run(quick: bool) -> list[Figure]:
         finally:
             await eventful.stop()
     finished = {t["deployment_id"]: t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed")}
-    default, events = _reported(stats["slack_calls"], "C0DEPLOYS"), _reported(stats["slack_calls"], "C0GENERAL")
+    first, second = {f"C0TEAM{i:03d}" for i in range(count)}, {f"C0TEAM{i:03d}" for i in range(count, 2 * count)}
+    default, events = _reported(stats["slack_calls"], first), _reported(stats["slack_calls"], second)
     lags: dict[tuple[str, str], list[float]] = {}
     missing = []
     for r in runs:

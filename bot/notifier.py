@@ -42,13 +42,14 @@ class Notifier:
         whatever the state is then, so skipped intermediate states cost nothing."""
         if not record.message_ts:
             return True
+        if background and not self.slack.update_free():
+            return self._wait_turn(record)  # not even worth rendering: no turn to send it in
         text, blocks = render.root_text(record), render.root_blocks(record, self.region, now)
         digest = _digest(text, blocks)
         if not force and self._rendered.get(record.id) == digest:
             return True
         if background and not self.slack.can_update():
-            self.outbox.paced.add(record.id)
-            return False
+            return self._wait_turn(record)
         try:
             await self.slack.update(record.channel, record.message_ts, text, blocks, paced=not background)
         except SlackApiError as exc:
@@ -57,6 +58,13 @@ class Notifier:
             return False
         self._rendered[record.id] = digest
         return True
+
+    def _wait_turn(self, record: Deployment) -> bool:
+        """A re-render that found no free turn: a finished deployment's comes back within a second (its
+        last state must show); one in progress waits for the next tick, which renders it afresh anyway."""
+        if record.state.terminal:
+            self.outbox.paced.add(record.id)
+        return False
 
     async def flush(self, record_id: str) -> bool:
         return await self.outbox.flush(record_id)

@@ -118,6 +118,10 @@ class SlackGateway:
     def can_update(self) -> bool:
         return self.pacer.try_update()
 
+    def update_free(self) -> bool:
+        """Whether an update turn is free, without taking it (to skip rendering when none is)."""
+        return self.pacer.update_free()
+
     async def update(self, channel: str, ts: str, text: str, blocks: Sequence[Block], *, paced: bool = True) -> None:
         if paced:
             await self.pacer.update_turn()

@@ -1,44 +1,54 @@
 """Staying under Slack's rate limits instead of running into them.
 
-Slack allows about one message a second per channel (short bursts allowed) and, for chat.update,
-Tier 3 (50+ a minute per workspace). A token bucket per channel for posts and one for updates keeps
-deploybot below both: the root message and replies a person waits for take a turn (they wait for a
-token); the thread's progress replies and root re-renders only go when a token is free, and otherwise
-wait for the next tick, where they are coalesced with whatever came since (the root is re-rendered
-whole from state; queued replies are joined into one message).
+Slack allows about one message a second per channel, with short bursts, and, for chat.update, Tier 3
+(50+ a minute per workspace). A sliding window per channel for posts (3 in a little over 3 s) and one
+for updates keep deploybot below both: the root message and replies a person waits for take the next
+turn (they wait for it); the thread's progress replies and root re-renders only go when a turn is free,
+and otherwise wait for the next round, where they are coalesced with whatever came since (the root is
+re-rendered whole from state; queued replies are joined into one message).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+
+BURST = 3  # posts a channel may take at once (Slack: "short bursts allowed")
 
 
-@dataclass
-class Bucket:
-    per_minute: float
-    burst: float = 1.0
-    tokens: float = 1.0
-    stamp: float | None = None  # when the tokens were counted; None: full, never used
+class Window:
+    """At most ``limit`` turns in any ``seconds``; ``limit`` 0 turns pacing off."""
 
-    def _refill(self, now: float) -> None:
-        if self.stamp is None:
-            self.tokens = self.burst
-        else:
-            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.per_minute / 60)
-        self.stamp = now
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._turns: deque[float] = deque()
+
+    def _expire(self, now: float) -> None:
+        while self._turns and now - self._turns[0] >= self.seconds:
+            self._turns.popleft()
+
+    def free(self, now: float) -> bool:
+        if self.limit <= 0:
+            return True
+        self._expire(now)
+        return len(self._turns) < self.limit
 
     def take(self, now: float) -> float:
-        """Take a token; returns 0 when one was free, else the seconds until one is (nothing taken)."""
-        if self.per_minute <= 0:
-            return 0.0  # pacing off
-        self._refill(now)
-        if self.tokens >= 1:
-            self.tokens -= 1
+        """Take a turn; returns 0 when one was free, else the seconds until one is (nothing taken)."""
+        if self.limit <= 0:
             return 0.0
-        return (1 - self.tokens) * 60 / self.per_minute
+        self._expire(now)
+        if len(self._turns) < self.limit:
+            self._turns.append(now)
+            return 0.0
+        return self._turns[0] + self.seconds - now
+
+
+def posts_window(per_minute: float) -> Window:
+    return Window(BURST, BURST * 60 / per_minute) if per_minute > 0 else Window(0, 0)
 
 
 class Pacer:
@@ -51,26 +61,28 @@ class Pacer:
     ) -> None:
         self.sleep = sleep
         self.posts_per_minute = posts_per_minute
-        self.updates = Bucket(updates_per_minute, burst=max(1.0, updates_per_minute / 10))
-        self._posts: dict[str, Bucket] = {}
+        self.updates = Window(int(updates_per_minute), 60.0)
+        self._posts: dict[str, Window] = {}
         self.clock = clock
 
-    def _post_bucket(self, channel: str) -> Bucket:
-        bucket = self._posts.get(channel)
-        if bucket is None:
-            bucket = self._posts[channel] = Bucket(self.posts_per_minute)
-        return bucket
+    def _post_window(self, channel: str) -> Window:
+        window = self._posts.get(channel)
+        if window is None:
+            window = self._posts[channel] = posts_window(self.posts_per_minute)
+        return window
 
     def try_post(self, channel: str) -> bool:
-        return self._post_bucket(channel).take(self.clock()) == 0
+        return self._post_window(channel).take(self.clock()) == 0
+
+    def update_free(self) -> bool:
+        return self.updates.free(self.clock())
 
     def try_update(self) -> bool:
         return self.updates.take(self.clock()) == 0
 
     async def post_turn(self, channel: str) -> None:
-        # The wait is computed from the bucket: no event could say sooner when a token is free.
-        while wait := self._post_bucket(channel).take(self.clock()):
-            await self.sleep(wait)  # a message someone waits for: take the next free slot
+        while wait := self._post_window(channel).take(self.clock()):
+            await self.sleep(wait)  # a message someone waits for: take the next free turn
 
     async def update_turn(self) -> None:
         while wait := self.updates.take(self.clock()):

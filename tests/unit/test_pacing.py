@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.domain.models import Outgoing
 from bot.notifier import reply
 from bot.outbox import JOIN_LIMIT, _batches
-from bot.slack.pacing import Bucket, Pacer
+from bot.slack.pacing import Pacer, Window
 
 
 class Clock:
@@ -17,25 +17,25 @@ class Clock:
         return self.t
 
 
-def test_a_bucket_gives_one_turn_and_says_when_the_next_is_free() -> None:
-    bucket = Bucket(per_minute=60)
-    assert bucket.take(10.0) == 0
-    assert bucket.take(10.0) == 1.0  # one a second
-    assert bucket.take(10.5) == 0.5
-    assert bucket.take(11.0) == 0
-    assert Bucket(per_minute=0).take(10.0) == 0 and Bucket(per_minute=0).take(10.0) == 0  # off
+def test_a_window_gives_its_turns_and_says_when_the_next_is_free() -> None:
+    window = Window(limit=3, seconds=3.0)
+    assert [window.take(10.0), window.take(10.5), window.take(11.0)] == [0, 0, 0]  # a short burst
+    assert window.take(11.0) == 2.0  # the next when the first leaves the window
+    assert not window.free(12.9) and window.free(13.0)
+    assert window.take(13.0) == 0
+    assert Window(limit=0, seconds=0).take(10.0) == 0 and Window(limit=0, seconds=0).free(10.0)  # off
 
 
 def test_posts_are_paced_per_channel_and_updates_per_workspace() -> None:
     clock = Clock()
     pacer = Pacer(posts_per_minute=55, updates_per_minute=45, clock=clock)
-    assert pacer.try_post("C1") and not pacer.try_post("C1")
+    assert [pacer.try_post("C1") for _ in range(4)] == [True, True, True, False]
     assert pacer.try_post("C2")  # another channel has its own turns
-    updates = sum(pacer.try_update() for _ in range(100))
-    assert updates == 4  # a burst of a tenth of a minute's worth, then one every 60/45 s
+    assert sum(pacer.try_update() for _ in range(100)) == 45
+    assert not pacer.update_free()
     clock.t += 60
-    assert sum(pacer.try_update() for _ in range(100)) == 4  # the burst refills; never more than it
-    clock.t += 1.1
+    assert pacer.update_free() and sum(pacer.try_update() for _ in range(100)) == 45  # never more a minute
+    clock.t += 3.3  # 3 posts in 3 * 60 / 55 s: just under Slack's "about one a second"
     assert pacer.try_post("C1")
 
 
@@ -48,10 +48,9 @@ async def test_a_message_someone_waits_for_takes_the_next_turn() -> None:
         clock.t += seconds
 
     pacer = Pacer(posts_per_minute=60, updates_per_minute=60, clock=clock, sleep=sleep)
-    await pacer.post_turn("C1")
-    await pacer.post_turn("C1")
-    await pacer.post_turn("C1")
-    assert slept == [1.0, 1.0]
+    for _ in range(5):
+        await pacer.post_turn("C1")
+    assert slept == [3.0]  # the fourth waits for the burst to leave the window; the fifth goes with it
 
 
 def test_plain_replies_are_joined_in_order_and_the_rest_goes_alone() -> None:

@@ -553,7 +553,7 @@ class LocalSlack:
                 "thread_ts": c.args.get("thread_ts") or None,
                 "broadcast": str(c.args.get("reply_broadcast", "")).lower() in ("true", "1"),
                 "request_id": _request_id(c.args.get("metadata")),
-                "text": str(c.args.get("text") or "")[:200],
+                "text": str(c.args.get("text") or "")[:2000],
             }
             for c in self.ws.calls
         ]
