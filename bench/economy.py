@@ -20,9 +20,12 @@ SECTION = "4. Slack economy"
 NOTES = """
 A hundred deployments start at once in fleet services whose threads all go to one channel, with the
 sandbox's Slack enforcing its rate limits (3 posts per 3 s per channel, 50 chat.update a minute). The
-rates are the busiest 60 s (chat.update) and the busiest 10 s (posts per channel) of the run; 429s are
-the answers the bot got with `ratelimited`; calls per deployment are the successful Web API calls of
-the whole run divided by the number of deployments.
+rates are the busiest 60 s of the run (chat.update; posts in the channel, per second) and the busiest
+3 s of posts (Slack allows short bursts above one a second; deploybot allows itself 3 in 3.3 s, so a
+10 s window can hold 12). 429s are the answers the bot got with `ratelimited`; calls per deployment are
+the successful Web API calls of the whole run divided by the number of deployments: the root message,
+about two thread replies (the steps joined while they waited for a turn) and the outcome, and the root's
+re-renders, which the 45-a-minute budget shares among all hundred (the last state always shows).
 """
 
 
@@ -66,14 +69,16 @@ async def run(quick: bool) -> list[Figure]:
         c["at"] for c in run_calls if c["method"] == "chat.postMessage" and c["ok"] and c["channel"] == "C0DEPLOYS"
     ]
     per_minute = _busiest(updates, 60.0) * 60
-    per_second = _busiest(posts, 10.0)
+    sustained = _busiest(posts, 60.0)
+    burst = _busiest(posts, 3.0) * 3
     delivered = sum(1 for i in ids if i in told)
     per_deployment = sum(ok.values()) / count
     mix = ", ".join(f"{m} {n / count:.1f}" for m, n in ok.most_common())
     return [
         Figure(SECTION, "Slack calls per deployment", per_deployment, "", note=mix),
         Figure(SECTION, "chat.update, busiest minute", per_minute, "/min", "<= 50/min", met=per_minute <= 50),
-        Figure(SECTION, "posts per channel, busiest 10 s", per_second, "/s", "<= 1/s", met=per_second <= 1.0),
+        Figure(SECTION, "posts per channel, busiest minute", sustained, "/s", "<= 1/s", met=sustained <= 1.0),
+        Figure(SECTION, "posts per channel, busiest 3 s", burst, "", "<= 3 (a short burst)", met=burst <= 3),
         Figure(SECTION, "429 answers", len(limited), "", "no storm", met=len(limited) <= count // 10),
         Figure(
             SECTION,

@@ -27,7 +27,15 @@ speed). The deployments are created first; then deploybot starts at its defaults
 scan for unknown deployments every 60 s, SQLite store) and adopts them. The window starts once every
 deployment has its thread and ends before the first one finishes. Read calls are every CodeDeploy, ECS
 and ECR call the bot made in that window (the sandbox counts them by the bot's User-Agent); CPU is the
-bot process's user+system time over the window; RSS is the largest sample (one per second).
+bot process's user+system time over the window; RSS is the largest sample (one per second). The apps'
+threads are spread over 50 team channels (a thousand threads in one channel would take Slack's pace,
+about one message a second, a quarter of an hour just to open).
+
+What keeps the reads down: every tracked deployment is read each tick 25 per BatchGetDeployments (40
+calls for 1,000), but its ECS target (lifecycle events, traffic weights) only within a ration of 8 calls
+a tick, failures first, then status changes, then the stalest; the scan is one account-wide listing.
+The lag is mostly Slack's pace: a third of the deployments finish in the same minute, and each channel's
+outcomes queue for its turns.
 """
 READS = ("Get", "Batch", "List", "Describe")
 
