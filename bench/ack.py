@@ -22,7 +22,7 @@ work in tasks it supervises, so the slow AWS only delays the messages that follo
 
 With fifty approvals at once the slowest ack varies from run to run (60 to 210 ms seen here): each
 approval acked starts a deployment, and the acks still to come share one event loop, and the GIL, with
-that work (botocore builds and parses requests in worker threads). The median stays near 40 ms.
+that work (botocore builds and parses requests in worker threads). The median stays well under it.
 """
 
 
