@@ -8,6 +8,7 @@ shaped as `aws ecs deploy` expects (AppECS-/DgpECS- names, ready and termination
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,31 @@ def task_definition(service: str, tag: str) -> dict[str, Any]:
         "networkMode": "awsvpc",
         "requiresCompatibilities": ["EC2"],
     }
+
+
+def appspec(task_definition: str) -> str:
+    """The AppSpec `aws ecs deploy` sends for a fleet service (it fills in the task definition itself)."""
+    return json.dumps(
+        {
+            "version": 0.0,
+            "Resources": [
+                {
+                    "TargetService": {
+                        "Type": "AWS::ECS::Service",
+                        "Properties": {
+                            "TaskDefinition": task_definition,
+                            "LoadBalancerInfo": {"ContainerName": REPOSITORY, "ContainerPort": 3000},
+                        },
+                    }
+                }
+            ],
+        }
+    )
+
+
+def first_revision(service: str) -> str:
+    """The task definition a fleet service was seeded with."""
+    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{service}:1"
 
 
 def seed_fleet(clients: Any, count: int, termination_minutes: Sequence[int]) -> list[str]:

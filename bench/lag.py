@@ -50,21 +50,7 @@ DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{9}")
 def _files(workdir: Path, service: str) -> tuple[Path, Path]:
     td, spec = workdir / f"{service}-td.json", workdir / f"{service}-appspec.json"
     td.write_text(json.dumps(fleet.task_definition(service, fleet.NEXT)))
-    appspec = {
-        "version": 0.0,
-        "Resources": [
-            {
-                "TargetService": {
-                    "Type": "AWS::ECS::Service",
-                    "Properties": {
-                        "TaskDefinition": "placeholder",
-                        "LoadBalancerInfo": {"ContainerName": fleet.REPOSITORY, "ContainerPort": 3000},
-                    },
-                }
-            }
-        ],
-    }
-    spec.write_text(json.dumps(appspec))
+    spec.write_text(fleet.appspec("placeholder"))  # the CLI puts the task definition it registers there
     return td, spec
 
 

@@ -9,7 +9,6 @@ minute, its CPU and RSS; and for every deployment, the lag from Succeeded to its
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import psutil
@@ -40,25 +39,6 @@ outcomes queue for its turns.
 READS = ("Get", "Batch", "List", "Describe")
 
 
-def _appspec(service: str) -> str:
-    return json.dumps(
-        {
-            "version": 0.0,
-            "Resources": [
-                {
-                    "TargetService": {
-                        "Type": "AWS::ECS::Service",
-                        "Properties": {
-                            "TaskDefinition": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{service}:1",
-                            "LoadBalancerInfo": {"ContainerName": fleet.REPOSITORY, "ContainerPort": 3000},
-                        },
-                    }
-                }
-            ],
-        }
-    )
-
-
 def _create_all(stack: Stack) -> list[str]:
     cd = stack.sandbox.client("codedeploy")
     ids = []
@@ -67,7 +47,10 @@ def _create_all(stack: Stack) -> list[str]:
             cd.create_deployment(
                 applicationName=f"AppECS-apps-{service}",
                 deploymentGroupName=f"DgpECS-apps-{service}",
-                revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": _appspec(service)}},
+                revision={
+                    "revisionType": "AppSpecContent",
+                    "appSpecContent": {"content": fleet.appspec(fleet.first_revision(service))},
+                },
                 description="bench: started outside deploybot",
             )["deploymentId"]
         )

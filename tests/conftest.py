@@ -4,9 +4,11 @@ tests move time with ``advance`` and never sleep on the wall clock."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -89,22 +91,33 @@ def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def bot(
-    sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[object]:
+@contextlib.asynccontextmanager
+async def running_bot(
+    sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+) -> AsyncIterator[Any]:
+    """A bot on the sandbox with the test settings, ``overrides`` replacing some of them."""
     from bot.app import Runtime
 
     for name, value in sandbox.aws.env().items():
         monkeypatch.setenv(name, value)
-    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport)
-    runtime = Runtime(settings, load_catalog(CATALOG))
+    config = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport).model_copy(update=overrides)
+    runtime = Runtime(config, load_catalog(CATALOG))
     await runtime.start()
     if transport == "http":
         sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{runtime.port}/slack/events"
-    yield runtime
-    await runtime.tasks.drain()
-    await runtime.stop()
+    try:
+        yield runtime
+        await runtime.tasks.drain()
+    finally:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def bot(
+    sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[object]:
+    async with running_bot(sandbox, tmp_path, transport, monkeypatch) as runtime:
+        yield runtime
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

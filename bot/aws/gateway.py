@@ -22,12 +22,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..domain.audit import note_aws_request
 from ..domain.errors import AlreadyDeploying, Conflict, TagNotFound, UpstreamError
 from ..domain.models import ActiveDeployment, Image, PastDeployment, ServiceState, Snapshot
-from .progress import ProgressReader
+from .progress import ACTIVE, BATCH, ProgressReader
 
 T = TypeVar("T")
-BATCH = 25  # BatchGetDeployments and BatchGetDeploymentTargets take at most 25 ids
 log = structlog.get_logger(__name__)
-ACTIVE = ("InProgress", "Ready", "Baking", "Queued")
 
 
 def _strip_list(ecs: Any) -> set[str]:

@@ -23,7 +23,7 @@ from ..domain.models import EventView, Snapshot
 
 log = structlog.get_logger(__name__)
 BATCH = 25  # BatchGetDeployments takes at most 25 ids
-ACTIVE = ("InProgress", "Ready", "Baking", "Queued")
+ACTIVE = ("InProgress", "Ready", "Baking", "Queued")  # not finished, and past Created
 FINISHED = ("Succeeded", "Failed", "Stopped")
 TARGET_CALLS = 8  # per tick, for targets beyond a failure's diagnostics (which are always read)
 Call = Callable[..., Awaitable[Any]]
@@ -95,7 +95,7 @@ class ProgressReader:
         for info in sorted(infos, key=self._priority):
             dep_id, status = info["deploymentId"], info.get("status")
             if status not in ACTIVE and status not in FINISHED:
-                continue  # Created or Queued at CodeDeploy: no target yet
+                continue  # Created at CodeDeploy: no target yet
             seen = self._seen.get(dep_id)
             changed = seen is None or seen.fingerprint != _fingerprint(info)
             if status in FINISHED and not changed:

@@ -4,13 +4,12 @@ failure's diagnostics, which are always read at once."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from bench.fleet import seed_fleet
+from bench.fleet import appspec, first_revision, seed_fleet
 from bot.aws.gateway import AwsGateway
 from bot.aws.progress import TARGET_CALLS
 from bot.sandbox.aws.moto_ext import CONTROL
@@ -23,25 +22,11 @@ FAILING = ("fleet-0003", "fleet-0017", "fleet-0029")
 
 def deploy(cd: Any, svc: str) -> str:
     """What `aws ecs deploy` would do, with the service's own task definition."""
-    spec = {
-        "version": 0.0,
-        "Resources": [
-            {
-                "TargetService": {
-                    "Type": "AWS::ECS::Service",
-                    "Properties": {
-                        "TaskDefinition": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{svc}:1",
-                        "LoadBalancerInfo": {"ContainerName": "fleet", "ContainerPort": 3000},
-                    },
-                }
-            }
-        ],
-    }
     return str(
         cd.create_deployment(
             applicationName=f"AppECS-apps-{svc}",
             deploymentGroupName=f"DgpECS-apps-{svc}",
-            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(spec)}},
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec(first_revision(svc))}},
         )["deploymentId"]
     )
 

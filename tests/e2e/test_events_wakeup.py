@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
 from bot.sandbox.aws.seed import ALERT_QUEUE
-from bot.sandbox.runner import CATALOG, Sandbox
+from bot.sandbox.runner import Sandbox
 
-from ..conftest import bot_settings
+from ..conftest import running_bot
 from .helpers import advance, roots, wait_thread
 from .test_outside_deployments import ci_deploy
 
@@ -24,19 +23,11 @@ HOUR = 3600.0
 async def eventful_bot(
     sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[object]:
-    from bot.app import Runtime
-
-    for name, value in sandbox.aws.env().items():
-        monkeypatch.setenv(name, value)
     queue = sandbox.aws.client("sqs").get_queue_url(QueueName=ALERT_QUEUE)["QueueUrl"]
-    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport).model_copy(
-        update={"poll_interval": HOUR, "scan_seconds": HOUR, "events_queue_url": queue}
-    )
-    runtime = Runtime(settings, load_catalog(CATALOG))
-    await runtime.start()
-    await sandbox.slack.wait_for(lambda: runtime.watcher._scanned is not None, what="the start-up scan")
-    yield runtime
-    await runtime.stop()
+    overrides = {"poll_interval": HOUR, "scan_seconds": HOUR, "events_queue_url": queue}
+    async with running_bot(sandbox, tmp_path, transport, monkeypatch, **overrides) as runtime:
+        await sandbox.slack.wait_for(lambda: runtime.watcher._scanned is not None, what="the start-up scan")
+        yield runtime
 
 
 async def test_events_find_an_outside_deployment_and_tell_its_outcome(sandbox: Sandbox, eventful_bot: object) -> None:

@@ -9,30 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
-from bot.sandbox.runner import CATALOG, Sandbox
+from bot.sandbox.runner import Sandbox
 from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
 
-from ..conftest import bot_settings
+from ..conftest import running_bot
 from ..e2e.helpers import advance, request_and_wait_root, thread_texts, wait_thread
 
 
 @pytest.fixture
 async def paced_bot(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[object]:
-    from bot.app import Runtime
-
-    for name, value in sandbox.aws.env().items():
-        monkeypatch.setenv(name, value)
-    settings = bot_settings(sandbox.slack, sandbox.aws, tmp_path, "socket").model_copy(
-        update={"slack_posts_per_minute": 55.0, "slack_updates_per_minute": 45.0}  # the defaults
-    )
     sandbox.slack.limiter.enabled = True
-    runtime = Runtime(settings, load_catalog(CATALOG))
-    await runtime.start()
-    yield runtime
-    await runtime.tasks.drain()
-    await runtime.stop()
+    defaults = {"slack_posts_per_minute": 55.0, "slack_updates_per_minute": 45.0}  # the tests turn them off
+    async with running_bot(sandbox, tmp_path, "socket", monkeypatch, **defaults) as runtime:
+        yield runtime
 
 
 async def test_a_deployment_under_slacks_limits_is_told_whole_without_a_429(
