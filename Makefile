@@ -21,7 +21,7 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium.sh
 
 lint: install
-	$(BIN)/ruff check bot handlers tests bench
+	$(BIN)/ruff check bot handlers sandbox tests bench
 	$(BIN)/hadolint Dockerfile
 
 typecheck: install

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bot.sandbox.aws.seed import ACCOUNT, CLUSTER, REGION, push_image
+from sandbox.aws.seed import ACCOUNT, CLUSTER, REGION, push_image
 
 REPOSITORY = "fleet"
 RUNNING, NEXT = "v1.0.0", "v1.0.1"

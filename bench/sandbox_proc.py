@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 
 from .fleet import seed_fleet, write_catalog
 

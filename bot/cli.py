@@ -171,10 +171,20 @@ async def _serve(settings: Settings, catalog: Catalog) -> None:
         await runtime.stop()
 
 
-async def _sandbox(slack_port: int, aws_port: int, speed: float, events_url: str | None) -> None:
-    from .sandbox.runner import Sandbox
+def _sandbox_module() -> Any:
+    """The embedded sandbox (a package beside ``bot``); the production image leaves it out."""
+    try:
+        import sandbox.runner
+    except ImportError as exc:
+        raise ConfigError(
+            f"the sandbox is not installed here ({exc}); it comes with a source checkout "
+            "(`make demo`), not with the production image"
+        ) from None
+    return sandbox.runner
 
-    box = await Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
+
+async def _sandbox(slack_port: int, aws_port: int, speed: float, events_url: str | None) -> None:
+    box = await _sandbox_module().Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
     box.slack.deliverer.events_url = events_url
     for name, value in box.env().items():
         sys.stdout.write(f"export {name}={value}\n")
@@ -188,16 +198,16 @@ async def _sandbox(slack_port: int, aws_port: int, speed: float, events_url: str
 
 async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
     from .app import Runtime
-    from .sandbox.runner import CATALOG, Sandbox
 
-    box = await Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
+    runner = _sandbox_module()
+    box = await runner.Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
     # The sandbox's AWS is new on every run, so the previous demo's records point at nothing: start empty.
     store = Path(".deploybot") / "demo.db"
     for leftover in (store, store.with_name("demo.db-wal"), store.with_name("demo.db-shm")):
         leftover.unlink(missing_ok=True)
     env = {
         **box.env(),
-        "DEPLOYBOT_CONFIG": str(CATALOG),
+        "DEPLOYBOT_CONFIG": str(runner.CATALOG),
         "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
         "DEPLOYBOT_HTTP_PORT": "0",
         "DEPLOYBOT_POLL_INTERVAL": "1",

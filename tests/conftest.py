@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, settings
 from bot.catalog import load_catalog
 from bot.config import Settings
 from bot.logging import configure
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.aws.server import LocalAws
-from bot.sandbox.runner import CATALOG, Sandbox
-from bot.sandbox.slack.server import LocalSlack
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.server import LocalAws
+from sandbox.runner import CATALOG, Sandbox
+from sandbox.slack.server import LocalSlack
 
 # Property tests: a quick pass in `make test`, 10,000 examples each with HYPOTHESIS_PROFILE=long (`make fuzz`).
 settings.register_profile("fast", max_examples=300, deadline=None)

@@ -12,9 +12,9 @@ import pytest
 from bench.fleet import appspec, first_revision, seed_fleet
 from bot.aws.gateway import AwsGateway
 from bot.aws.progress import TARGET_CALLS
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.aws.server import LocalAws
-from bot.sandbox.aws.simulation import HookFailure
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.server import LocalAws
+from sandbox.aws.simulation import HookFailure
 
 COUNT = 30
 FAILING = ("fleet-0003", "fleet-0017", "fleet-0029")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.runner import Sandbox
-from bot.sandbox.slack.server import find_button
-from bot.sandbox.slack.workspace import Message
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.runner import Sandbox
+from sandbox.slack.server import find_button
+from sandbox.slack.workspace import Message
 
 DEPLOYS = "C0DEPLOYS"
 

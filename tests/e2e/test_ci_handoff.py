@@ -11,7 +11,7 @@ import sys
 import aiohttp
 
 from bot.app import Runtime
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 
 from .helpers import advance, roots, wait_thread
 

@@ -3,7 +3,7 @@ ECS service and CodeDeploy group). Locks are per app and environment."""
 
 from __future__ import annotations
 
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 
 from .helpers import advance, request_and_wait_root, roots, wait_text, wait_thread
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.aws.seed import ALERT_QUEUE
-from bot.sandbox.runner import Sandbox
+from sandbox.aws.seed import ALERT_QUEUE
+from sandbox.runner import Sandbox
 
 from ..conftest import running_bot
 from .helpers import advance, roots, wait_thread

@@ -3,9 +3,9 @@ Slack and AWS lose nothing."""
 
 from __future__ import annotations
 
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.aws.operations import forget_deployment
-from bot.sandbox.runner import Sandbox
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.operations import forget_deployment
+from sandbox.runner import Sandbox
 
 from .helpers import advance, buttons, request_and_wait_root, wait_button, wait_text, wait_thread
 

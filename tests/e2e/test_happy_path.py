@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 
 from .helpers import advance, buttons, request_and_wait_root, wait_button, wait_text, wait_thread
 

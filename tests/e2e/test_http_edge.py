@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.app import Runtime
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.runner import Sandbox
-from bot.sandbox.slack.delivery import sign
 from bot.slack.verify import refusal
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.runner import Sandbox
+from sandbox.slack.delivery import sign
 
 
 @pytest.mark.parametrize("transport", ["http"])

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from bot.catalog import load_catalog
 from bot.holds import Holds
-from bot.sandbox.runner import CATALOG, Sandbox
-from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
 from bot.store.sqlite import SqliteStore
+from sandbox.runner import CATALOG, Sandbox
+from sandbox.slack.server import LocalSlack
 
 from .helpers import advance, request_and_wait_root, roots, wait_thread
 

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from bot.logging import configure
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.runner import Sandbox
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.runner import Sandbox
 
 from .helpers import advance, request_and_wait_root, wait_thread
 

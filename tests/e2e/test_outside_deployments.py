@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.aws.simulation import HookFailure
-from bot.sandbox.runner import Sandbox
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.simulation import HookFailure
+from sandbox.runner import Sandbox
 
 from .helpers import advance, roots, wait_thread
 

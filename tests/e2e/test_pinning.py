@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 
 from .helpers import advance, request_and_wait_root, wait_thread
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.runner import Sandbox
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.runner import Sandbox
 
 from .helpers import buttons, request_and_wait_root, roots, wait_text, wait_thread
 

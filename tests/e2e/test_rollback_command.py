@@ -3,8 +3,8 @@ same approval path, pinned by digest; a clear answer when nothing is known good.
 
 from __future__ import annotations
 
-from bot.sandbox.aws.seed import push_image
-from bot.sandbox.runner import Sandbox
+from sandbox.aws.seed import push_image
+from sandbox.runner import Sandbox
 
 from .helpers import advance, request_and_wait_root, wait_button, wait_text, wait_thread
 

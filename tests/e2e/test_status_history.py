@@ -3,7 +3,7 @@ outside deploybot (a CI job calling CodeDeploy, as the current release workflow 
 
 from __future__ import annotations
 
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 
 from .helpers import advance, request_and_wait_root, roots, wait_thread
 

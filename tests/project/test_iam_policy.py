@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.moto_ext import CONTROL
 from tests.conftest import WHOLE_SUITE
 
 POLICY = Path(__file__).resolve().parents[2] / "docs" / "iam-policy.json"

@@ -11,9 +11,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.catalog import load_catalog
 from bot.domain.lifecycle import Action
-from bot.sandbox.runner import CATALOG
-from bot.sandbox.slack.workspace import METHOD_SCOPES
 from handlers import actions, commands
+from sandbox.runner import CATALOG
+from sandbox.slack.workspace import METHOD_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "slack-app-manifest.schema.1.0.0.json").read_text())

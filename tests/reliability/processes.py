@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.sandbox.runner import CATALOG, Sandbox
+from sandbox.runner import CATALOG, Sandbox
 
 
 class Bot:

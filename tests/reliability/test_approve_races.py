@@ -15,10 +15,10 @@ from bot.domain.models import State
 from bot.keys import utcnow
 from bot.notifier import Notifier
 from bot.outbox import Outbox
-from bot.sandbox.runner import CATALOG
-from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
 from bot.store.sqlite import SqliteStore
+from sandbox.runner import CATALOG
+from sandbox.slack.server import LocalSlack
 from tests.fakes import FakeAws
 
 RACES = 100

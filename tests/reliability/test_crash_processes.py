@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.crashpoints import POINTS
-from bot.sandbox.runner import Sandbox
-from bot.sandbox.slack.workspace import Message
 from bot.store.factory import StoreSettings, init_store
+from sandbox.runner import Sandbox
+from sandbox.slack.workspace import Message
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts
 from tests.reliability.processes import Bot
 

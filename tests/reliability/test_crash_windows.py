@@ -11,9 +11,9 @@ from bot.app import Runtime
 from bot.domain.lifecycle import transition
 from bot.domain.models import Deployment, State
 from bot.keys import marker
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.runner import Sandbox
-from bot.sandbox.slack.workspace import Message
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.runner import Sandbox
+from sandbox.slack.workspace import Message
 from tests.e2e.helpers import advance, request_and_wait_root, wait_text, wait_thread
 
 

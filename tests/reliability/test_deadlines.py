@@ -16,10 +16,10 @@ from bot.domain.lifecycle import Action, deadline
 from bot.domain.models import Phase, State
 from bot.notifier import Notifier
 from bot.outbox import Outbox
-from bot.sandbox.runner import CATALOG, Sandbox
 from bot.slack.gateway import SlackGateway
 from bot.store.sqlite import SqliteStore
 from bot.watcher import Watcher
+from sandbox.runner import CATALOG, Sandbox
 from tests.e2e.helpers import advance
 
 

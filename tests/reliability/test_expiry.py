@@ -12,11 +12,11 @@ from bot.domain.lifecycle import Action
 from bot.domain.models import State
 from bot.notifier import Notifier
 from bot.outbox import Outbox
-from bot.sandbox.runner import CATALOG
-from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
 from bot.store.sqlite import SqliteStore
 from bot.watcher import Watcher
+from sandbox.runner import CATALOG
+from sandbox.slack.server import LocalSlack
 from tests.fakes import FakeAws
 
 

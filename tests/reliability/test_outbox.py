@@ -10,9 +10,9 @@ from pathlib import Path
 from bot.domain.models import Deployment, Image, Outgoing, SendClaim
 from bot.notifier import reply
 from bot.outbox import Outbox
-from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
 from bot.store.sqlite import SqliteStore
+from sandbox.slack.server import LocalSlack
 
 
 class Clock:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.runner import Sandbox
-from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
+from sandbox.runner import Sandbox
+from sandbox.slack.server import LocalSlack
 
 from ..conftest import running_bot
 from ..e2e.helpers import advance, request_and_wait_root, thread_texts, wait_thread

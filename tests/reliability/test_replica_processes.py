@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.runner import Sandbox
 from bot.store.factory import StoreSettings, init_store
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.runner import Sandbox
 from tests.e2e.helpers import advance, roots, thread_texts, wait_text, wait_thread
 from tests.reliability.processes import Bot
 

@@ -11,9 +11,9 @@ import pytest
 
 from bot.app import Runtime
 from bot.catalog import load_catalog
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.runner import CATALOG, Sandbox
 from bot.store.factory import StoreSettings, init_store
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.runner import CATALOG, Sandbox
 from tests.conftest import bot_settings
 from tests.e2e.helpers import advance, request_and_wait_root, roots, thread_texts, wait_text, wait_thread
 

@@ -3,7 +3,7 @@ and nothing is sent to Slack before its Retry-After."""
 
 from __future__ import annotations
 
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts, wait_thread
 
 

@@ -17,9 +17,9 @@ from bot.config import ConfigError
 from bot.domain import audit
 from bot.domain.models import Hold, State
 from bot.domain.ports import StaleRecord, Store
-from bot.sandbox.aws.server import LocalAws
 from bot.store.factory import StoreSettings, init_store, open_store
 from bot.store.sqlite import SqliteStore
+from sandbox.aws.server import LocalAws
 from tests.unit.factories import record
 
 

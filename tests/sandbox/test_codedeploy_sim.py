@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.aws.seed import ServiceNames
-from bot.sandbox.aws.server import LocalAws
-from bot.sandbox.aws.simulation import LIFECYCLE
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.seed import ServiceNames
+from sandbox.aws.server import LocalAws
+from sandbox.aws.simulation import LIFECYCLE
 
 
 def start(aws: LocalAws, service: str = "web1", tag: str = "v1.2.3", config: str | None = None) -> str:
@@ -211,7 +211,7 @@ def test_stop_with_rollback_creates_a_linked_rollback_deployment(aws: LocalAws) 
 
 
 def test_hook_failure_has_diagnostics_and_rolls_back(aws: LocalAws) -> None:
-    CONTROL.fail_next["web2"] = __import__("bot.sandbox.aws.simulation", fromlist=["HookFailure"]).HookFailure(
+    CONTROL.fail_next["web2"] = __import__("sandbox.aws.simulation", fromlist=["HookFailure"]).HookFailure(
         event="AfterAllowTestTraffic"
     )
     dep = start(aws, "web2")

@@ -13,8 +13,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.sandbox.slack.delivery import sign
-from bot.sandbox.slack.server import LocalSlack
+from sandbox.slack.delivery import sign
+from sandbox.slack.server import LocalSlack
 
 
 async def serve_events(slack: LocalSlack, handler: Any) -> Any:

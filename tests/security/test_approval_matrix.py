@@ -17,9 +17,9 @@ from bot.domain.models import Deployment, Phase, State
 from bot.keys import utcnow
 from bot.notifier import Notifier
 from bot.outbox import Outbox
-from bot.sandbox.slack.server import LocalSlack
 from bot.slack.gateway import SlackGateway
 from bot.store.sqlite import SqliteStore
+from sandbox.slack.server import LocalSlack
 from tests.fakes import FakeAws
 
 BASE = {"cluster": "apps", "repository": "web1", "deploy_channel": "C0DEPLOYS", "container": "web1"}

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.app import Runtime
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 from tests.e2e.helpers import advance, request_and_wait_root, wait_thread
 
 

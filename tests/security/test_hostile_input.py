@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from bot.sandbox.aws.moto_ext import CONTROL
-from bot.sandbox.aws.simulation import HookFailure
-from bot.sandbox.runner import Sandbox
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.simulation import HookFailure
+from sandbox.runner import Sandbox
 from tests.e2e.helpers import advance, request_and_wait_root, wait_thread
 
 HOSTILE = [

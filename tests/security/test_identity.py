@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.sandbox.runner import Sandbox
+from sandbox.runner import Sandbox
 from tests.e2e.helpers import request_and_wait_root, roots
 
 

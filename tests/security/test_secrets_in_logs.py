@@ -14,7 +14,7 @@ import structlog
 from bot.app import Runtime
 from bot.catalog import load_catalog
 from bot.logging import configure
-from bot.sandbox.runner import CATALOG, Sandbox
+from sandbox.runner import CATALOG, Sandbox
 from tests.conftest import bot_settings
 from tests.e2e.helpers import advance, request_and_wait_root, wait_thread
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.catalog import load_catalog
 from bot.config import ConfigError
-from bot.sandbox.runner import CATALOG
+from sandbox.runner import CATALOG
 
 
 def write(tmp_path: Path, text: str) -> Path:

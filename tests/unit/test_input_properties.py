@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from bot.catalog import DEFAULT_VERSION_PATTERN, load_catalog
 from bot.domain.errors import DeployError
 from bot.domain.lifecycle import MAX_VERSION_LENGTH, check_version
-from bot.sandbox.runner import CATALOG
 from handlers.commands import parse, tokens
+from sandbox.runner import CATALOG
 
 CATALOG_ = load_catalog(CATALOG)
 ECR_TAG = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # what ECR accepts as a tag

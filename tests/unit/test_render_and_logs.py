@@ -10,8 +10,8 @@ import structlog
 
 from bot.domain.models import State
 from bot.logging import configure
-from bot.sandbox.slack.workspace import validate_blocks
 from bot.slack.render import esc, root_blocks
+from sandbox.slack.workspace import validate_blocks
 
 from .factories import NOW, record
 
