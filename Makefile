@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/deploybot demo
 
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium.sh
+	@scripts/install-chromium.sh
 
 lint: install
 	$(BIN)/ruff check bot handlers sandbox tests bench

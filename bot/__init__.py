@@ -1,3 +1,3 @@
-"""deploybot: ChatOps deployments to AWS ECS through CodeDeploy blue/green, driven from Slack."""
+"""deploybot: ChatOps deployments to AWS ECS with each service's own deployment engine, driven from Slack."""
 
 __version__ = "0.1.0"

@@ -1,4 +1,9 @@
-"""Composition root: builds the bot from settings and the catalog; the only module that imports handlers."""
+"""Composition root: builds deploybot from its settings and catalog; the only module that imports handlers.
+
+``compose`` wires the use cases, the watch loop and their helpers from the ports (tests call it with a
+fake engine); ``Runtime`` adds the real adapters (Slack, AWS, the store), Bolt in Socket Mode or HTTP,
+the HTTP server (`/healthz`, `/slack/events`, `/api/requests`) and the background loops.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +11,44 @@ import asyncio
 import os
 import secrets
 import socket
-import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
 
 import structlog
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from handlers import actions, commands
+from handlers.ci import CiHandoff
+from handlers.slack_http import SlackEvents
 
+from .aws.calls import Clients
+from .aws.codedeploy.engine import CodeDeployEngine
+from .aws.ecr import EcrRegistry
 from .aws.events_queue import EventQueue
-from .aws.gateway import AwsGateway
-from .catalog import Catalog
-from .ci import CiHandoff
-from .config import Settings
-from .deployer import Deployer
-from .holds import Holds
-from .notifier import Notifier
-from .outbox import Outbox
-from .recovery import Recovery
-from .reports import Reports
-from .services import Services
-from .slack.gateway import SlackGateway
-from .slack.verify import refusal
-from .store.factory import StoreSettings, open_store
-from .tasks import TaskSupervisor
-from .wakeup import Wakeup
-from .watcher import Watcher
+from .domain.catalog import Catalog
+from .domain.keys import APPROVAL_TIMEOUT
+from .domain.ports import Chat, Clock, DeploymentEngine, Faults, ImageRegistry, Store, no_faults
+from .runtime.config import Settings
+from .runtime.stores import StoreSettings, open_store
+from .runtime.tasks import TaskSupervisor
+from .slack.chat import SlackChat
+from .usecases.clicks import Clicks
+from .usecases.holds import REMINDER, Holds
+from .usecases.outbox import CLAIM, Outbox
+from .usecases.records import Records
+from .usecases.recovery import Recovery
+from .usecases.reports import Reports
+from .usecases.requests import Requests
+from .usecases.services import Services
+from .usecases.starts import Starts
+from .usecases.telling import Teller
+from .watch.leases import Leases
+from .watch.rules import ClockRules
+from .watch.wakeup import Wakeup
+from .watch.watcher import SCAN, STARTING_GRACE, Nudge, Watcher
 
 log = structlog.get_logger(__name__)
 MAX_BODY = 64 * 1024  # Slack payloads are far smaller; anything bigger is not from Slack
@@ -46,19 +58,94 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Ports:
+    """What deploybot is built on: the outside world, the clock, and the fault hook tests pass in."""
+
+    store: Store
+    chat: Chat
+    engine: DeploymentEngine
+    registry: ImageRegistry
+    clock: Clock = utcnow
+    faults: Faults = no_faults
+
+
+@dataclass(frozen=True)
+class Tuning:
+    replica: str = "single"
+    lease: timedelta = CLAIM
+    poll_interval: float = 10.0
+    approval_timeout: timedelta = APPROVAL_TIMEOUT
+    lock_reminder: timedelta = REMINDER
+    starting_grace: timedelta = STARTING_GRACE
+    scan_every: timedelta = SCAN
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything ``compose`` built, for the runtime (and for tests that drive one part directly)."""
+
+    services: Services
+    teller: Teller
+    outbox: Outbox
+    records: Records
+    starts: Starts
+    recovery: Recovery
+    leases: Leases
+    watcher: Watcher
+
+
+def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSupervisor) -> Parts:
+    store, chat, engine, clock, faults = ports.store, ports.chat, ports.engine, ports.clock, ports.faults
+    outbox = Outbox(store, chat, tuning.replica, clock, claim=tuning.lease, faults=faults)
+    teller = Teller(chat, outbox, clock)
+    records = Records(store, teller, clock)
+    nudge = Nudge()  # made first: starting and clicking poke the watcher, which is made last
+    starts = Starts(engine, records, clock, nudge.poke, faults)
+    holds = Holds(store, records, chat, catalog, clock, reminder=tuning.lock_reminder)
+    requests = Requests(
+        store, records, teller, chat, ports.registry, engine, holds, starts, clock, tuning.approval_timeout
+    )
+    clicks = Clicks(catalog, store, records, teller, chat, engine, holds, starts, clock, nudge.poke, faults)
+    reports = Reports(store, chat, ports.registry, engine)
+    recovery = Recovery(catalog, store, records, teller, chat, engine, ports.registry, starts, clock)
+    leases = Leases(store, tuning.replica, clock, tuning.lease)
+    rules = ClockRules(catalog, records, teller, engine, clock)
+    watcher = Watcher(
+        catalog,
+        store,
+        records,
+        teller,
+        engine,
+        rules,
+        recovery,
+        holds,
+        leases,
+        nudge,
+        clock,
+        tuning.poll_interval,
+        starting_grace=tuning.starting_grace,
+        scan_every=tuning.scan_every,
+        faults=faults,
+    )
+    services = Services(catalog, requests, clicks, reports, holds, tasks)
+    return Parts(services, teller, outbox, records, starts, recovery, leases, watcher)
+
+
 class Runtime:
     """One running deploybot: Bolt app, watcher, store, and the HTTP server (events and /healthz)."""
 
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, *, faults: Faults = no_faults) -> None:
         self.settings = settings
         self.catalog = catalog
-        self.slack = SlackGateway(
+        self.chat = SlackChat(
             settings.slack_bot_token.get_secret_value(),
             settings.slack_api_url,
             posts_per_minute=settings.slack_posts_per_minute,
             updates_per_minute=settings.slack_updates_per_minute,
         )
-        self.aws = AwsGateway(settings.aws_region, settings.aws_endpoint_url)
+        clients = Clients(settings.aws_region, settings.aws_endpoint_url)
+        self.engine = CodeDeployEngine(clients)
         self.store = open_store(
             StoreSettings(
                 store_url=settings.store_url,
@@ -68,53 +155,27 @@ class Runtime:
             )
         )
         self.tasks = TaskSupervisor()
+        self.clock: Clock = utcnow
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        outbox = Outbox(self.store, self.slack, self.replica, utcnow, claim=timedelta(seconds=settings.lease_seconds))
-        self.notifier = Notifier(self.slack, settings.aws_region, outbox)
-        self.watcher = Watcher(
-            catalog,
-            self.store,
-            self.aws,
-            self.notifier,
-            settings.poll_interval,
-            utcnow,
+        tuning = Tuning(
             replica=self.replica,
             lease=timedelta(seconds=settings.lease_seconds),
+            poll_interval=settings.poll_interval,
+            approval_timeout=timedelta(minutes=settings.approval_timeout_minutes),
+            lock_reminder=timedelta(hours=settings.lock_reminder_hours),
             starting_grace=timedelta(seconds=settings.starting_grace_seconds),
             scan_every=timedelta(seconds=settings.scan_seconds),
         )
-        self.holds = Holds(
-            self.store, self.slack, catalog, utcnow, reminder=timedelta(hours=settings.lock_reminder_hours)
-        )
-        self.deployer = Deployer(
-            catalog,
-            self.store,
-            self.aws,
-            self.aws,
-            self.notifier,
-            poke=self.watcher.poke,
-            clock=utcnow,
-            holds=self.holds,
-            approval_timeout=timedelta(minutes=settings.approval_timeout_minutes),
-        )
-        self.watcher.holds = self.holds
-        recovery = Recovery(self.deployer)
-        self.watcher.recover = recovery.stranded
-        self.watcher.find_lost = recovery.lost
+        ports = Ports(self.store, self.chat, self.engine, EcrRegistry(clients), self.clock, faults)
+        self.parts = compose(catalog, ports, tuning, self.tasks)
+        self.watcher = self.parts.watcher
         self.bolt = AsyncApp(
-            client=self.slack.client,
+            client=self.chat.client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
         )
-        services = Services(
-            catalog=catalog,
-            deployer=self.deployer,
-            tasks=self.tasks,
-            reports=Reports(self.store, self.slack, self.aws, self.aws),
-            holds=self.holds,
-        )
-        commands.register(self.bolt, services)
-        actions.register(self.bolt, services)
+        commands.register(self.bolt, self.parts.services)
+        actions.register(self.bolt, self.parts.services)
         self.socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._watcher_task: asyncio.Task[Any] | None = None
@@ -133,25 +194,11 @@ class Runtime:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_get("/healthz", self._healthz)
         if self.settings.api_token is not None:
-            handoff = CiHandoff(self.settings.api_token, self.catalog, self.deployer, self.slack)
+            handoff = CiHandoff(self.settings.api_token, self.catalog, self.parts.services.requests, self.chat)
             app.router.add_post("/api/requests", handoff.handle)
         if not self.settings.socket_mode:
-            app.router.add_post("/slack/events", self._events)
+            app.router.add_post("/slack/events", SlackEvents(self.bolt, self.settings.slack_signing_secret).handle)
         return app
-
-    async def _events(self, request: web.Request) -> web.Response:
-        body = await request.read()  # over MAX_BODY: aiohttp answers 413
-        reason = refusal(request.headers, body, self.settings.slack_signing_secret.get_secret_value(), time.time())
-        if reason is not None:
-            log.warning("request_refused", reason=reason)
-            return web.json_response({"ok": False, "error": "invalid_signature"}, status=401)
-        bolt_request = await to_bolt_request(request)
-        if not bolt_request.body and "command=" in bolt_request.raw_body:
-            # slack_bolt treats any body containing "payload" as an interactive payload, so a slash
-            # command such as `/deploy payload-api v1` parses as {}; parse it as the form it is.
-            bolt_request.body = dict(parse_qsl(bolt_request.raw_body, keep_blank_values=True))
-        bolt_response = await self.bolt.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         checks: dict[str, bool] = {"store": await self._store_ok(), "watcher": self._watcher_alive()}
@@ -177,7 +224,7 @@ class Runtime:
     async def start(self) -> None:
         for warning in self.catalog.warnings():
             log.warning("catalog_warning", problem=warning)
-        await self.slack.identify()
+        await self.chat.identify()
         self._watcher_task = asyncio.create_task(self.watcher.run(), name="watcher")
         if self.wakeup is not None:
             self._wakeup_task = asyncio.create_task(self.wakeup.run(), name="events-wakeup")
@@ -218,8 +265,8 @@ class Runtime:
                 await asyncio.wait({task}, timeout=5)
         await self.tasks.close()
         if graceful:
-            await self.watcher.release_all()
-            await self.notifier.outbox.release_all()
+            await self.parts.leases.release_all()
+            await self.parts.outbox.release_all()
         if self._runner is not None:
             await self._runner.cleanup()
         self.store.close()

@@ -1,1 +1,3 @@
-"""Thin Bolt listeners: parse the payload into a model, check it, ack, hand the work to a task."""
+"""The edges where requests arrive: thin Bolt listeners (commands, buttons), Slack's HTTP endpoint and the
+CI hand-off. Each parses its payload into a model once, checks it, acks, and hands the work to a use case
+in a supervised task."""

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.domain.lifecycle import Action
-from bot.services import Services
+from bot.usecases.services import Services
 
 from .payloads import ButtonClick
 
@@ -30,8 +30,6 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         services.tasks.spawn(
             "deploy_click",
-            services.deployer.click(
-                action, click.actions[0].value, click.user.id, click.user.team_id, click.channel.id
-            ),
+            services.clicks.click(action, click.actions[0].value, click.user.id, click.user.team_id, click.channel.id),
             request_id=click.actions[0].value,
         )

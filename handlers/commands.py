@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,20 +12,17 @@ import structlog
 from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.catalog import AppConfig, Catalog
+from bot.domain.catalog import COMMAND_WORDS, AppConfig, Catalog
 from bot.domain.errors import DeployError, UnknownApp, shown
 from bot.domain.lifecycle import check_version
-from bot.services import Services
-from bot.slack.render import help_blocks
+from bot.render import answers
+from bot.render.answers import USAGE
+from bot.usecases.services import Services
 
 from .payloads import SlashCommand
 
 log = structlog.get_logger(__name__)
 COMMAND = "/deploy"
-USAGE = (
-    "Usage: `/deploy &lt;app&gt; &lt;version&gt; [to &lt;environment&gt;]`, for example `/deploy web1 v1.2.3`. "
-    "`/deploy help` explains more."
-)
 
 
 def tokens(text: str) -> list[str]:
@@ -34,14 +32,13 @@ def tokens(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Parsed:
-    kind: str  # "help", "audit", "status", "history" or "deploy"
+    kind: str  # "deploy", or one of the command words ("help", "status", "lock", …)
     app: AppConfig | None = None
     version: str = ""
     apps: tuple[AppConfig, ...] = ()  # for status
     reason: str = ""  # for lock
 
 
-SUBCOMMANDS = ("help", "audit", "status", "history", "lock", "unlock", "rollback")
 CLOSE = 0.6  # difflib's similarity above which a typo gets a suggestion
 
 
@@ -116,7 +113,7 @@ def _app(name: str, environment: str | None, catalog: Catalog) -> AppConfig:
 def _closest(word: str, catalog: Catalog) -> str:
     """ " Did you mean `status`?" for a near miss of a subcommand or an app name, else nothing."""
     scored = sorted(
-        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in {*SUBCOMMANDS, *catalog.names()}), reverse=True
+        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in {*COMMAND_WORDS, *catalog.names()}), reverse=True
     )
     if not scored or scored[0][0] < CLOSE or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return ""  # nothing close, or two equally close (web9: web1 or web2?): no guess
@@ -130,57 +127,36 @@ def register(app: AsyncApp, services: Services) -> None:
             cmd = SlashCommand.model_validate(body)
         except ValidationError:
             log.warning("command_malformed")
-            await ack(text="That request was malformed, so I ignored it. Try `/deploy help`.")
+            await ack(text=answers.malformed())
             return
         try:
             parsed = parse(cmd.text, services.catalog)
         except DeployError as exc:
             await ack(text=exc.message)
             return
-        if parsed.kind == "status":
-            await ack(text="Reading what runs where…")
-            services.tasks.spawn("status", services.reports.status(list(parsed.apps), cmd.team_id, cmd.response_url))
+        if parsed.kind == "help" or (parsed.app is None and parsed.kind != "status"):
+            text, blocks = answers.help_blocks(services.catalog.overview())
+            await ack(text=text, blocks=blocks)
             return
-        if parsed.kind == "help" or parsed.app is None:
-            text, blocks = help_blocks(services.catalog.overview())
-            await ack(text=text, blocks=[b.to_dict() for b in blocks])
-            return
-        if parsed.kind == "lock":
-            await ack(text=f"Locking `{parsed.app.label}`…")
-            services.tasks.spawn(
-                "lock", services.holds.lock(parsed.app, cmd.user_id, cmd.team_id, parsed.reason, cmd.response_url)
-            )
-            return
-        if parsed.kind == "unlock":
-            await ack(text=f"Unlocking `{parsed.app.label}`…")
-            services.tasks.spawn(
-                "unlock", services.holds.unlock(parsed.app, cmd.user_id, cmd.team_id, cmd.response_url)
-            )
-            return
-        if parsed.kind == "rollback":
-            await ack(text=f"Looking for the last known-good release of `{parsed.app.label}`…")
-            services.tasks.spawn(
-                "rollback_request",
-                services.deployer.request(
-                    parsed.app, "", cmd.user_id, cmd.team_id, cmd.response_url, cmd.channel_id, rollback=True
-                ),
-            )
-            return
-        if parsed.kind == "history":
-            await ack(text=f"Reading the history of `{parsed.app.label}`…")
-            services.tasks.spawn("history", services.reports.history(parsed.app, cmd.team_id, cmd.response_url))
-            return
-        app_cfg = parsed.app
-        if parsed.kind == "audit":
-            await ack(text=f"Reading the audit trail of `{app_cfg.name}`…")
-            services.tasks.spawn(
-                "audit_trail", services.reports.audit(app_cfg, cmd.user_id, cmd.team_id, cmd.response_url)
-            )
-            return
-        version = parsed.version
-        await ack(text=f"Checking `{app_cfg.name}` `{shown(version)}` in ECR…")
-        structlog.contextvars.bind_contextvars(app=app_cfg.name, version=version)
-        services.tasks.spawn(
-            "deploy_request",
-            services.deployer.request(app_cfg, version, cmd.user_id, cmd.team_id, cmd.response_url, cmd.channel_id),
-        )
+        await ack(text=answers.working(parsed.kind, parsed.app, parsed.version))
+        services.tasks.spawn(parsed.kind, _work(services, parsed, cmd))
+
+
+def _work(services: Services, parsed: Parsed, cmd: SlashCommand) -> Coroutine[Any, Any, object]:
+    """The use case a parsed command asks for (run in a supervised task, after the ack)."""
+    app = parsed.app
+    if parsed.kind == "status" or app is None:
+        return services.reports.status(list(parsed.apps), cmd.team_id, cmd.response_url)
+    if parsed.kind == "lock":
+        return services.holds.lock(app, cmd.user_id, cmd.team_id, parsed.reason, cmd.response_url)
+    if parsed.kind == "unlock":
+        return services.holds.unlock(app, cmd.user_id, cmd.team_id, cmd.response_url)
+    if parsed.kind == "history":
+        return services.reports.history(app, cmd.team_id, cmd.response_url)
+    if parsed.kind == "audit":
+        return services.reports.audit(app, cmd.user_id, cmd.team_id, cmd.response_url)
+    structlog.contextvars.bind_contextvars(app=app.name, version=parsed.version)
+    rollback = parsed.kind == "rollback"
+    return services.requests.request(
+        app, parsed.version, cmd.user_id, cmd.team_id, cmd.response_url, cmd.channel_id, rollback=rollback
+    )

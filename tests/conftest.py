@@ -13,13 +13,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bot.catalog import load_catalog
-from bot.config import Settings
-from bot.logging import configure
+from bot.app import Parts, Ports, Tuning, compose, utcnow
+from bot.domain.catalog import Catalog
+from bot.domain.ports import Chat, Clock, Store
+from bot.runtime.config import Settings, load_catalog
+from bot.runtime.logging import configure
+from bot.runtime.tasks import TaskSupervisor
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.server import LocalAws
 from sandbox.runner import CATALOG, Sandbox
 from sandbox.slack.server import LocalSlack
+from tests.fakes import FakeEngine
 
 # Property tests: a quick pass in `make test`, 10,000 examples each with HYPOTHESIS_PROFILE=long (`make fuzz`).
 settings.register_profile("fast", max_examples=300, deadline=None)
@@ -84,6 +88,13 @@ def bot_settings(slack: LocalSlack, aws: LocalAws, tmp_path: Path, transport: st
         slack_posts_per_minute=0,
         slack_updates_per_minute=0,
     )
+
+
+def composed(
+    catalog: Catalog, store: Store, chat: Chat, engine: FakeEngine, clock: Clock = utcnow, **tuning: Any
+) -> Parts:
+    """The bot's use cases and watcher as ``bot.app`` wires them, on a fake engine (and registry)."""
+    return compose(catalog, Ports(store, chat, engine, engine, clock), Tuning(**tuning), TaskSupervisor())
 
 
 @pytest.fixture(params=["socket", "http"])

@@ -1,19 +1,24 @@
-"""A fake of the domain's AWS ports (ImageRegistry + DeployPlatform) for tests of the use cases alone."""
+"""Fakes of the domain's own ports (DeploymentEngine, ImageRegistry) for tests of the use cases alone:
+they answer like a quiet engine would and record what they were asked."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from bot.domain.models import ActiveDeployment, Image, ServiceState, Snapshot
+from bot.domain.catalog import AppConfig
+from bot.domain.models import Deployment, Image
+from bot.domain.progress import DeploymentEvent, Found, Gate, Live, PastDeployment, Plan, Progress, Revision, Started
 
 
-class FakeAws:
+class FakeEngine:
     def __init__(self) -> None:
-        self.created: list[str] = []
-        self.descriptions: list[str] = []
-        self.continued: list[tuple[str, str]] = []
-        self.stopped: list[str] = []
+        self.started: list[Deployment] = []  # the records each start was asked for, in order
+        self.gates: list[tuple[str, str]] = []  # (deployment id, gate id)
+        self.finished: list[str] = []
+        self.rolled_back: list[str] = []
+
+    # -- ImageRegistry ----------------------------------------------------------------------------
 
     async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image:
         return Image(repository_uri=f"r/{repository}", tag=tag, digest="sha256:" + "b" * 64)
@@ -24,47 +29,50 @@ class FakeAws:
     async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None:
         return "v1.2.2"
 
-    async def service_state(self, cluster: str, service: str, container: str) -> ServiceState:
-        await asyncio.sleep(0)  # yield, as a real call would, so the racers interleave
-        return ServiceState(
-            task_definition_arn="td:1",
-            image="r/web1:v1.2.2",
-            running_version="v1.2.2",
-            container_port=3000,
-            container_name=container,
-        )
+    # -- DeploymentEngine -------------------------------------------------------------------------
 
-    async def group_settings(self, application: str, group: str) -> tuple[str, float | None, float]:
-        return "CodeDeployDefault.ECSAllAtOnce", None, 5.0
+    async def live(self, app: AppConfig) -> Live:
+        await asyncio.sleep(0)  # yield, as a real call would, so racers interleave
+        return Live(task_definition="td:1", image=f"r/{app.repository}:v1.2.2")
 
-    async def register_image(self, task_definition_arn: str, container: str, image: str) -> str:
+    async def plan(self, app: AppConfig) -> Plan:
+        return Plan(engine="fake", engine_name="FakeEngine", strategy="all at once", bake_minutes=5.0)
+
+    async def register(self, app: AppConfig, image: Image) -> Revision:
         await asyncio.sleep(0)
-        return "td:2"
+        return Revision(task_definition="td:2", previous="td:1")
 
-    async def create_deployment(
-        self, application: str, group: str, service: ServiceState, task_definition_arn: str, description: str
-    ) -> str:
-        self.created.append(description.split()[1].rstrip(":"))
-        self.descriptions.append(description)
-        return f"d-{len(self.created):09d}"
+    async def start(self, app: AppConfig, record: Deployment) -> Started:
+        self.started.append(record)
+        return Started(deployment_id=f"d-{len(self.started):09d}", link=None)
 
-    async def snapshots(self, deployment_ids: Sequence[str]) -> list[Snapshot]:
-        return []
-
-    async def find_deployment(self, application: str, group: str, description_prefix: str) -> str | None:
+    async def find(self, app: AppConfig, record: Deployment) -> Started | None:
         return None
 
-    async def continue_deployment(self, deployment_id: str, wait_type: str) -> None:
-        self.continued.append((deployment_id, wait_type))
+    async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
+        return {}
 
-    async def stop_deployment(self, deployment_id: str, rollback: bool) -> None:
-        self.stopped.append(deployment_id)
+    async def open_gate(self, record: Deployment, gate: Gate) -> None:
+        self.gates.append((record.deployment_id or "", gate.id))
 
-    async def active_deployments(self, application: str, group: str) -> list[ActiveDeployment]:
+    async def finish_early(self, record: Deployment) -> None:
+        self.finished.append(record.deployment_id or "")
+
+    async def roll_back(self, record: Deployment) -> None:
+        self.rolled_back.append(record.tracked_deployment or "")
+
+    async def unfollowed(
+        self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
+    ) -> list[Found]:
         return []
 
-    async def active_in_account(self, skip: object) -> list[ActiveDeployment]:
-        return []
-
-    async def deployed_image(self, application: str, revision_sha: str, container: str) -> tuple[str, str] | None:
+    async def deployed(self, app: AppConfig, found: Found) -> tuple[str, str] | None:
         return None
+
+    async def recent(self, app: AppConfig, limit: int) -> list[PastDeployment]:
+        return []
+
+    @property
+    def moved(self) -> bool:
+        """Whether anything was asked of a running deployment (a gate, finish, rollback)."""
+        return bool(self.gates or self.finished or self.rolled_back)

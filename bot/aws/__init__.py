@@ -1,1 +1,3 @@
-"""The only package that imports boto3: ECR, ECS and CodeDeploy gateways."""
+"""The AWS room, the only code that imports boto3: typed clients and calls (``calls``), ECR (``ecr``), the
+ECS task definitions every engine deploys (``taskdefs``), one sub-room per engine (``codedeploy``), the
+DynamoDB store and the events queue."""

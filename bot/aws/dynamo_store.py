@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -31,6 +31,12 @@ from botocore.exceptions import ClientError
 from ..domain.audit import AuditEvent
 from ..domain.models import Deployment, Hold
 from ..domain.ports import StaleRecord
+from .calls import USER_AGENT
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.literals import ProjectionTypeType
+    from mypy_boto3_dynamodb.type_defs import GlobalSecondaryIndexTypeDef
 
 INDEX = "gsi1"
 AUDIT_INDEX = "gsi2"
@@ -41,10 +47,10 @@ HOLDS = "holds"
 class DynamoStore:
     def __init__(self, table: str, region: str, endpoint_url: str | None = None) -> None:
         self.table = table
-        self.client = boto3.session.Session(region_name=region).client(
+        self.client: DynamoDBClient = boto3.session.Session(region_name=region).client(
             "dynamodb",
             endpoint_url=endpoint_url,
-            config=Config(retries={"mode": "adaptive", "total_max_attempts": 4}, user_agent_extra="deploybot/0.1"),
+            config=Config(retries={"mode": "adaptive", "total_max_attempts": 4}, user_agent_extra=USER_AGENT),
         )
 
     @classmethod
@@ -362,7 +368,7 @@ class DynamoStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def _index(name: str, prefix: str, projection: str) -> dict[str, Any]:
+def _index(name: str, prefix: str, projection: ProjectionTypeType) -> GlobalSecondaryIndexTypeDef:
     return {
         "IndexName": name,
         "KeySchema": [

@@ -1,7 +1,8 @@
-"""The EventBridge-to-SQS wake-up: CodeDeploy state-change events, long-polled from one SQS queue.
+"""The EventBridge-to-SQS wake-up: the engines' state-change events, long-polled from one SQS queue.
 
 The events carry no progress detail (no traffic weight, no lifecycle event), so they only say which
-deployment to re-read now; the watcher's polling stays on as the safety net for lost events.
+deployment to re-read now; the watcher's polling stays on as the safety net for lost events. Each engine's
+room reads its own events (``PARSERS``); anything else on the queue is deleted unread.
 """
 
 from __future__ import annotations
@@ -11,51 +12,40 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import boto3
 import structlog
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..domain.errors import UpstreamError
-from ..domain.models import DeploymentEvent
+from ..domain.progress import DeploymentEvent
+from .calls import USER_AGENT
+from .codedeploy.events import parse as codedeploy_event
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+P = ParamSpec("P")
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
-DETAIL_TYPE = "CodeDeploy Deployment State-change Notification"
-
-
-class StateChange(BaseModel):
-    """The part of the event deploybot reads (`account` is optional: moto's SQS delivery omits it)."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    deployment_id: str = Field(alias="deploymentId")
-    state: str = ""
-    application: str = ""
-    deployment_group: str = Field(default="", alias="deploymentGroup")
+Parser = Callable[[dict[str, object]], DeploymentEvent | None]
+PARSERS: tuple[Parser, ...] = (codedeploy_event,)
 
 
 def parse(body: str) -> DeploymentEvent | None:
     """The deployment an SQS message is about, or None for anything else (it is then just deleted)."""
     try:
         event = json.loads(body)
-        if not isinstance(event, dict) or event.get("detail-type") != DETAIL_TYPE:
-            return None
-        change = StateChange.model_validate(event.get("detail") or {})
-    except (ValueError, ValidationError):
+    except ValueError:
         return None
-    return DeploymentEvent(
-        deployment_id=change.deployment_id,
-        state=change.state,
-        application=change.application,
-        group=change.deployment_group,
-    )
+    if not isinstance(event, dict):
+        return None
+    return next((found for read in PARSERS if (found := read(event)) is not None), None)
 
 
-async def _in_daemon_thread(fn: Callable[..., T], **kwargs: Any) -> T:
+async def _in_daemon_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a blocking call in a daemon thread: a long poll still waiting when deploybot stops must not
     hold up the stop (asyncio's default executor, and interpreter exit, wait for their threads)."""
     loop = asyncio.get_running_loop()
@@ -71,7 +61,7 @@ async def _in_daemon_thread(fn: Callable[..., T], **kwargs: Any) -> T:
 
     def work() -> None:
         try:
-            result = fn(**kwargs)
+            result = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task, which decides
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
                 loop.call_soon_threadsafe(settle, None, exc)
@@ -87,21 +77,27 @@ class EventQueue:
     def __init__(self, queue_url: str, region: str, endpoint_url: str | None = None) -> None:
         # The long poll holds a connection for up to 20 s: the read timeout must outlast it.
         config = Config(
-            retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=30, user_agent_extra="deploybot/0.1"
+            retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=30, user_agent_extra=USER_AGENT
         )
-        self.sqs = boto3.session.Session(region_name=region).client("sqs", endpoint_url=endpoint_url, config=config)
+        session = boto3.session.Session(region_name=region)
+        self.sqs: SQSClient = session.client("sqs", endpoint_url=endpoint_url, config=config)
         self.url = queue_url
 
     async def receive(self, wait_seconds: int = 20) -> list[DeploymentEvent]:
         """Wait up to ``wait_seconds`` for events; every message read is deleted (they are only wake-ups)."""
         try:
-            resp: dict[str, Any] = await _in_daemon_thread(
+            resp = await _in_daemon_thread(
                 self.sqs.receive_message, QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
             )
             messages = resp.get("Messages") or []
             if messages:
-                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
-                await asyncio.to_thread(self.sqs.delete_message_batch, QueueUrl=self.url, Entries=entries)
+                await asyncio.to_thread(
+                    self.sqs.delete_message_batch,
+                    QueueUrl=self.url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m.get("ReceiptHandle", "")} for i, m in enumerate(messages)
+                    ],
+                )
         except (ClientError, BotoCoreError) as exc:
             raise UpstreamError(f"The events queue could not be read: {exc}") from exc
         changes = [parse(str(m.get("Body", ""))) for m in messages]

@@ -48,3 +48,14 @@ class AlreadyDeploying(DeployError):
 
 class UpstreamError(DeployError):
     """AWS refused or failed; the message carries AWS's own error code and text."""
+
+
+class ChatError(Exception):
+    """The chat (Slack) did not take a call. ``code`` is its own error name, for logs and decisions."""
+
+    def __init__(self, code: str, *, answered: bool) -> None:
+        super().__init__(code)
+        self.code = code
+        # True: the chat answered with an error, so nothing happened. False: no answer came (a timeout,
+        # a dropped connection), so it may have happened anyway.
+        self.answered = answered

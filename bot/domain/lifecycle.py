@@ -1,7 +1,8 @@
-"""The deployment state machine: what each CodeDeploy reading means and what is allowed next.
+"""The deployment state machine: what a reading of the engine means for a record, and what is allowed next.
 
-Pure functions: ``observe`` folds a fresh CodeDeploy snapshot into a record and returns the
-milestones worth telling the thread; ``actions_for`` says which buttons make sense now.
+Pure functions: ``observe`` folds a fresh ``Progress`` into a typed change and the milestones worth
+telling the thread; ``actions_for`` says which buttons make sense now; ``explain_state`` says why a
+button no longer applies.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from .changes import Progressed, RolledBack
 from .errors import BadVersion, Conflict, shown
-from .models import Deployment, EventView, Phase, Snapshot, State
+from .models import Deployment, State
+from .progress import Phase, Progress, Result, Step, StepStatus
 
 MAX_VERSION_LENGTH = 128
+NOT_FOUND = "DEPLOYMENT_NOT_FOUND"  # deploybot's own code: the engine no longer knows the deployment
 
 
 class Action(StrEnum):
     APPROVE = "deploy_approve"
     CANCEL = "deploy_cancel"
-    SHIFT = "deploy_shift"
+    OPEN_GATE = "deploy_gate"
     FINISH = "deploy_finish"
     ROLLBACK = "deploy_rollback"
 
@@ -37,58 +41,19 @@ def check_version(version: str, pattern: str) -> str:
     return version
 
 
-def phase_of(snap: Snapshot, *, rolling_back: bool = False) -> Phase:
-    if snap.terminal:
-        return Phase.DONE
-    if rolling_back:
-        return Phase.ROLLING_BACK
-    if snap.status == "Ready":
-        return Phase.READY
-    if snap.status in ("Created", "Queued"):
-        return Phase.WAITING
-    if snap.target_status == "Succeeded":
-        return Phase.BAKING  # deployment InProgress + target Succeeded = termination wait (roadmap#269)
-    running = next((e.name for e in snap.events if e.status == "InProgress"), None)
-    if running in ("AllowTraffic", "AfterAllowTraffic"):
-        return Phase.SHIFTING
-    return Phase.PROVISIONING
-
-
 def actions_for(record: Deployment) -> list[Action]:
     if record.state is State.PENDING_APPROVAL:
         return [Action.APPROVE, Action.CANCEL]
-    if record.state is not State.IN_PROGRESS:
+    if record.state is not State.IN_PROGRESS or record.phase in (Phase.ROLLING_BACK, Phase.DONE):
         return []
-    return {
-        Phase.WAITING: [Action.ROLLBACK],
-        Phase.PROVISIONING: [Action.ROLLBACK],
-        Phase.READY: [Action.SHIFT, Action.ROLLBACK],
-        Phase.SHIFTING: [Action.ROLLBACK],
-        Phase.BAKING: [Action.FINISH, Action.ROLLBACK],
-    }.get(record.phase, [])
+    gate = [Action.OPEN_GATE] if record.gate is not None and record.phase is Phase.GATED else []
+    finish = [Action.FINISH] if record.can_finish_early and record.phase is Phase.BAKING else []
+    return [*gate, *finish, Action.ROLLBACK]
 
 
 def require_action(record: Deployment, action: Action) -> None:
-    if action in actions_for(record):
-        return
-    raise Conflict(explain_state(record))
-
-
-def explain_state(record: Deployment) -> str:
-    who = {
-        State.CANCELLED: f" by <@{record.cancelled_by}>" if record.cancelled_by else "",
-        State.STARTING: f" by <@{record.approver}>" if record.approver else "",
-    }.get(record.state, "")
-    if record.state is State.IN_PROGRESS:
-        approved = f"this request was already approved by <@{record.approver}>, and " if record.approver else ""
-        return f"That button no longer applies: {approved}the deployment is now {PHASE_TEXT[record.phase]}."
-    if record.state is State.STARTING:
-        return f"This request was already approved{who} and the deployment is starting."
-    if record.expired:
-        return "That button no longer applies: this request expired without an approval. Ask again with /deploy."
-    if record.approver and record.state is not State.PENDING_APPROVAL:
-        who = f" (approved by <@{record.approver}>)"
-    return f"That button no longer applies: this request is {STATE_TEXT[record.state]}{who}."
+    if action not in actions_for(record):
+        raise Conflict(explain_state(record))
 
 
 STATE_TEXT = {
@@ -102,26 +67,50 @@ STATE_TEXT = {
     State.FAILED: "finished with a failure",
     State.STOPPED: "stopped",
 }
-PHASE_TEXT = {
-    Phase.WAITING: "waiting for CodeDeploy to start",
-    Phase.PROVISIONING: "provisioning the green task set",
-    Phase.READY: "waiting for someone to shift traffic",
-    Phase.SHIFTING: "shifting traffic to green",
-    Phase.BAKING: "keeping blue alive until the termination wait ends",
-    Phase.ROLLING_BACK: "rolling back to blue",
-    Phase.DONE: "finished",
-}
+
+
+def phase_text(record: Deployment) -> str:
+    """Where a running deployment is, as the end of a sentence."""
+    if record.phase is Phase.GATED:
+        opens = record.gate.opens if record.gate else Phase.SHIFTING
+        return "waiting for someone to shift traffic" if opens is Phase.SHIFTING else "waiting for someone to go on"
+    return {
+        Phase.WAITING: f"waiting for {record.engine_name} to start",
+        Phase.PROVISIONING: "provisioning the new version's tasks",
+        Phase.SHIFTING: "shifting traffic to the new version",
+        Phase.BAKING: "keeping the old version up until its wait ends",
+        Phase.ROLLING_BACK: "rolling back to the version before",
+        Phase.DONE: "finished",
+    }[record.phase]
+
+
+def explain_state(record: Deployment) -> str:
+    """Why a button no longer applies, for the person who pressed it."""
+    who = {
+        State.CANCELLED: f" by <@{record.cancelled_by}>" if record.cancelled_by else "",
+        State.STARTING: f" by <@{record.approver}>" if record.approver else "",
+    }.get(record.state, "")
+    if record.state is State.IN_PROGRESS:
+        approved = f"this request was already approved by <@{record.approver}>, and " if record.approver else ""
+        return f"That button no longer applies: {approved}the deployment is now {phase_text(record)}."
+    if record.state is State.STARTING:
+        return f"This request was already approved{who} and the deployment is starting."
+    if record.expired:
+        return "That button no longer applies: this request expired without an approval. Ask again with /deploy."
+    if record.approver and record.state is not State.PENDING_APPROVAL:
+        who = f" (approved by <@{record.approver}>)"
+    return f"That button no longer applies: this request is {STATE_TEXT[record.state]}{who}."
 
 
 # ------------------------------------------------------------------------------------------------
-# Observation: snapshot -> new record + milestones
+# Observation: a reading -> a typed change + milestones
 # ------------------------------------------------------------------------------------------------
 
 
 class MilestoneKind(StrEnum):
     STARTED = "started"
-    EVENT = "event"
-    READY = "ready"
+    STEP = "step"
+    GATED = "gated"
     TRAFFIC = "traffic"
     BAKING = "baking"
     ROLLING_BACK = "rolling_back"
@@ -131,113 +120,152 @@ class MilestoneKind(StrEnum):
 @dataclass(frozen=True)
 class Milestone:
     kind: MilestoneKind
-    event: EventView | None = None
-    weight: float | None = None
+    step: Step | None = None
+    traffic: float | None = None
     at: datetime | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Observation:
-    record: Deployment
+    change: Progressed | RolledBack | None = None  # None: the reading changes nothing
     milestones: list[Milestone] = field(default_factory=list)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.milestones)
 
-
-def observe(record: Deployment, snap: Snapshot, now: datetime) -> Observation:
-    """Fold the tracked deployment's snapshot into ``record`` (which is not modified)."""
+def observe(record: Deployment, progress: Progress, now: datetime) -> Observation:
+    """Fold a reading of the record's deployment into a change of ``record`` (which is not modified)."""
     if record.state is State.ROLLING_BACK:
-        return _observe_rollback(record, snap, now)
+        return _observe_rollback(record, progress, now)
     if record.state is not State.IN_PROGRESS:
-        return Observation(record)
+        return Observation()
     out: list[Milestone] = []
-    update: dict[str, object] = {"cd_status": snap.status, "target_status": snap.target_status}
-    if record.cd_status in (None, "Created") and snap.status not in ("Created", "Queued"):
-        out.append(Milestone(MilestoneKind.STARTED, at=snap.create_time))
-        # Durations come from CodeDeploy's own clock, the same one its lifecycle events use.
-        update["cd_created"] = snap.create_time
-    events = dict(record.events)
-    for event in snap.events:
-        if events.get(event.name) != event.status and event.status in ("Succeeded", "Failed"):
-            out.append(Milestone(MilestoneKind.EVENT, event=event))
-        events[event.name] = event.status
-    update["events"] = events
-    if snap.green_weight is not None and snap.green_weight != record.green_weight:
-        update["green_weight"] = snap.green_weight
-        if not snap.terminal:
-            out.append(Milestone(MilestoneKind.TRAFFIC, weight=snap.green_weight))
-    phase = phase_of(snap)
-    if phase is Phase.READY and record.phase is not Phase.READY:
-        out.append(Milestone(MilestoneKind.READY))
-    if phase is Phase.BAKING and record.phase is not Phase.BAKING:
+    began, engine_started_at = record.began, record.engine_started_at
+    if not record.began and progress.began:
+        out.append(Milestone(MilestoneKind.STARTED, at=progress.started_at))
+        # Durations come from the engine's own clock, the one its steps use.
+        began, engine_started_at = True, progress.started_at
+    steps = dict(record.steps)
+    for step in progress.steps:
+        if steps.get(step.name) != step.status and step.status in (StepStatus.SUCCEEDED, StepStatus.FAILED):
+            out.append(Milestone(MilestoneKind.STEP, step=step))
+        steps[step.name] = step.status
+    ending = progress.phase in (Phase.DONE, Phase.ROLLING_BACK)
+    traffic = record.traffic
+    if progress.traffic is not None and progress.traffic != record.traffic:
+        traffic = progress.traffic
+        if not ending:
+            out.append(Milestone(MilestoneKind.TRAFFIC, traffic=progress.traffic))
+    gate_opened_at = record.gate_opened_at
+    if progress.phase is Phase.GATED and record.phase is not Phase.GATED:
+        out.append(Milestone(MilestoneKind.GATED))
+        gate_opened_at = now  # the gate's wait starts
+    if progress.phase is Phase.BAKING and record.phase is not Phase.BAKING:
         out.append(Milestone(MilestoneKind.BAKING))
-    update["phase"] = phase
-    if snap.terminal:
-        update.update(error_code=snap.error_code, error_message=snap.error_message, failed_event=snap.failed_event)
-        if snap.status != "Succeeded" and snap.rollback_deployment_id:
-            update.update(
-                state=State.ROLLING_BACK, phase=Phase.ROLLING_BACK, rollback_deployment_id=snap.rollback_deployment_id
-            )
-            out.append(Milestone(MilestoneKind.ROLLING_BACK))
-        else:
-            update.update(state=_final_state(snap.status), finished_at=now, cd_completed=snap.complete_time)
-            out.append(Milestone(MilestoneKind.FINISHED))
-    if not out and all(getattr(record, k) == v for k, v in update.items()):
-        return Observation(record)
-    return Observation(record.model_copy(update={**update, "updated_at": now}), out)
+    end = _ending(record, progress, now, out) if ending else _Ending.of(record)
+    change = Progressed(
+        state=end.state,
+        phase=progress.phase,
+        began=began,
+        steps=steps,
+        traffic=traffic,
+        gate=None if ending else progress.gate,
+        can_finish_early=False if ending else progress.can_finish_early,
+        gate_opened_at=gate_opened_at,
+        engine_started_at=engine_started_at,
+        error_code=end.error_code,
+        error_message=end.error_message,
+        failed_step=end.failed_step,
+        stopped_tasks=record.stopped_tasks or progress.stopped_tasks,
+        rollback_deployment_id=end.rollback_id,
+        ends_as=end.ends_as,
+        finished_at=end.finished_at,
+        engine_finished_at=end.engine_finished_at,
+    )
+    if not out and change.apply(record, record.updated_at) == record:
+        return Observation()
+    return Observation(change, out)
 
 
-def _observe_rollback(record: Deployment, snap: Snapshot, now: datetime) -> Observation:
-    if not snap.terminal:
-        return Observation(record)
-    original_failed = record.error_code not in (None, "MANUAL_STOP", "ALARM_ACTIVE", "TIMEOUT")
-    state = State.FAILED if original_failed else State.STOPPED
-    update: dict[str, object] = {
-        "state": state,
-        "phase": Phase.DONE,
-        "finished_at": now,
-        "cd_completed": snap.complete_time,
-        "updated_at": now,
-    }
-    if snap.status == "Succeeded":
-        update["green_weight"] = 0.0
-    else:
-        update["error_message"] = (
-            f"{record.error_message or ''} The rollback deployment {snap.deployment_id} also ended "
-            f"{snap.status}: {snap.error_message or 'no reason given'}."
-        ).strip()
-    return Observation(record.model_copy(update=update), [Milestone(MilestoneKind.FINISHED)])
+@dataclass(frozen=True)
+class _Ending:
+    """How a reading says the deployment ends (or the record's values, while it runs)."""
+
+    state: State
+    error_code: str | None
+    error_message: str | None
+    failed_step: Step | None
+    rollback_id: str | None
+    ends_as: State | None
+    finished_at: datetime | None
+    engine_finished_at: datetime | None
+
+    @classmethod
+    def of(cls, record: Deployment) -> _Ending:
+        return cls(
+            record.state,
+            record.error_code,
+            record.error_message,
+            record.failed_step,
+            record.rollback_deployment_id,
+            record.ends_as,
+            record.finished_at,
+            record.engine_finished_at,
+        )
 
 
-def _final_state(status: str) -> State:
-    return {"Succeeded": State.SUCCEEDED, "Failed": State.FAILED}.get(status, State.STOPPED)
+def _ending(record: Deployment, progress: Progress, now: datetime, out: list[Milestone]) -> _Ending:
+    final = _final(progress.result or Result.FAILED)
+    if progress.phase is Phase.ROLLING_BACK:
+        out.append(Milestone(MilestoneKind.ROLLING_BACK))
+        ends_as = final if final is not State.SUCCEEDED else State.STOPPED
+        return _Ending(
+            State.ROLLING_BACK,
+            progress.error_code,
+            progress.error_message,
+            progress.failed_step,
+            progress.rollback_id,
+            ends_as,
+            record.finished_at,
+            record.engine_finished_at,
+        )
+    out.append(Milestone(MilestoneKind.FINISHED))
+    return _Ending(
+        final,
+        progress.error_code,
+        progress.error_message,
+        progress.failed_step,
+        record.rollback_deployment_id,
+        record.ends_as,
+        now,
+        progress.finished_at,
+    )
 
 
-def deadline(wait_minutes: float | None, termination_minutes: float | None) -> timedelta:
-    """How long a deployment may run: as `aws ecs deploy` computes its wait, the group's ready and
-    termination waits plus 10 minutes, kept between 30 minutes and 6 hours."""
-    minutes = (wait_minutes or 0) + (termination_minutes or 0) + 10
+def _observe_rollback(record: Deployment, progress: Progress, now: datetime) -> Observation:
+    if progress.phase is not Phase.DONE:
+        return Observation()
+    change = RolledBack(
+        state=record.ends_as if record.ends_as in (State.FAILED, State.STOPPED) else State.FAILED,
+        phase=Phase.DONE,
+        # Every request is back on the version before, unless the rollback itself did not finish.
+        traffic=0.0 if progress.rollback_error is None else record.traffic,
+        rollback_error=progress.rollback_error,
+        finished_at=now,
+        engine_finished_at=progress.finished_at,
+    )
+    return Observation(change, [Milestone(MilestoneKind.FINISHED)])
+
+
+def _final(result: Result) -> State:
+    return {Result.SUCCEEDED: State.SUCCEEDED, Result.FAILED: State.FAILED}.get(result, State.STOPPED)
+
+
+def deadline(gate_minutes: float | None, bake_minutes: float | None) -> timedelta:
+    """How long a deployment may run: as `aws ecs deploy` computes its wait, the plan's gate and bake
+    waits plus 10 minutes, kept between 30 minutes and 6 hours."""
+    minutes = (gate_minutes or 0) + (bake_minutes or 0) + 10
     return timedelta(minutes=min(max(minutes, 30), 360))
 
 
-def ready_warning(wait_minutes: float) -> timedelta:
-    """How long before a Ready wait runs out the thread is told: 5 minutes, or a tenth of a short wait."""
+def gate_warning(wait_minutes: float) -> timedelta:
+    """How long before a gate's wait runs out the thread is told: 5 minutes, or a tenth of a short wait."""
     return timedelta(minutes=min(5.0, wait_minutes / 10))
-
-
-NOT_FOUND = "DEPLOYMENT_NOT_FOUND"  # deploybot's own code: CodeDeploy no longer knows the deployment
-
-
-def transition(record: Deployment, to: State, now: datetime, **changes: object) -> Deployment:
-    """A checked state change; callers persist it with a compare-and-set on ``version``."""
-    allowed = {
-        State.PENDING_APPROVAL: {State.STARTING, State.CANCELLED},
-        State.STARTING: {State.IN_PROGRESS, State.START_FAILED},
-        State.IN_PROGRESS: {State.IN_PROGRESS, State.ROLLING_BACK, State.SUCCEEDED, State.FAILED, State.STOPPED},
-        State.ROLLING_BACK: {State.FAILED, State.STOPPED},
-    }.get(record.state, set())
-    if to not in allowed:
-        raise Conflict(explain_state(record))
-    return record.model_copy(update={**changes, "state": to, "updated_at": now})

@@ -1,4 +1,5 @@
-"""The domain's records: a deploy request as deploybot keeps it, and CodeDeploy's view of a deployment."""
+"""The domain's records: a deploy request as deploybot keeps it, locks people put on apps, and the Slack
+messages a deployment still owes. Engine-neutral: what an engine reports lives in ``progress``."""
 
 from __future__ import annotations
 
@@ -6,19 +7,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .progress import Gate, Phase, Step, StepStatus
 
 
 class State(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     CANCELLED = "cancelled"
-    STARTING = "starting"  # approved; task definition and CreateDeployment under way
+    STARTING = "starting"  # approved; the new revision and the deployment are being created
     START_FAILED = "start_failed"
     IN_PROGRESS = "in_progress"
     ROLLING_BACK = "rolling_back"
     SUCCEEDED = "succeeded"
-    FAILED = "failed"  # CodeDeploy failed it (rolled back when the group says so)
-    STOPPED = "stopped"  # stopped by a person, an alarm or the ready-wait timeout
+    FAILED = "failed"  # the new version failed (rolled back when the service says so)
+    STOPPED = "stopped"  # stopped by a person, an alarm, a gate's timeout or deploybot's deadline
 
     @property
     def terminal(self) -> bool:
@@ -30,18 +33,6 @@ class State(StrEnum):
 
 
 TERMINAL_STATES = frozenset({State.CANCELLED, State.START_FAILED, State.SUCCEEDED, State.FAILED, State.STOPPED})
-
-
-class Phase(StrEnum):
-    """Where an in-flight deployment is, derived from CodeDeploy (reference table 1.11)."""
-
-    WAITING = "waiting"
-    PROVISIONING = "provisioning"
-    READY = "ready"
-    SHIFTING = "shifting"
-    BAKING = "baking"  # all traffic on green, blue kept until the termination wait ends
-    ROLLING_BACK = "rolling_back"
-    DONE = "done"
 
 
 class Image(BaseModel):
@@ -58,91 +49,6 @@ class Image(BaseModel):
     @property
     def short_digest(self) -> str:
         return self.digest.split(":", 1)[-1][:12]
-
-
-class ServiceState(BaseModel):
-    """What runs now: the live service as ECS describes it."""
-
-    task_definition_arn: str
-    image: str
-    running_version: str | None
-    container_port: int
-    container_name: str
-    platform_version: str | None = None
-    network_configuration: dict[str, object] | None = None
-    capacity_provider_strategy: list[dict[str, object]] = Field(default_factory=list)
-
-
-class EventView(BaseModel):
-    name: str
-    status: str
-    start: datetime | None = None
-    end: datetime | None = None
-    error_code: str | None = None
-    message: str | None = None
-    log_tail: str | None = None
-    script: str | None = None
-
-
-class Snapshot(BaseModel):
-    """One read of a CodeDeploy deployment (GetDeployment + its ECS target)."""
-
-    deployment_id: str
-    status: str
-    target_status: str | None = None
-    events: list[EventView] = Field(default_factory=list)
-    green_weight: float | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    rollback_deployment_id: str | None = None
-    rollback_of: str | None = None
-    create_time: datetime | None = None
-    complete_time: datetime | None = None
-    description: str | None = None
-    config_name: str | None = None
-    stopped_tasks: list[str] = Field(default_factory=list)  # at a failure: why the green tasks stopped
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in ("Succeeded", "Failed", "Stopped")
-
-    @property
-    def failed_event(self) -> EventView | None:
-        return next((e for e in self.events if e.status == "Failed"), None)
-
-
-class ActiveDeployment(BaseModel):
-    """A CodeDeploy deployment that has not finished, as ListDeployments + BatchGetDeployments show it."""
-
-    deployment_id: str
-    status: str
-    description: str = ""
-    config_name: str | None = None
-    revision_sha: str | None = None  # the AppSpec's sha256, to read it back
-    creator: str = ""  # CodeDeploy's: user, autoscaling, codeDeployRollback, ...
-    application: str = ""
-    group: str = ""
-
-
-class DeploymentEvent(BaseModel):
-    """A CodeDeploy state-change event (EventBridge): which deployment changed, not how it looks now."""
-
-    deployment_id: str
-    state: str = ""  # START, SUCCESS, FAILURE, STOP, READY
-    application: str = ""
-    group: str = ""
-
-
-class PastDeployment(BaseModel):
-    """A deployment of a group as CodeDeploy lists it, whoever started it (deploybot, CI, the console)."""
-
-    deployment_id: str
-    status: str
-    description: str = ""
-    creator: str = ""  # CodeDeploy's: user, autoscaling, codeDeployRollback, ...
-    create_time: datetime | None = None
-    complete_time: datetime | None = None
-    error_code: str | None = None
 
 
 class CiInfo(BaseModel):
@@ -194,7 +100,9 @@ class SendClaim(BaseModel):
 
 
 class Deployment(BaseModel):
-    """A deploy request and everything deploybot learned about it. Saved with a version for CAS."""
+    """A deploy request and everything deploybot learned about it. Saved with a version for CAS.
+
+    Changed only through the typed changes of ``bot.domain.changes``."""
 
     id: str
     version: int = 0
@@ -209,9 +117,15 @@ class Deployment(BaseModel):
     state: State = State.PENDING_APPROVAL
     created_at: datetime
     updated_at: datetime
-    config_name: str | None = None
+    # What ran before, and how the engine will deploy (read when the request was made).
     running_before: str | None = None
     previous_task_definition: str | None = None
+    engine: str = "codedeploy"  # which engine runs it (the key its adapter answers to)
+    engine_name: str = "CodeDeploy"  # how messages name that engine
+    strategy: str | None = None  # how the engine moves traffic, in its own words
+    gate_minutes: float | None = None  # how long a gate waits before the engine stops the deployment
+    bake_minutes: float | None = None  # how long the old version is kept once all traffic has moved
+    # Who asked and who decided.
     approver: str | None = None  # the approval that started it
     approvals: list[str] = Field(default_factory=list)  # every approver, in order
     auto_approved: bool = False  # its environment needs no approval
@@ -220,47 +134,54 @@ class Deployment(BaseModel):
     cancelled_by: str | None = None
     expires_at: datetime | None = None  # an unapproved request is cancelled then
     ci: CiInfo | None = None  # asked for by a CI job through the hand-off endpoint
-    outside: str | None = None  # started outside deploybot: by whom or what (CodeDeploy's creator, description)
+    outside: str | None = None  # started outside deploybot: by whom or what
     rollback_to: str | None = None  # `/deploy rollback`: the known-good request whose image this redeploys
     expired: bool = False
     message_ts: str | None = None
+    # The engine's deployment and how it went.
     task_definition_arn: str | None = None
     deployment_id: str | None = None
-    rollback_deployment_id: str | None = None
+    link: str | None = None  # the engine's console page of the deployment
+    rollback_deployment_id: str | None = None  # a rollback the engine runs as a deployment of its own
     rollback_requested_by: str | None = None
     phase: Phase = Phase.WAITING
-    cd_status: str | None = None
-    target_status: str | None = None
-    events: dict[str, str] = Field(default_factory=dict)
-    green_weight: float = 0.0
+    began: bool = False  # the engine was seen working on it (its start was told)
+    steps: dict[str, StepStatus] = Field(default_factory=dict)
+    traffic: float = 0.0  # percent of production traffic on the new version
+    gate: Gate | None = None  # the gate the deployment waits at, if any
+    can_finish_early: bool = False
+    ends_as: State | None = None  # while rolling back: how the deployment ends once the rollback is done
     error_code: str | None = None
     error_message: str | None = None
-    failed_event: EventView | None = None
+    rollback_error: str | None = None  # the rollback itself did not complete: why
+    failed_step: Step | None = None
     stopped_tasks: list[str] = Field(default_factory=list)
-    started_at: datetime | None = None  # deploybot's clock: when CreateDeployment returned
+    started_at: datetime | None = None  # deploybot's clock: when the engine accepted the deployment
     finished_at: datetime | None = None  # deploybot's clock: when the outcome was seen
-    cd_created: datetime | None = None  # CodeDeploy's clock, the one its lifecycle events use
-    cd_completed: datetime | None = None
-
-    @property
-    def took(self) -> tuple[datetime | None, datetime | None]:
-        """The deployment's duration by CodeDeploy's clock when known, else by deploybot's."""
-        if self.cd_created and self.cd_completed:
-            return self.cd_created, self.cd_completed
-        return self.started_at, self.finished_at
-
-    wait_minutes: float | None = None
-    termination_minutes: float | None = None
+    engine_started_at: datetime | None = None  # the engine's clock, the one its steps use
+    engine_finished_at: datetime | None = None
     deadline_at: datetime | None = None  # past it, deploybot stops the deployment with a rollback
     deadline_hit: bool = False
-    ready_at: datetime | None = None  # when green became ready (the Ready wait's start)
-    ready_warned: bool = False
+    gate_opened_at: datetime | None = None  # when the deployment reached its gate (the wait's start)
+    gate_warned: bool = False
     settled: bool = False  # the final message, alert and root reached Slack
     # Messages not yet in Slack, saved with the change that caused them, so a crash or an outage
     # can delay them but never lose them.
     outbox: list[Outgoing] = Field(default_factory=list)
     next_seq: int = 1
     sending: SendClaim | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _saved_before_engines(cls, data: Any) -> Any:
+        return upgrade(data) if isinstance(data, dict) else data
+
+    @property
+    def took(self) -> tuple[datetime | None, datetime | None]:
+        """The deployment's duration by the engine's clock when known, else by deploybot's."""
+        if self.engine_started_at and self.engine_finished_at:
+            return self.engine_started_at, self.engine_finished_at
+        return self.started_at, self.finished_at
 
     @property
     def watched(self) -> bool:
@@ -271,6 +192,12 @@ class Deployment(BaseModel):
             or bool(self.outbox)
             or (self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled)
         )
+
+    @property
+    def rolled_back(self) -> bool:
+        """It ended with its traffic sent back to the version before (a rollback, or a stop)."""
+        went_back = self.ends_as is not None or self.rollback_deployment_id is not None
+        return self.state.terminal and (went_back or self.state is State.STOPPED)
 
     def queue(self, *messages: Outgoing) -> Deployment:
         """A copy with ``messages`` appended to the outbox, numbered in order."""
@@ -289,3 +216,42 @@ class Deployment(BaseModel):
     @property
     def tracked_deployment(self) -> str | None:
         return self.rollback_deployment_id or self.deployment_id
+
+
+# Records saved before deploybot had an engine port used other names for these fields.
+_RENAMED = {
+    "config_name": "strategy",
+    "wait_minutes": "gate_minutes",
+    "termination_minutes": "bake_minutes",
+    "green_weight": "traffic",
+    "cd_created": "engine_started_at",
+    "cd_completed": "engine_finished_at",
+    "ready_at": "gate_opened_at",
+    "ready_warned": "gate_warned",
+    "failed_event": "failed_step",
+}
+_DROPPED = ("events", "cd_status", "target_status")
+
+
+def _status(value: object) -> StepStatus | None:
+    try:
+        return StepStatus(str(value).lower())
+    except ValueError:
+        return None  # a step still running then: the next reading says how it is now
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A record as an earlier deploybot saved it, in today's fields (today's records pass unchanged).
+    What it cannot carry over (a gate, a running step) the next reading of the deployment fills in."""
+    if not any(old in data for old in (*_RENAMED, *_DROPPED)):
+        return data
+    out = {_RENAMED.get(k, k): v for k, v in data.items() if k not in _DROPPED}
+    steps = {name: _status(value) for name, value in (data.get("events") or {}).items()}
+    out.setdefault("steps", {name: status for name, status in steps.items() if status is not None})
+    failed = out.get("failed_step")
+    if isinstance(failed, dict):
+        out["failed_step"] = {**failed, "status": _status(failed.get("status")) or StepStatus.FAILED}
+    out.setdefault("began", out.get("phase", Phase.WAITING) != Phase.WAITING)
+    if out.get("phase") == "ready":
+        out["phase"] = Phase.GATED
+    return out

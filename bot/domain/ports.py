@@ -1,22 +1,87 @@
-"""What the domain needs from the outside world; bot.aws, bot.slack and bot.store implement these."""
+"""What the use cases need from the outside world; bot.aws, bot.slack and bot.store implement these.
+
+- ``DeploymentEngine``: one per way of deploying (CodeDeploy blue/green today). Starts a deployment of a
+  pinned image, reads many at once, opens a gate, finishes early, rolls back, finds its own deployment
+  again after a crash, and lists what runs in the catalog's services.
+- ``ImageRegistry``: version tags and digests (ECR).
+- ``Chat``: Slack, in the few calls deploybot makes (messages arrive already rendered by ``bot.render``).
+- ``Store``: records, locks, holds and the audit trail, every save a compare-and-set.
+- ``EventSource``: optional state-change events that say which deployment to read now.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from .audit import AuditEvent
-from .models import (
-    ActiveDeployment,
-    Deployment,
-    DeploymentEvent,
-    Hold,
-    Image,
-    PastDeployment,
-    ServiceState,
-    Snapshot,
-)
+from .catalog import AppConfig
+from .models import Deployment, Hold, Image
+from .progress import DeploymentEvent, Found, Gate, Live, PastDeployment, Plan, Progress, Revision, Started
+
+Clock = Callable[[], datetime]
+# Named places in the flow where a test makes the process die (``bot.app`` passes the hook in).
+Faults = Callable[[str], None]
+Blocks = list[dict[str, Any]]
+
+
+def no_faults(point: str) -> None:
+    """The production fault hook: nothing happens anywhere."""
+
+
+class DeploymentEngine(Protocol):
+    async def live(self, app: AppConfig) -> Live:
+        """What the app's service runs now; DeployError when the service cannot be deployed by this engine."""
+        ...
+
+    async def plan(self, app: AppConfig) -> Plan:
+        """How a deployment of the app will go (strategy, waits)."""
+        ...
+
+    async def register(self, app: AppConfig, image: Image) -> Revision:
+        """A new task definition revision: the live one with only the app's container on ``image.pinned``."""
+        ...
+
+    async def start(self, app: AppConfig, record: Deployment) -> Started:
+        """Deploy ``record.task_definition_arn``, marked as ``record.id``'s. A call whose answer was lost is
+        not repeated blindly: the engine adopts its own deployment when it finds it."""
+        ...
+
+    async def find(self, app: AppConfig, record: Deployment) -> Started | None:
+        """The deployment ``record`` started, if one exists (after a crash between asking and recording)."""
+        ...
+
+    async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
+        """A reading of each record's deployment, by record id. A record left out: the engine no longer
+        knows its deployment. DeployError when the engine could not be read at all."""
+        ...
+
+    async def open_gate(self, record: Deployment, gate: Gate) -> None: ...
+
+    async def finish_early(self, record: Deployment) -> None:
+        """End the wait that keeps the old version up once all traffic has moved."""
+        ...
+
+    async def roll_back(self, record: Deployment) -> None:
+        """Stop the deployment and send traffic back to the version before."""
+        ...
+
+    async def unfollowed(
+        self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
+    ) -> list[Found]:
+        """Running deployments of the apps' services whose ids are not in ``following`` (rollbacks the
+        engine makes of a followed deployment excepted). ``near``: only where these events happened."""
+        ...
+
+    async def deployed(self, app: AppConfig, found: Found) -> tuple[str, str] | None:
+        """(task definition, the app container's image) of a found deployment, if the engine can tell."""
+        ...
+
+    async def recent(self, app: AppConfig, limit: int) -> list[PastDeployment]:
+        """The app's latest deployments as the engine lists them, newest first."""
+        ...
 
 
 class ImageRegistry(Protocol):
@@ -27,45 +92,74 @@ class ImageRegistry(Protocol):
     async def has_digest(self, repository: str, digest: str) -> bool: ...
 
 
-class DeployPlatform(Protocol):
-    async def service_state(self, cluster: str, service: str, container: str) -> ServiceState: ...
+@dataclass(frozen=True)
+class Mark:
+    """What an outbox message carries so a later sender can see it arrived: its request and numbers."""
 
-    async def group_settings(self, application: str, group: str) -> tuple[str, float | None, float]:
-        """(deployment config name, ready wait minutes or None, termination wait minutes)."""
+    request_id: str
+    first: int
+    last: int
+
+
+class Chat(Protocol):
+    """Slack. Errors are ``ChatError``: ``answered`` says whether the call surely did nothing."""
+
+    @property
+    def home_team(self) -> str:
+        """deploybot's own workspace ("" until known)."""
         ...
 
-    async def register_image(self, task_definition_arn: str, container: str, image: str) -> str: ...
+    async def identify(self) -> None: ...
 
-    async def create_deployment(
-        self, application: str, group: str, service: ServiceState, task_definition_arn: str, description: str
-    ) -> str: ...
-
-    async def snapshots(self, deployment_ids: Sequence[str]) -> list[Snapshot]: ...
-
-    async def find_deployment(self, application: str, group: str, description_prefix: str) -> str | None:
-        """The recent deployment of the group whose description starts with the prefix, if any."""
+    async def post(
+        self, channel: str, text: str, blocks: Blocks | None = None, *, mark: Mark | None = None, paced: bool = True
+    ) -> str:
+        """A message in a channel; its ts. ``paced``: wait for a turn in Slack's pace (``False`` when the
+        caller took one already with ``can_post``)."""
         ...
 
-    async def active_deployments(self, application: str, group: str) -> list[ActiveDeployment]:
-        """The group's deployments that have not finished yet."""
+    async def reply(
+        self,
+        channel: str,
+        thread_ts: str,
+        text: str,
+        *,
+        broadcast: bool = False,
+        mark: Mark | None = None,
+        paced: bool = True,
+    ) -> str:
+        """A reply in a thread, also shown in the channel when ``broadcast``."""
         ...
 
-    async def active_in_account(self, skip: Collection[str]) -> list[ActiveDeployment]:
-        """Every unfinished deployment in the account but those in ``skip``, each with its group: one
-        listing for the whole account, then details only for the ids not skipped."""
+    async def update(self, channel: str, ts: str, text: str, blocks: Blocks, *, paced: bool = True) -> None: ...
+
+    async def ephemeral(self, channel: str, user: str, text: str) -> None:
+        """Best effort, as Slack's own ephemerals are: never raises."""
         ...
 
-    async def deployed_image(self, application: str, revision_sha: str, container: str) -> tuple[str, str] | None:
-        """(task definition ARN, the container's image) of a deployment's AppSpec, if it names one."""
+    async def respond(self, response_url: str, text: str) -> None:
+        """Answer a slash command through its response_url (best effort)."""
         ...
 
-    async def recent_deployments(self, application: str, group: str, limit: int) -> list[PastDeployment]:
-        """The group's latest deployments, newest first."""
+    async def group_members(self, group_ids: Sequence[str]) -> set[str]:
+        """The members of these user groups; a group that cannot be read counts as empty."""
         ...
 
-    async def continue_deployment(self, deployment_id: str, wait_type: str) -> None: ...
+    def permalink(self, channel: str, ts: str) -> str: ...
 
-    async def stop_deployment(self, deployment_id: str, rollback: bool) -> None: ...
+    async def marked(self, channel: str, request_id: str, thread_ts: str | None = None) -> set[int]:
+        """The numbers of ``request_id``'s messages already in the thread (or the channel's recent past)."""
+        ...
+
+    def can_post(self, channel: str) -> bool:
+        """Take a post turn in ``channel`` if one is free now (for messages that can wait a second)."""
+        ...
+
+    def can_update(self) -> bool: ...
+
+    def update_free(self) -> bool:
+        """Whether an update turn is free, without taking it."""
+        ...
 
 
 class EventSource(Protocol):

@@ -1,1 +1,1 @@
-"""Persistence behind the domain's Store port (embedded SQLite by default)."""
+"""The embedded store (SQLite, one replica) behind the Store port; DynamoDB (several) is in bot/aws."""

@@ -40,6 +40,8 @@ class Control:
     alarms: dict[str, str] = field(default_factory=dict)  # service name -> alarm name
     slow_install: dict[str, float] = field(default_factory=dict)  # service name -> extra Install seconds
     throttles: dict[str, int] = field(default_factory=dict)  # operation name -> remaining
+    # operation name -> remaining calls that take effect but whose answer is lost (a 500 after the change)
+    lost_answers: dict[str, int] = field(default_factory=dict)
     latency_seconds: float = 0.0
     latency_by_operation: dict[str, float] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (service, operation)
@@ -58,6 +60,7 @@ class Control:
             self.alarms.clear()
             self.slow_install.clear()
             self.throttles.clear()
+            self.lost_answers.clear()
             self.latency_seconds = 0.0
             self.latency_by_operation.clear()
 

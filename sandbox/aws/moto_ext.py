@@ -3,7 +3,8 @@
 moto dispatches ``X-Amz-Target`` actions by looking up methods on its response class at call time,
 so methods grafted onto ``CodeDeployResponse`` become routable in server mode without subclassing.
 ``install()`` grafts the operations (``operations.py``) and wire handlers (``wire.py``), and wraps every
-action for the fault switches (throttling, latency) and to bring the simulation up to the clock.
+action for the fault switches (throttling, latency, answers lost after the change was made) and to bring
+the simulation up to the clock.
 """
 
 from __future__ import annotations
@@ -43,7 +44,15 @@ def _throttled_call_action(self: BaseResponse) -> Any:
             return 400, {"Content-Type": "application/x-amz-json-1.1"}, body
     if self.service_name in {"codedeploy", "ecs"}:
         advance_all()
-    return _ORIGINAL_CALL_ACTION(self)
+    answer = _ORIGINAL_CALL_ACTION(self)
+    with CONTROL.lock:
+        lost = CONTROL.lost_answers.get(operation, 0)
+        if lost > 0:
+            # The change is made, but the caller never hears so: what a timeout after the fact looks like.
+            CONTROL.lost_answers[operation] = lost - 1
+            body = json.dumps({"__type": "InternalFailure", "message": "We encountered an internal error."})
+            return 500, {"Content-Type": "application/x-amz-json-1.1"}, body
+    return answer
 
 
 _installed = False

@@ -56,7 +56,9 @@ class LocalAws:
         return {"aws_calls": calls, "transitions": changes}
 
     def client(self, service: str) -> Any:
-        return boto3.client(
+        # Any service a test or benchmark names: the typed overloads only take literal names.
+        session: Any = boto3.session.Session()
+        return session.client(
             service,
             region_name=REGION,
             endpoint_url=self.endpoint,

@@ -53,8 +53,8 @@ async def test_roll_back_mid_shift(sandbox: Sandbox, bot: object) -> None:
     await wait_thread(box, root, "created with")
     advance(3)
     advance(60)
-    root = await wait_button(box, root, "deploy_shift")
-    await box.slack.click(root, "deploy_shift", user="U0BOB")
+    root = await wait_button(box, root, "deploy_gate")
+    await box.slack.click(root, "deploy_gate", user="U0BOB")
     await wait_thread(box, root, "started shifting traffic")  # ContinueDeployment has been called
     advance(5)
     await wait_thread(box, root, "10% of traffic on green")

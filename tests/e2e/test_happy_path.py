@@ -22,10 +22,10 @@ async def test_request_approve_shift_finish(sandbox: Sandbox, bot: object) -> No
     await wait_thread(box, root, "CodeDeploy started")
     advance(60)
     await wait_thread(box, root, "Green is up")
-    root = await wait_button(box, root, "deploy_shift")
-    assert buttons(root) == ["deploy_shift", "deploy_rollback"]
+    root = await wait_button(box, root, "deploy_gate")
+    assert buttons(root) == ["deploy_gate", "deploy_rollback"]
 
-    await box.slack.click(root, "deploy_shift", user="U0BOB")
+    await box.slack.click(root, "deploy_gate", user="U0BOB")
     await wait_thread(box, root, "started shifting traffic")
     advance(5)
     await wait_thread(box, root, "10% of traffic on green")

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.catalog import load_catalog
-from bot.holds import Holds
-from bot.slack.gateway import SlackGateway
+from bot.runtime.config import load_catalog
+from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
 from sandbox.runner import CATALOG, Sandbox
 from sandbox.slack.server import LocalSlack
+from tests.conftest import composed
+from tests.fakes import FakeEngine
 
 from .helpers import advance, request_and_wait_root, roots, wait_thread
 
@@ -66,10 +67,12 @@ async def test_a_rollback_locks_the_app(sandbox: Sandbox, bot: object) -> None:
 
 async def test_locks_held_too_long_are_reminded(slack: LocalSlack, tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "holds.db"))
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
     now = [datetime(2026, 11, 23, 9, 0, tzinfo=UTC)]
-    holds = Holds(store, gateway, load_catalog(CATALOG), lambda: now[0], reminder=timedelta(hours=4))
-    web1 = holds.catalog.get("web1")
+    catalog = load_catalog(CATALOG)
+    parts = composed(catalog, store, chat, FakeEngine(), lambda: now[0], lock_reminder=timedelta(hours=4))
+    holds = parts.services.holds
+    web1 = catalog.get("web1")
     assert web1 is not None
     hook = slack.new_hook("C0DEPLOYS", "U0BOB", None, "commands")
     await holds.lock(web1, "U0BOB", "T0SANDBOX", "incident 7", hook)

@@ -11,7 +11,7 @@ import sys
 import aiohttp
 import pytest
 
-from bot.logging import configure
+from bot.runtime.logging import configure
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import Sandbox
 

@@ -9,8 +9,8 @@ import yaml
 from jsonschema import Draft7Validator
 from slack_bolt.async_app import AsyncApp
 
-from bot.catalog import load_catalog
 from bot.domain.lifecycle import Action
+from bot.runtime.config import load_catalog
 from handlers import actions, commands
 from sandbox.runner import CATALOG
 from sandbox.slack.workspace import METHOD_SCOPES
@@ -39,7 +39,7 @@ def test_schema_catches_a_broken_manifest() -> None:
 
 def test_every_registered_command_and_action_is_declared() -> None:
     from bot.app import Runtime
-    from bot.config import Settings
+    from bot.runtime.config import Settings
 
     settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="secret", store_url="sqlite://:memory:")
     runtime = Runtime(settings, load_catalog(CATALOG))

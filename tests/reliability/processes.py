@@ -10,6 +10,8 @@ from pathlib import Path
 
 from sandbox.runner import CATALOG, Sandbox
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 class Bot:
     def __init__(
@@ -41,8 +43,8 @@ class Bot:
         }
         if store and store.startswith("dynamodb://"):
             self.env["DEPLOYBOT_REPLICAS"] = "3"
-        if crash_at:
-            self.env["DEPLOYBOT_CRASH_AT"] = crash_at
+        self.command = ["-m", "tests.reliability.crashing_bot", crash_at] if crash_at else ["-m", "bot", "serve"]
+        self.env["PYTHONPATH"] = str(ROOT)  # the crashing launcher lives in the tests package
         self.transport = transport
         self.log = tmp_path / f"bot-{name or crash_at or 'after'}.log"
         self.proc: asyncio.subprocess.Process | None = None
@@ -51,7 +53,7 @@ class Bot:
     async def start(self, sandbox: Sandbox) -> None:
         with self.log.open("w") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "serve", env=self.env, stdout=out, stderr=out
+                sys.executable, *self.command, env=self.env, stdout=out, stderr=out, cwd=ROOT
             )
         if self.transport == "socket":
             await sandbox.slack.wait_for(

@@ -1,23 +1,33 @@
-"""Real `deploybot serve` processes killed at each crash point (DEPLOYBOT_CRASH_AT exits like SIGKILL):
+"""Real `deploybot serve` processes killed at each crash point (the fault hook exits like SIGKILL):
 the next process (a restart on SQLite, or a replica already running on DynamoDB) finishes the story with
 exactly one final status message, no message twice, and no orphaned deployment."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.crashpoints import POINTS
-from bot.store.factory import StoreSettings, init_store
+from bot.runtime.stores import StoreSettings, init_store
 from sandbox.runner import Sandbox
 from sandbox.slack.workspace import Message
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts
+from tests.reliability.crashing_bot import POINTS
 from tests.reliability.processes import Bot
 
 FINAL = ("is live", "could not be started", "failed after", "was stopped after")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_fault_point_in_the_code_is_tested() -> None:
+    """The flow names exactly the points these tests kill the process at."""
+    named = set()
+    for source in (ROOT / "bot").rglob("*.py"):
+        named |= set(re.findall(r"self\.fault\(\"([a-z_]+)\"\)", source.read_text()))
+    assert named == set(POINTS)
 
 
 @pytest.fixture

@@ -1,16 +1,15 @@
-"""Crash windows around CreateDeployment: a replica that died after approval (before, or after,
-calling CodeDeploy) leaves a STARTING record; the next one adopts the deployment by the request id in
-its description, or says truthfully that nothing was deployed. A timed-out CreateDeployment whose
-retry meets our own deployment adopts it instead of reporting a failure that did not happen."""
+"""Crash windows around the engine's start: a replica that died after approval (before, or after, asking
+CodeDeploy) leaves a STARTING record; the next one adopts the deployment by the request id CodeDeploy
+keeps for it, or says truthfully that nothing was deployed. A CreateDeployment whose answer was lost
+after it took effect, and whose retry meets our own deployment, is adopted instead of reported failed."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from bot.app import Runtime
-from bot.domain.lifecycle import transition
+from bot.domain.changes import Approved, Registered
 from bot.domain.models import Deployment, State
-from bot.keys import marker
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import Sandbox
 from sandbox.slack.workspace import Message
@@ -26,21 +25,20 @@ async def pending_request(sandbox: Sandbox, bot: Runtime) -> tuple[Deployment, M
     return record, root
 
 
-async def strand(bot: Runtime, record: Deployment) -> None:
+async def strand(bot: Runtime, record: Deployment) -> Deployment:
     """Record the approval as a replica would that then died before recording anything more."""
-    old = bot.deployer.now() - timedelta(minutes=10)
-    await bot.store.save(transition(record, State.STARTING, old, approver="U0BOB", approved_at=old))
+    old = bot.clock() - timedelta(minutes=10)
+    return await bot.store.save(Approved(approver="U0BOB", approvals=["U0BOB"], approved_at=old).apply(record, old))
 
 
 async def test_died_after_create_deployment_is_adopted(sandbox: Sandbox, bot: Runtime) -> None:
     record, root = await pending_request(sandbox, bot)
     app = bot.catalog.get("web1")
     assert app is not None
-    service = await bot.aws.service_state(app.cluster, app.service, app.container)
-    td = await bot.aws.register_image(service.task_definition_arn, app.container, record.image.pinned)
-    dep = await bot.aws.create_deployment(
-        app.codedeploy_application, app.deployment_group, service, td, f"{marker(record.id)} web1 v1.2.3"
-    )
+    revision = await bot.engine.register(app, record.image)
+    registered = Registered(task_definition_arn=revision.task_definition, previous_task_definition=revision.previous)
+    record = await bot.store.save(registered.apply(record, record.updated_at))
+    dep = (await bot.engine.start(app, record)).deployment_id
     await strand(bot, record)  # the deployment exists before any watcher can look for it
     await bot.watcher.tick()
     await wait_thread(sandbox, root, dep)
@@ -62,19 +60,17 @@ async def test_died_before_create_deployment_says_nothing_was_deployed(sandbox: 
     assert again.ts != root.ts
 
 
-async def test_timed_out_create_deployment_is_adopted_not_reported_failed(sandbox: Sandbox, bot: Runtime) -> None:
+async def test_a_create_deployment_whose_answer_was_lost_is_adopted_not_reported_failed(
+    sandbox: Sandbox, bot: Runtime
+) -> None:
     root = await request_and_wait_root(sandbox)
-    original = bot.aws.create_deployment
-
-    async def create_then_time_out(*args: object, **kwargs: object) -> str:
-        await original(*args, **kwargs)  # type: ignore[arg-type]
-        from bot.domain.errors import UpstreamError
-
-        raise UpstreamError("AWS could not be reached: Read timeout on endpoint URL")
-
-    bot.aws.create_deployment = create_then_time_out  # type: ignore[method-assign]
+    CONTROL.lost_answers["CreateDeployment"] = 1  # it deploys, but the answer never arrives; the retry is refused
     await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
-    await wait_thread(sandbox, root, "created with")
-    assert [op for _, op in CONTROL.calls if op == "CreateDeployment"] == ["CreateDeployment"]
+    created = await wait_thread(sandbox, root, "created with")
+    calls = [op for _, op in CONTROL.calls if op == "CreateDeployment"]
+    assert len(calls) >= 2  # botocore retried, and the retry met our own deployment
+    cd = sandbox.aws.client("codedeploy")
+    ids = cd.list_deployments(applicationName="AppECS-apps-web1", deploymentGroupName="DgpECS-apps-web1")["deployments"]
+    assert len(ids) == 1 and ids[0] in created  # the one that was made is the one the thread follows
     advance(3)
     await wait_thread(sandbox, root, "CodeDeploy started")

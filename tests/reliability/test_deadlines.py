@@ -1,5 +1,5 @@
-"""Deadlines by deploybot's clock (a fake one here) against the sandbox's CodeDeploy: a Ready wait about
-to run out is announced, and a deployment past its deadline (the group's waits plus 10 minutes, as
+"""Deadlines by deploybot's clock (a fake one here) against the sandbox's CodeDeploy: a gate's wait about
+to run out is announced, and a deployment past its deadline (the plan's waits plus 10 minutes, as
 `aws ecs deploy` computes it) is stopped with a rollback and reported."""
 
 from __future__ import annotations
@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.aws.gateway import AwsGateway
-from bot.catalog import load_catalog
-from bot.deployer import Deployer
+from bot.app import Ports, Tuning, compose
+from bot.aws.calls import Clients
+from bot.aws.codedeploy.engine import CodeDeployEngine
+from bot.aws.ecr import EcrRegistry
 from bot.domain.lifecycle import Action, deadline
-from bot.domain.models import Phase, State
-from bot.notifier import Notifier
-from bot.outbox import Outbox
-from bot.slack.gateway import SlackGateway
+from bot.domain.models import State
+from bot.domain.progress import Phase
+from bot.runtime.config import load_catalog
+from bot.runtime.tasks import TaskSupervisor
+from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
-from bot.watcher import Watcher
 from sandbox.runner import CATALOG, Sandbox
 from tests.e2e.helpers import advance
 
@@ -43,19 +44,19 @@ async def test_ready_wait_warning_then_deadline_stop(
     for name, value in sandbox.aws.env().items():
         monkeypatch.setenv(name, value)
     clock, store = Clock(), SqliteStore(str(tmp_path / "d.db"))
-    slack = SlackGateway(sandbox.slack.ws.bot_token, sandbox.slack.api_url)
-    await slack.identify()
-    aws = AwsGateway("us-east-1", sandbox.aws.endpoint)
+    chat = SlackChat(sandbox.slack.ws.bot_token, sandbox.slack.api_url)
+    await chat.identify()
+    clients = Clients("us-east-1", sandbox.aws.endpoint)
     catalog = load_catalog(CATALOG)
-    notifier = Notifier(slack, "us-east-1", Outbox(store, slack, "one", clock))
-    deployer = Deployer(catalog, store, aws, aws, notifier, clock=clock)
-    watcher = Watcher(catalog, store, aws, notifier, 10, clock)
+    ports = Ports(store, chat, CodeDeployEngine(clients), EcrRegistry(clients), clock)
+    parts = compose(catalog, ports, Tuning(), TaskSupervisor())
+    requests, clicks, watcher = parts.services.requests, parts.services.clicks, parts.watcher
     web1 = catalog.get("web1")  # canary behind a 60-minute Ready gate, 5-minute termination wait
     assert web1 is not None
     hook = sandbox.slack.new_hook("C0DEPLOYS", "U0ALICE", None, "commands")
-    record = await deployer.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook, "C0DEPLOYS")
+    record = await requests.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook, "C0DEPLOYS")
     assert record is not None
-    await deployer.click(Action.APPROVE, record.id, "U0BOB", "T0SANDBOX", "C0DEPLOYS")
+    await clicks.click(Action.APPROVE, record.id, "U0BOB", "T0SANDBOX", "C0DEPLOYS")
     started = await store.get(record.id)
     assert started is not None and started.deadline_at == clock.now + timedelta(minutes=75)
 
@@ -63,7 +64,7 @@ async def test_ready_wait_warning_then_deadline_stop(
     advance(60)
     await watcher.tick()
     ready = await store.get(record.id)
-    assert ready is not None and ready.phase is Phase.READY and ready.ready_at == clock.now
+    assert ready is not None and ready.phase is Phase.GATED and ready.gate_opened_at == clock.now
     root = sandbox.slack.ws.find("C0DEPLOYS", ready.message_ts or "")
 
     def thread() -> list[str]:

@@ -6,18 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.catalog import load_catalog
-from bot.deployer import Deployer
 from bot.domain.lifecycle import Action
 from bot.domain.models import State
-from bot.notifier import Notifier
-from bot.outbox import Outbox
-from bot.slack.gateway import SlackGateway
+from bot.runtime.config import load_catalog
+from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
-from bot.watcher import Watcher
 from sandbox.runner import CATALOG
 from sandbox.slack.server import LocalSlack
-from tests.fakes import FakeAws
+from tests.conftest import composed
+from tests.fakes import FakeEngine
 
 
 class Clock:
@@ -29,20 +26,19 @@ class Clock:
 
 
 async def test_an_unapproved_request_expires_and_frees_its_app(slack: LocalSlack, tmp_path: Path) -> None:
-    clock, store, aws = Clock(), SqliteStore(str(tmp_path / "e.db")), FakeAws()
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    await gateway.identify()
+    clock, store, engine = Clock(), SqliteStore(str(tmp_path / "e.db")), FakeEngine()
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
     catalog = load_catalog(CATALOG)
-    notifier = Notifier(gateway, "us-east-1", Outbox(store, gateway, "one", clock))
-    deployer = Deployer(catalog, store, aws, aws, notifier, clock=clock, approval_timeout=timedelta(hours=2))
-    watcher = Watcher(catalog, store, aws, notifier, 10, clock)
+    parts = composed(catalog, store, chat, engine, clock, approval_timeout=timedelta(hours=2))
+    requests, clicks, watcher = parts.services.requests, parts.services.clicks, parts.watcher
     web1 = catalog.get("web1")
     assert web1 is not None
 
     def hook() -> str:
         return slack.new_hook("C0DEPLOYS", "U0ALICE", None, "commands")
 
-    record = await deployer.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook(), "C0DEPLOYS")
+    record = await requests.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook(), "C0DEPLOYS")
     assert record is not None
     root = slack.ws.find("C0DEPLOYS", record.message_ts or "")
     assert "(expires 14:00 UTC)" in str(root.blocks)
@@ -61,10 +57,10 @@ async def test_an_unapproved_request_expires_and_frees_its_app(slack: LocalSlack
     assert "Expired" in str(root.blocks) and "deploy_approve" not in str(root.blocks)
     assert "expired" in [e.action for e in await store.audit_log(record.id)]
 
-    await deployer.click(Action.APPROVE, record.id, "U0BOB", "T0SANDBOX", "C0DEPLOYS")
+    await clicks.click(Action.APPROVE, record.id, "U0BOB", "T0SANDBOX", "C0DEPLOYS")
     assert "expired without an approval" in slack.ephemerals("U0BOB")[-1]
-    assert aws.created == []
-    again = await deployer.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook(), "C0DEPLOYS")
+    assert engine.started == []
+    again = await requests.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook(), "C0DEPLOYS")
     assert again is not None and again.state is State.PENDING_APPROVAL  # the app is free again
     await watcher.tick()
     assert await store.in_flight() == [await store.get(again.id)]  # only the new one is still watched

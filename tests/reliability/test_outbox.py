@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.domain.models import Deployment, Image, Outgoing, SendClaim
-from bot.notifier import reply
-from bot.outbox import Outbox
-from bot.slack.gateway import SlackGateway
+from bot.domain.ports import Mark
+from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
+from bot.usecases.outbox import Outbox
+from bot.usecases.telling import reply
 from sandbox.slack.server import LocalSlack
 
 
@@ -23,8 +24,8 @@ class Clock:
         return self.now
 
 
-async def new_record(store: SqliteStore, slack: LocalSlack, gateway: SlackGateway, clock: Clock) -> Deployment:
-    root = await gateway.post("C0DEPLOYS", "Deploy web1 v1.2.3")
+async def new_record(store: SqliteStore, slack: LocalSlack, chat: SlackChat, clock: Clock) -> Deployment:
+    root = await chat.post("C0DEPLOYS", "Deploy web1 v1.2.3")
     record = Deployment(
         id="r-outbox0001",
         app="web1",
@@ -50,9 +51,9 @@ def replies(slack: LocalSlack, record: Deployment) -> list[str]:
 
 async def test_two_senders_post_each_message_once_in_order(slack: LocalSlack, tmp_path: Path) -> None:
     store, clock = SqliteStore(str(tmp_path / "o.db")), Clock()
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    record = await new_record(store, slack, gateway, clock)
-    senders = [Outbox(store, gateway, f"replica-{i}", clock) for i in range(2)]
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    record = await new_record(store, slack, chat, clock)
+    senders = [Outbox(store, chat, f"replica-{i}", clock) for i in range(2)]
 
     async def produce() -> None:
         for n in range(30):
@@ -75,15 +76,16 @@ async def test_two_senders_post_each_message_once_in_order(slack: LocalSlack, tm
 
 async def test_a_dead_senders_claim_is_waited_out_then_slack_is_asked(slack: LocalSlack, tmp_path: Path) -> None:
     store, clock = SqliteStore(str(tmp_path / "o.db")), Clock()
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    record = await new_record(store, slack, gateway, clock)
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    record = await new_record(store, slack, chat, clock)
     record = await store.save(record.queue(reply("first"), reply("second"), reply("third")))
     # A sender claimed all three, posted the first, and died before it could record that.
-    await gateway.post("C0DEPLOYS", "first", thread_ts=record.message_ts, mark=(record.id, record.outbox[0].seq))
+    first = record.outbox[0].seq
+    await chat.reply("C0DEPLOYS", record.message_ts or "", "first", mark=Mark(record.id, first, first))
     claim = SendClaim(owner="dead", until=clock() + timedelta(seconds=30), upto=record.outbox[-1].seq)
     await store.save(record.model_copy(update={"sending": claim}))
 
-    survivor = Outbox(store, gateway, "survivor", clock)
+    survivor = Outbox(store, chat, "survivor", clock)
     assert await survivor.flush(record.id) is False  # the claim still holds: nothing is posted
     assert replies(slack, record) == ["first"]
 
@@ -96,19 +98,20 @@ async def test_a_dead_senders_claim_is_waited_out_then_slack_is_asked(slack: Loc
 
 async def test_alerts_in_another_channel_are_checked_there(slack: LocalSlack, tmp_path: Path) -> None:
     store, clock = SqliteStore(str(tmp_path / "o.db")), Clock()
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    record = await new_record(store, slack, gateway, clock)
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    record = await new_record(store, slack, chat, clock)
     alert = Outgoing(text="web1 failed", channel="C0ALERTS")
     record = await store.save(record.queue(reply("failed"), alert))
     for message in record.outbox:  # both arrived; the sender died before recording either
-        thread = None if message.channel else record.message_ts
-        await gateway.post(
-            message.channel or "C0DEPLOYS", message.text, thread_ts=thread, mark=(record.id, message.seq)
-        )
+        mark = Mark(record.id, message.seq, message.seq)
+        if message.channel:
+            await chat.post(message.channel, message.text, mark=mark)
+        else:
+            await chat.reply("C0DEPLOYS", record.message_ts or "", message.text, mark=mark)
     claim = SendClaim(owner="dead", until=clock(), upto=record.outbox[-1].seq)
     await store.save(record.model_copy(update={"sending": claim}))
 
-    assert await Outbox(store, gateway, "survivor", clock).flush(record.id) is True
+    assert await Outbox(store, chat, "survivor", clock).flush(record.id) is True
     assert replies(slack, record) == ["failed"]
     assert [m.text for m in slack.messages("C0ALERTS")] == ["web1 failed"]
     store.close()
@@ -116,12 +119,12 @@ async def test_alerts_in_another_channel_are_checked_there(slack: LocalSlack, tm
 
 async def test_slack_refusing_keeps_the_messages_and_the_order(slack: LocalSlack, tmp_path: Path) -> None:
     store, clock = SqliteStore(str(tmp_path / "o.db")), Clock()
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    record = await new_record(store, slack, gateway, clock)
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    record = await new_record(store, slack, chat, clock)
     # Three posts (an alert between two replies is never joined with them).
     alert = Outgoing(text="two", channel="C0ALERTS")
     record = await store.save(record.queue(reply("one"), alert, reply("three")))
-    outbox = Outbox(store, gateway, "me", clock)
+    outbox = Outbox(store, chat, "me", clock)
     slack.faults["chat.postMessage"].extend(["ok", "fatal"])  # the second post is refused
 
     assert await outbox.flush(record.id) is False
@@ -140,14 +143,14 @@ async def test_without_history_scopes_a_dead_senders_messages_are_posted_again(
     slack: LocalSlack, tmp_path: Path
 ) -> None:
     store, clock = SqliteStore(str(tmp_path / "o.db")), Clock()
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    record = await new_record(store, slack, gateway, clock)
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    record = await new_record(store, slack, chat, clock)
     record = await store.save(record.queue(reply("only")))
     claim = SendClaim(owner="dead", until=clock(), upto=record.outbox[-1].seq)
     await store.save(record.model_copy(update={"sending": claim}))
     slack.ws.scopes -= {"channels:history", "groups:history"}
 
-    assert await Outbox(store, gateway, "survivor", clock).flush(record.id) is True
+    assert await Outbox(store, chat, "survivor", clock).flush(record.id) is True
     assert replies(slack, record) == ["only"]  # not lost; had the dead sender posted it, it would show twice
     assert [c.error for c in slack.calls("conversations.replies")] == ["missing_scope"]
     store.close()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.slack.gateway import SlackGateway
+from bot.domain.ports import Mark
+from bot.slack.chat import SlackChat
 from sandbox.runner import Sandbox
 from sandbox.slack.server import LocalSlack
 
@@ -44,8 +45,8 @@ async def test_a_deployment_under_slacks_limits_is_told_whole_without_a_429(
 
 
 async def test_joined_replies_count_as_arrived_for_every_message_they_hold(slack: LocalSlack) -> None:
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    root = await gateway.post("C0DEPLOYS", "Deploy web1 v1.2.3")
-    await gateway.post("C0DEPLOYS", "one", thread_ts=root, mark=("r-joined00001", 1))
-    await gateway.post("C0DEPLOYS", "two\nthree\nfour", thread_ts=root, mark=("r-joined00001", 2, 4))
-    assert await gateway.marked("C0DEPLOYS", "r-joined00001", thread_ts=root) == {1, 2, 3, 4}
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    root = await chat.post("C0DEPLOYS", "Deploy web1 v1.2.3")
+    await chat.reply("C0DEPLOYS", root, "one", mark=Mark("r-joined00001", 1, 1))
+    await chat.reply("C0DEPLOYS", root, "two\nthree\nfour", mark=Mark("r-joined00001", 2, 4))
+    assert await chat.marked("C0DEPLOYS", "r-joined00001", thread_ts=root) == {1, 2, 3, 4}

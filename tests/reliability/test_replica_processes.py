@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.factory import StoreSettings, init_store
+from bot.runtime.stores import StoreSettings, init_store
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import Sandbox
 from tests.e2e.helpers import advance, roots, thread_texts, wait_text, wait_thread
@@ -56,13 +56,11 @@ async def test_three_processes(sandbox: Sandbox, processes: list[Bot]) -> None:
     advance(3)
     advance(60)
     root = await sandbox.slack.wait_for(
-        lambda: (lambda m: m if "deploy_shift" in str(m.blocks) else None)(
-            sandbox.slack.ws.find(root.channel, root.ts)
-        ),
+        lambda: (lambda m: m if "deploy_gate" in str(m.blocks) else None)(sandbox.slack.ws.find(root.channel, root.ts)),
         timeout=20,
         what="Shift traffic",
     )
-    await sandbox.slack.click(root, "deploy_shift", user="U0BOB")
+    await sandbox.slack.click(root, "deploy_gate", user="U0BOB")
     await wait_thread(sandbox, root, "started shifting", timeout=20)
     advance(320)
     await wait_thread(sandbox, root, "All traffic is on green", timeout=20)

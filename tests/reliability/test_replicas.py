@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import Runtime
-from bot.catalog import load_catalog
-from bot.store.factory import StoreSettings, init_store
+from bot.runtime.config import load_catalog
+from bot.runtime.stores import StoreSettings, init_store
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import CATALOG, Sandbox
 from tests.conftest import bot_settings
@@ -85,12 +85,10 @@ async def test_three_replicas_one_request_one_deployment_every_message_once(
     advance(3)
     advance(60)
     root = await sandbox.slack.wait_for(
-        lambda: (lambda m: m if "deploy_shift" in str(m.blocks) else None)(
-            sandbox.slack.ws.find(root.channel, root.ts)
-        ),
+        lambda: (lambda m: m if "deploy_gate" in str(m.blocks) else None)(sandbox.slack.ws.find(root.channel, root.ts)),
         what="Shift traffic",
     )
-    await sandbox.slack.click(root, "deploy_shift", user="U0BOB")
+    await sandbox.slack.click(root, "deploy_gate", user="U0BOB")
     await wait_thread(sandbox, root, "started shifting")
     advance(320)  # past the 5-minute canary, inside the 5-minute termination wait
     await wait_thread(sandbox, root, "All traffic is on green")
@@ -121,7 +119,7 @@ async def test_another_replica_takes_over_when_the_watching_one_dies(
     await wait_thread(sandbox, root, "created with")
     advance(3)
     await wait_thread(sandbox, root, "CodeDeploy started")
-    watching = [r for r in two_replicas if r.watcher._held]
+    watching = [r for r in two_replicas if r.parts.leases.holding]
     assert len(watching) == 1  # exactly one replica tells this deployment's story
     dead, survivor = watching[0], next(r for r in two_replicas if r is not watching[0])
     await dead.stop(graceful=False)  # dies holding its lease
@@ -129,6 +127,6 @@ async def test_another_replica_takes_over_when_the_watching_one_dies(
 
     advance(60)
     await wait_thread(sandbox, root, "Green is up", timeout=15)  # after the 1-second lease ran out
-    assert survivor.watcher._held
+    assert survivor.parts.leases.holding
     texts = thread_texts(sandbox, root)
     assert sum("CodeDeploy started" in t for t in texts) == 1

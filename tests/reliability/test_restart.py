@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.app import Runtime
-from bot.catalog import load_catalog
+from bot.runtime.config import load_catalog
 from sandbox.runner import CATALOG, Sandbox
 from tests.conftest import bot_settings
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts, wait_text, wait_thread

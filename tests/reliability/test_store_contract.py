@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError
 from bot.domain import audit
 from bot.domain.models import Hold, State
 from bot.domain.ports import StaleRecord, Store
-from bot.store.factory import StoreSettings, init_store, open_store
+from bot.runtime.config import ConfigError
+from bot.runtime.stores import StoreSettings, init_store, open_store
 from bot.store.sqlite import SqliteStore
 from sandbox.aws.server import LocalAws
 from tests.unit.factories import record

@@ -1,6 +1,7 @@
-"""The approval matrix: who may request, approve, cancel, shift, finish and roll back, decided by the real
-Deployer and policy against the local Slack (user groups, ephemerals) and a real store. Only AWS is a
-fake of the domain's port. Every case checks the outcome, that nothing else changed, and the audit."""
+"""The approval matrix: who may request, approve, cancel, open a gate, finish, roll back, lock, unlock and
+read the audit trail, decided by the real use cases and policy against the local Slack (user groups,
+ephemerals) and a real store. Only the engine is a fake of the domain's port. Every case checks the
+outcome, that nothing else changed, and the audit."""
 
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.deployer import Deployer
+from bot.app import utcnow
+from bot.domain.catalog import Catalog
 from bot.domain.lifecycle import Action
-from bot.domain.models import Deployment, Phase, State
-from bot.keys import utcnow
-from bot.notifier import Notifier
-from bot.outbox import Outbox
-from bot.slack.gateway import SlackGateway
+from bot.domain.models import Deployment, State
+from bot.domain.progress import Gate, Phase
+from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
+from bot.usecases.services import Services
 from sandbox.slack.server import LocalSlack
-from tests.fakes import FakeAws
+from tests.conftest import composed
+from tests.fakes import FakeEngine
 
 BASE = {"cluster": "apps", "repository": "web1", "deploy_channel": "C0DEPLOYS", "container": "web1"}
 CATALOG = Catalog.model_validate(
@@ -55,18 +56,20 @@ TEAMS = {"U0EVE": "T0PARTNER"}
 class Harness:
     slack: LocalSlack
     store: SqliteStore
-    aws: FakeAws
-    deployer: Deployer
+    engine: FakeEngine
+    services: Services
+
+    def hook(self, user: str, channel: str = "C0DEPLOYS") -> str:
+        return self.slack.new_hook(channel, user if user != "U0EVE" else "U0ALICE", None, "commands")
 
     async def request(self, app: str, user: str = "U0ALICE", channel: str = "C0DEPLOYS") -> Deployment | None:
         team = TEAMS.get(user, "T0SANDBOX")
-        hook = self.slack.new_hook(channel, user if user != "U0EVE" else "U0ALICE", None, "commands")
         target = CATALOG.get(app)
         assert target is not None
-        return await self.deployer.request(target, "v1.2.3", user, team, hook, channel)
+        return await self.services.requests.request(target, "v1.2.3", user, team, self.hook(user, channel), channel)
 
     async def click(self, record: Deployment, action: Action, user: str) -> Deployment:
-        await self.deployer.click(action, record.id, user, TEAMS.get(user, "T0SANDBOX"), "C0DEPLOYS")
+        await self.services.clicks.click(action, record.id, user, TEAMS.get(user, "T0SANDBOX"), "C0DEPLOYS")
         fresh = await self.store.get(record.id)
         assert fresh is not None
         return fresh
@@ -74,22 +77,28 @@ class Harness:
     def told(self, user: str) -> list[str]:
         return self.slack.ephemerals(user)
 
+    def answered(self) -> list[str]:
+        """What the commands' response_url answers said, oldest first."""
+        return [e.text for e in self.slack.ws.ephemerals if e.source == "response_url"]
+
     async def running(self, app: str, phase: Phase) -> Deployment:
         record = await self.request(app)
         assert record is not None
         record = await self.click(record, Action.APPROVE, "U0BOB")
         assert record.state is State.IN_PROGRESS
-        return await self.store.save(record.model_copy(update={"phase": phase}))
+        # As the engine would report it: a gate to open, or a wait that can be ended early.
+        gate = Gate(id="gate-1", opens=Phase.SHIFTING) if phase is Phase.GATED else None
+        at = {"phase": phase, "gate": gate, "can_finish_early": phase is Phase.BAKING}
+        return await self.store.save(record.model_copy(update=at))
 
 
 @pytest.fixture
 async def h(slack: LocalSlack, tmp_path: Path) -> AsyncIterator[Harness]:
     store = SqliteStore(str(tmp_path / "matrix.db"))
-    gateway = SlackGateway(slack.ws.bot_token, slack.api_url)
-    await gateway.identify()
-    aws = FakeAws()
-    deployer = Deployer(CATALOG, store, aws, aws, Notifier(gateway, "us-east-1", Outbox(store, gateway, "m", utcnow)))
-    yield Harness(slack, store, aws, deployer)
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    engine = FakeEngine()
+    yield Harness(slack, store, engine, composed(CATALOG, store, chat, engine).services)
     store.close()
 
 
@@ -155,7 +164,7 @@ async def test_who_may_approve(h: Harness, app: str, clickers: list[str], state:
         record = await h.click(record, Action.APPROVE, user)
     started = state is State.STARTING
     assert record.state is (State.IN_PROGRESS if started else State.PENDING_APPROVAL)
-    assert len(h.aws.created) == (1 if started else 0)
+    assert len(h.engine.started) == (1 if started else 0)
     audited = await actions_audited(h, record)
     if refusal:
         assert refusal in h.told(clickers[-1])[-1]
@@ -168,20 +177,20 @@ async def test_who_may_approve(h: Harness, app: str, clickers: list[str], state:
         assert "*Approvals*\n1 of 2: <@U0BOB>" in fields
     if started:
         assert record.approvals == clickers and record.approver == clickers[-1]
-        assert f"approved by {','.join(clickers)}" in h.aws.descriptions[0]
+        assert h.engine.started[0].approvals == clickers  # the engine is told who approved
 
 
-# -- cancel, shift, finish, roll back ----------------------------------------------------------------
+# -- cancel, open the gate, finish, roll back -----------------------------------------------------------
 
 ACTS = [
     (Action.CANCEL, Phase.WAITING, "U0ALICE", True),  # the requester
     (Action.CANCEL, Phase.WAITING, "U0BOB", True),  # an approver
     (Action.CANCEL, Phase.WAITING, "U0CAROL", False),
     (Action.CANCEL, Phase.WAITING, "U0EVE", False),
-    (Action.SHIFT, Phase.READY, "U0BOB", True),
-    (Action.SHIFT, Phase.READY, "U0ALICE", False),  # requesters do not move traffic
-    (Action.SHIFT, Phase.READY, "U0CAROL", False),
-    (Action.SHIFT, Phase.SHIFTING, "U0BOB", False),  # not in this phase
+    (Action.OPEN_GATE, Phase.GATED, "U0BOB", True),
+    (Action.OPEN_GATE, Phase.GATED, "U0ALICE", False),  # requesters do not move traffic
+    (Action.OPEN_GATE, Phase.GATED, "U0CAROL", False),
+    (Action.OPEN_GATE, Phase.SHIFTING, "U0BOB", False),  # not in this phase
     (Action.FINISH, Phase.BAKING, "U0BOB", True),
     (Action.FINISH, Phase.BAKING, "U0CAROL", False),
     (Action.ROLLBACK, Phase.SHIFTING, "U0ALICE", True),  # the requester may pull back
@@ -200,7 +209,7 @@ async def test_who_may_act(h: Harness, action: Action, phase: Phase, user: str, 
         record = await h.running("solo", phase)
     after = await h.click(record, action, user)
     audited = await actions_audited(h, record)
-    changed = bool(h.aws.continued or h.aws.stopped) or after.state is State.CANCELLED
+    changed = h.engine.moved or after.state is State.CANCELLED
     assert changed is allowed
     if allowed:
         assert audited[-1] == ("cancelled" if action is Action.CANCEL else action.value)
@@ -215,17 +224,85 @@ async def test_finished_and_cancelled_requests_cannot_be_approved(h: Harness) ->
     assert cancelled is not None
     cancelled = await h.click(cancelled, Action.CANCEL, "U0ALICE")
     after = await h.click(cancelled, Action.APPROVE, "U0BOB")
-    assert after.state is State.CANCELLED and h.aws.created == []
+    assert after.state is State.CANCELLED and h.engine.started == []
     assert "cancelled" in h.told("U0BOB")[-1]
     done = await h.running("grouped", Phase.DONE)
     done = await h.store.save(done.model_copy(update={"state": State.SUCCEEDED}))
     again = await h.click(done, Action.APPROVE, "U0DAVE")
-    assert again.version == done.version and len(h.aws.created) == 1
+    assert again.version == done.version and len(h.engine.started) == 1
     assert "finished" in h.told("U0DAVE")[-1] and "approved by <@U0BOB>" in h.told("U0DAVE")[-1]
 
 
-@pytest.mark.parametrize("action", [Action.SHIFT, Action.FINISH, Action.ROLLBACK, Action.APPROVE])
+@pytest.mark.parametrize("action", [Action.OPEN_GATE, Action.FINISH, Action.ROLLBACK, Action.APPROVE])
 async def test_a_click_on_a_deployment_the_bot_does_not_track_calls_no_aws(h: Harness, action: Action) -> None:
-    await h.deployer.click(action, "r-0000000000", "U0BOB", "T0SANDBOX", "C0DEPLOYS")  # a forged button value
+    await h.services.clicks.click(action, "r-0000000000", "U0BOB", "T0SANDBOX", "C0DEPLOYS")  # a forged value
     assert "no record of that deployment" in h.told("U0BOB")[-1]
-    assert (h.aws.created, h.aws.continued, h.aws.stopped) == ([], [], [])
+    assert h.engine.started == [] and not h.engine.moved
+
+
+# -- lock, unlock, audit trail ------------------------------------------------------------------------
+
+# With no `requesters` list everyone in the workspace is a requester: locking and the audit trail are
+# for approvers and requesters, never for another workspace.
+ASKS = [
+    ("solo", "U0ALICE", True),
+    ("solo", "U0CAROL", True),
+    ("solo", "U0EVE", False),
+    ("restricted", "U0ALICE", True),  # a requester
+    ("restricted", "U0DAVE", True),  # a requester through the user group
+    ("restricted", "U0BOB", True),  # an approver
+    ("restricted", "U0CAROL", False),
+]
+
+
+@pytest.mark.parametrize(("app", "user", "allowed"), ASKS)
+async def test_who_may_lock(h: Harness, app: str, user: str, allowed: bool) -> None:
+    target = CATALOG.get(app)
+    assert target is not None
+    await h.services.holds.lock(target, user, TEAMS.get(user, "T0SANDBOX"), "db migration", h.hook(user))
+    hold = await h.store.get_hold(target.key)
+    assert (hold is not None) is allowed
+    audited = [e.action for e in await h.store.audit_for_app(app, 5)]
+    if allowed:
+        assert hold is not None and hold.user == user and hold.reason == "db migration"
+        assert audited == ["locked"] and h.answered()[-1].startswith(f"Locked `{app}`")
+    else:
+        assert audited == [] and f"Only approvers and requesters of `{app}` can lock it" in h.answered()[-1]
+
+
+@pytest.mark.parametrize(("app", "user", "allowed"), ASKS)
+async def test_who_may_read_the_audit_trail(h: Harness, app: str, user: str, allowed: bool) -> None:
+    target = CATALOG.get(app)
+    assert target is not None
+    await h.request(app)  # something to read: the request's entry
+    await h.services.reports.audit(target, user, TEAMS.get(user, "T0SANDBOX"), h.hook(user))
+    answer = h.answered()[-1]
+    if allowed:
+        assert f"Audit trail of `{app}`" in answer and "*requested*" in answer
+    else:
+        assert f"Only approvers and requesters of `{app}` can read its audit trail" in answer
+        assert "requested" not in answer
+
+
+UNLOCKS = [
+    ("U0ALICE", True),  # who locked it
+    ("U0BOB", True),  # an approver
+    ("U0DAVE", False),  # a requester, not an approver
+    ("U0CAROL", False),
+    ("U0EVE", False),
+]
+
+
+@pytest.mark.parametrize(("user", "allowed"), UNLOCKS)
+async def test_who_may_unlock(h: Harness, user: str, allowed: bool) -> None:
+    target = CATALOG.get("restricted")
+    assert target is not None
+    await h.services.holds.lock(target, "U0ALICE", "T0SANDBOX", "", h.hook("U0ALICE"))
+    await h.services.holds.unlock(target, user, TEAMS.get(user, "T0SANDBOX"), h.hook(user))
+    hold = await h.store.get_hold(target.key)
+    audited = [e.action for e in await h.store.audit_for_app("restricted", 5)]
+    if allowed:
+        assert hold is None and audited == ["unlocked", "locked"]
+    else:
+        assert hold is not None and audited == ["locked"]
+        assert "Only the person who locked `restricted` or one of its approvers can unlock it" in h.answered()[-1]

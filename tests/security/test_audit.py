@@ -33,9 +33,9 @@ async def test_audit_trail_in_slack_and_exported(sandbox: Sandbox, bot: Runtime,
     assert any("<@U0ALICE> · *refused:deploy_approve*" in line for line in lines)
     assert "<@U0ALICE> · *requested*" in lines[-1]
 
-    await sandbox.slack.slash("audit web2", user="U0CAROL")  # not an approver or requester of web2
+    await sandbox.slack.slash("audit web2", user="U0EVE")  # from a partner workspace: no requester of web2
     await sandbox.slack.wait_for(
-        lambda: [t for t in sandbox.slack.ephemerals("U0CAROL") if "Only approvers and requesters" in t],
+        lambda: [t for t in sandbox.slack.ephemerals("U0EVE") if "Only approvers and requesters" in t],
         what="refusal",
     )
 

@@ -12,8 +12,8 @@ import pytest
 import structlog
 
 from bot.app import Runtime
-from bot.catalog import load_catalog
-from bot.logging import configure
+from bot.runtime.config import load_catalog
+from bot.runtime.logging import configure
 from sandbox.runner import CATALOG, Sandbox
 from tests.conftest import bot_settings
 from tests.e2e.helpers import advance, request_and_wait_root, wait_thread
@@ -51,7 +51,7 @@ async def test_no_secret_reaches_any_log_line(
         advance(3)
         advance(60)
         root = await sandbox.slack.wait_for(
-            lambda: (lambda m: m if "deploy_shift" in str(m.blocks) else None)(
+            lambda: (lambda m: m if "deploy_gate" in str(m.blocks) else None)(
                 sandbox.slack.ws.find(root.channel, root.ts)
             ),
             what="Shift traffic",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
-from bot.config import ConfigError
+from bot.aws.codedeploy.engine import names
+from bot.runtime.config import ConfigError, load_catalog
 from sandbox.runner import CATALOG
 
 
@@ -62,7 +62,8 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_defaults_follow_aws_ecs_deploy() -> None:
     web2 = load_catalog(CATALOG).get("web2")
     assert web2 is not None
-    assert (web2.codedeploy_application, web2.deployment_group) == ("AppECS-apps-web2", "DgpECS-apps-web2")
+    assert (web2.codedeploy_application, web2.deployment_group) == (None, None)  # the CodeDeploy engine's default:
+    assert names(web2) == ("AppECS-apps-web2", "DgpECS-apps-web2")
     assert web2.container == "web2" and web2.version_pattern == r"^v[0-9a-zA-Z._-]+$"
 
 

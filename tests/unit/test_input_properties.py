@@ -8,9 +8,10 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.catalog import DEFAULT_VERSION_PATTERN, load_catalog
+from bot.domain.catalog import DEFAULT_VERSION_PATTERN
 from bot.domain.errors import DeployError
 from bot.domain.lifecycle import MAX_VERSION_LENGTH, check_version
+from bot.runtime.config import load_catalog
 from handlers.commands import parse, tokens
 from sandbox.runner import CATALOG
 

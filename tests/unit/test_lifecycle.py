@@ -1,4 +1,5 @@
-"""The state machine: phases from CodeDeploy readings, buttons per phase, checked transitions."""
+"""The state machine in deploybot's own words: buttons per phase, checked moves between states, and what a
+reading of the engine changes (each milestone told once, a rollback followed to its end)."""
 
 from __future__ import annotations
 
@@ -6,70 +7,152 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.catalog import DEFAULT_VERSION_PATTERN
+from bot.domain.catalog import DEFAULT_VERSION_PATTERN
+from bot.domain.changes import Approved, Cancelled
 from bot.domain.errors import BadVersion, Conflict
-from bot.domain.lifecycle import Action, actions_for, check_version, observe, phase_of, transition
-from bot.domain.models import EventView, Phase, Snapshot, State
+from bot.domain.lifecycle import Action, MilestoneKind, actions_for, check_version, explain_state, observe
+from bot.domain.models import State
+from bot.domain.progress import Gate, Phase, Progress, Result, Step, StepStatus
 
 from .factories import NOW, record
 
-
-def snap(status: str, target: str | None = "InProgress", running: str | None = None, **kw: object) -> Snapshot:
-    events = [EventView(name=running, status="InProgress")] if running else []
-    return Snapshot(deployment_id="d-1", status=status, target_status=target, events=events, **kw)  # type: ignore[arg-type]
+GATE = Gate(id="g", opens=Phase.SHIFTING)
 
 
-@pytest.mark.parametrize(
-    ("reading", "phase"),
-    [
-        (snap("Created", None), Phase.WAITING),
-        (snap("InProgress", running="Install"), Phase.PROVISIONING),
-        (snap("Ready", "Ready"), Phase.READY),
-        (snap("InProgress", running="AllowTraffic"), Phase.SHIFTING),
-        (snap("InProgress", "Succeeded"), Phase.BAKING),
-        (snap("Baking", running="Install"), Phase.PROVISIONING),
-        (snap("Succeeded", "Succeeded"), Phase.DONE),
-    ],
-)
-def test_phase_of(reading: Snapshot, phase: Phase) -> None:
-    assert phase_of(reading) is phase
+def reading(phase: Phase, **kw: object) -> Progress:
+    return Progress(deployment_id="d-1", phase=phase, began=phase is not Phase.WAITING, **kw)  # type: ignore[arg-type]
 
 
 def test_buttons_per_phase() -> None:
+    """Each phase offers what makes sense there; a gate or an early finish only when the engine offers one."""
     assert actions_for(record()) == [Action.APPROVE, Action.CANCEL]
-    assert actions_for(record(state=State.IN_PROGRESS, phase=Phase.READY)) == [Action.SHIFT, Action.ROLLBACK]
-    assert actions_for(record(state=State.IN_PROGRESS, phase=Phase.BAKING)) == [Action.FINISH, Action.ROLLBACK]
+    gated = record(state=State.IN_PROGRESS, phase=Phase.GATED, gate=GATE)
+    assert actions_for(gated) == [Action.OPEN_GATE, Action.ROLLBACK]
+    assert actions_for(record(state=State.IN_PROGRESS, phase=Phase.GATED)) == [Action.ROLLBACK]  # no gate known
+    baking = record(state=State.IN_PROGRESS, phase=Phase.BAKING, can_finish_early=True)
+    assert actions_for(baking) == [Action.FINISH, Action.ROLLBACK]
+    assert actions_for(record(state=State.IN_PROGRESS, phase=Phase.BAKING)) == [Action.ROLLBACK]
     assert actions_for(record(state=State.IN_PROGRESS, phase=Phase.SHIFTING)) == [Action.ROLLBACK]
+    assert actions_for(record(state=State.ROLLING_BACK, phase=Phase.ROLLING_BACK)) == []
     assert actions_for(record(state=State.SUCCEEDED)) == []
 
 
-def test_transitions_are_checked() -> None:
+def test_changes_move_only_where_the_state_machine_allows() -> None:
+    """A typed change to another state is checked against the state machine."""
     with pytest.raises(Conflict):
-        transition(record(state=State.CANCELLED), State.STARTING, NOW)
-    started = transition(record(), State.STARTING, NOW, approver="U0BOB")
+        Approved(approver="U0BOB", approvals=["U0BOB"], approved_at=NOW).apply(record(state=State.CANCELLED), NOW)
+    started = Approved(approver="U0BOB", approvals=["U0BOB"], approved_at=NOW).apply(record(), NOW)
     assert started.state is State.STARTING and started.approver == "U0BOB"
+    with pytest.raises(Conflict, match="finished successfully"):
+        Cancelled(cancelled_by="U0BOB").apply(
+            record(state=State.SUCCEEDED), NOW, explain_state(record(state=State.SUCCEEDED))
+        )
+
+
+def test_a_change_names_only_fields_of_the_record() -> None:
+    """A misspelt field cannot be set: the change class itself is refused when it is defined."""
+    from bot.domain.changes import Change
+
+    with pytest.raises(TypeError, match="not a field of Deployment"):
+
+        class Misspelt(Change):
+            approvr: str
+
+    with pytest.raises(TypeError, match=r"Deployment\.traffic"):
+
+        class Mistyped(Change):
+            traffic: str
 
 
 def test_observe_reports_milestones_once() -> None:
-    rec = record(state=State.IN_PROGRESS, cd_status="Created")
-    first = observe(rec, snap("Ready", "Ready"), NOW)
-    assert [m.kind.value for m in first.milestones] == ["started", "ready"]
-    again = observe(first.record, snap("Ready", "Ready"), NOW)
-    assert not again.changed
+    """The start and the gate are told once; the same reading again changes nothing."""
+    rec = record(state=State.IN_PROGRESS)
+    first = observe(rec, reading(Phase.GATED, gate=GATE), NOW)
+    assert [m.kind for m in first.milestones] == [MilestoneKind.STARTED, MilestoneKind.GATED]
+    assert first.change is not None
+    after = first.change.apply(rec, NOW)
+    assert after.phase is Phase.GATED and after.gate == GATE and after.gate_opened_at == NOW
+    again = observe(after, reading(Phase.GATED, gate=GATE), NOW)
+    assert again.change is None and again.milestones == []
 
 
-def test_failure_with_rollback_then_final() -> None:
-    rec = record(state=State.IN_PROGRESS, cd_status="InProgress")
+def test_steps_and_traffic_are_told_as_they_change() -> None:
+    rec = record(state=State.IN_PROGRESS, began=True)
+    steps = [Step(name="Install", status=StepStatus.SUCCEEDED), Step(name="AllowTraffic", status=StepStatus.RUNNING)]
+    seen = observe(rec, reading(Phase.SHIFTING, steps=steps, traffic=10.0), NOW)
+    assert [(m.kind, m.step.name if m.step else m.traffic) for m in seen.milestones] == [
+        (MilestoneKind.STEP, "Install"),
+        (MilestoneKind.TRAFFIC, 10.0),
+    ]
+    assert seen.change is not None
+    after = seen.change.apply(rec, NOW)
+    assert after.steps == {"Install": StepStatus.SUCCEEDED, "AllowTraffic": StepStatus.RUNNING}
+    assert after.traffic == 10.0
+    unread = observe(after, reading(Phase.SHIFTING, traffic=None), NOW)  # traffic not read this time: kept
+    assert unread.change is None
+
+
+def test_a_failure_rolled_back_by_a_deployment_of_its_own_ends_when_the_rollback_does() -> None:
+    """The verdict is taken at the failure; the rollback's end finishes the record (traffic back to 0)."""
+    rec = record(state=State.IN_PROGRESS, began=True, traffic=40.0)
     failed = observe(
         rec,
-        snap(
-            "Failed", "Failed", error_code="HOOK_EXECUTION_FAILURE", error_message="boom", rollback_deployment_id="d-2"
-        ),
+        reading(Phase.ROLLING_BACK, result=Result.FAILED, error_code="HOOK", error_message="boom", rollback_id="d-2"),
         NOW,
     )
-    assert failed.record.state is State.ROLLING_BACK and failed.record.tracked_deployment == "d-2"
-    done = observe(failed.record, snap("Succeeded", "Succeeded", complete_time=NOW), NOW)
-    assert done.record.state is State.FAILED and done.record.green_weight == 0.0
+    assert [m.kind for m in failed.milestones] == [MilestoneKind.ROLLING_BACK]
+    assert failed.change is not None
+    rolling = failed.change.apply(rec, NOW)
+    assert rolling.state is State.ROLLING_BACK and rolling.tracked_deployment == "d-2"
+    assert rolling.ends_as is State.FAILED and rolling.error_message == "boom"
+    done = observe(rolling, Progress(deployment_id="d-2", phase=Phase.DONE, finished_at=NOW), NOW)
+    assert done.change is not None
+    final = done.change.apply(rolling, NOW)
+    assert final.state is State.FAILED and final.traffic == 0.0 and final.rolled_back
+    assert [m.kind for m in done.milestones] == [MilestoneKind.FINISHED]
+
+
+def test_a_stop_that_rolls_back_in_place_ends_stopped_and_a_failed_rollback_keeps_its_reason() -> None:
+    rec = record(state=State.IN_PROGRESS, began=True, traffic=100.0)
+    stopping = observe(rec, reading(Phase.ROLLING_BACK, result=Result.STOPPED, error_code="MANUAL"), NOW)
+    assert stopping.change is not None
+    rolling = stopping.change.apply(rec, NOW)
+    assert rolling.ends_as is State.STOPPED and rolling.rollback_deployment_id is None
+    broken = Progress(deployment_id="d-1", phase=Phase.DONE, rollback_error="Failed: no capacity")
+    end = observe(rolling, broken, NOW)
+    assert end.change is not None
+    final = end.change.apply(rolling, NOW)
+    assert final.state is State.STOPPED and final.traffic == 100.0 and final.rollback_error == "Failed: no capacity"
+
+
+def test_a_success_finishes_at_once() -> None:
+    rec = record(state=State.IN_PROGRESS, began=True)
+    done = observe(rec, reading(Phase.DONE, result=Result.SUCCEEDED, traffic=100.0, finished_at=NOW), NOW)
+    assert done.change is not None
+    final = done.change.apply(rec, NOW)
+    assert final.state is State.SUCCEEDED and final.finished_at == NOW and final.traffic == 100.0
+    assert [m.kind for m in done.milestones] == [MilestoneKind.FINISHED]  # no traffic step at the end
+
+
+def test_records_saved_before_the_engine_port_still_load() -> None:
+    """A record an earlier deploybot saved (CodeDeploy's field names) loads into today's fields."""
+    old = record().model_dump(mode="json")
+    for new in ("strategy", "traffic", "steps", "began", "gate_opened_at", "engine_started_at"):
+        old.pop(new)
+    old.update(
+        state="in_progress",
+        phase="ready",
+        config_name="CodeDeployDefault.ECSCanary10Percent5Minutes",
+        wait_minutes=60.0,
+        green_weight=10.0,
+        cd_status="Ready",
+        events={"Install": "Succeeded", "AllowTraffic": "InProgress"},
+        ready_at=NOW.isoformat(),
+    )
+    loaded = type(record()).model_validate(old)
+    assert loaded.phase is Phase.GATED and loaded.began and loaded.traffic == 10.0
+    assert loaded.strategy == "CodeDeployDefault.ECSCanary10Percent5Minutes" and loaded.gate_minutes == 60.0
+    assert loaded.steps == {"Install": StepStatus.SUCCEEDED} and loaded.gate_opened_at == NOW
 
 
 @pytest.mark.parametrize("version", ["v1.2.3", "v1", "v2.0.0-rc.1", "v1_2"])
@@ -94,8 +177,6 @@ def test_any_accepted_version_is_safe(text: str) -> None:
 
 
 def test_a_late_approval_is_told_who_approved() -> None:
-    from bot.domain.lifecycle import explain_state
-
     for state, phase in ((State.STARTING, Phase.WAITING), (State.IN_PROGRESS, Phase.SHIFTING)):
         text = explain_state(record(state=state, phase=phase, approver="U0BOB"))
         assert "already approved by <@U0BOB>" in text, text

@@ -4,9 +4,9 @@ replies joined into fewer messages without changing their order."""
 from __future__ import annotations
 
 from bot.domain.models import Outgoing
-from bot.notifier import reply
-from bot.outbox import JOIN_LIMIT, _batches
 from bot.slack.pacing import Pacer, Window
+from bot.usecases.outbox import JOIN_LIMIT, _batches
+from bot.usecases.telling import reply
 
 
 class Clock:

@@ -9,8 +9,10 @@ from contextlib import redirect_stderr
 import structlog
 
 from bot.domain.models import State
-from bot.logging import configure
-from bot.slack.render import esc, root_blocks
+from bot.render.root import root_blocks
+from bot.render.text import esc
+from bot.runtime.logging import configure
+from bot.slack.chat import checked
 from sandbox.slack.workspace import validate_blocks
 
 from .factories import NOW, record
@@ -22,8 +24,9 @@ def test_escape_stops_injection() -> None:
 
 def test_long_aws_error_is_cut_to_fit() -> None:
     rec = record(state=State.FAILED, error_message="<!here> " + "x" * 10_000)
-    blocks = [b.to_dict() for b in root_blocks(rec, "us-east-1", NOW)]
+    blocks = root_blocks(rec, NOW)
     assert validate_blocks(blocks) == blocks  # the sandbox's strict checks pass
+    assert checked(blocks) == blocks  # and slack_sdk's models take them as they are
     text = json.dumps(blocks)
     assert "<!here>" not in text and "(cut)" in text
 
@@ -46,24 +49,24 @@ def test_secrets_are_redacted_from_logs() -> None:
     configure("console")
 
 
-def test_elapsed_uses_the_bots_clock_and_took_uses_codedeploys() -> None:
+def test_elapsed_uses_the_bots_clock_and_took_uses_the_engines() -> None:
     from datetime import timedelta
 
-    from bot.domain.models import Phase
+    from bot.domain.progress import Phase
 
     # The sandbox clock may run ahead of the bot's (the demo's speed factor): never mix the two.
     running = record(
         state=State.IN_PROGRESS,
         phase=Phase.SHIFTING,
         started_at=NOW - timedelta(minutes=3),
-        cd_created=NOW + timedelta(hours=5),
+        engine_started_at=NOW + timedelta(hours=5),
     )
-    assert "Elapsed: 3 min" in json.dumps([b.to_dict() for b in root_blocks(running, "us-east-1", NOW)])
+    assert "Elapsed: 3 min" in json.dumps(root_blocks(running, NOW))
     done = running.model_copy(
         update={
             "state": State.SUCCEEDED,
             "finished_at": NOW,
-            "cd_completed": NOW + timedelta(hours=5, minutes=7, seconds=12),
+            "engine_finished_at": NOW + timedelta(hours=5, minutes=7, seconds=12),
         }
     )
-    assert "Took: 7m 12s" in json.dumps([b.to_dict() for b in root_blocks(done, "us-east-1", NOW)])
+    assert "Took: 7m 12s" in json.dumps(root_blocks(done, NOW))

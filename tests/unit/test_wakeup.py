@@ -8,8 +8,8 @@ import json
 
 from bot.aws.events_queue import parse
 from bot.domain.errors import UpstreamError
-from bot.domain.models import DeploymentEvent
-from bot.wakeup import Wakeup
+from bot.domain.progress import DeploymentEvent
+from bot.watch.wakeup import Wakeup
 
 # The shape EventBridge delivers (aws_lambda_events' fixture), minus `account` as moto's SQS target sends it.
 EVENT = {
@@ -34,7 +34,7 @@ EVENT = {
 def test_a_state_change_event_names_its_deployment_and_group() -> None:
     event = parse(json.dumps(EVENT))
     assert event == DeploymentEvent(
-        deployment_id="d-123456789", state="SUCCESS", application="AppECS-apps-web2", group="DgpECS-apps-web2"
+        deployment_id="d-123456789", state="SUCCESS", scope="AppECS-apps-web2/DgpECS-apps-web2"
     )
 
 
@@ -78,7 +78,7 @@ async def test_events_wake_the_watcher_and_an_unreadable_queue_is_retried(monkey
     async def no_wait(seconds: float) -> None:
         slept.append(seconds)
 
-    event = DeploymentEvent(deployment_id="d-1", state="START", application="a", group="g")
+    event = DeploymentEvent(deployment_id="d-1", state="START", scope="a/g")
     source = FakeSource([UpstreamError("down"), UpstreamError("still down"), [], [event]])
     watcher = FakeWatcher()
     wakeup = Wakeup(source, watcher, sleep=no_wait)  # type: ignore[arg-type]

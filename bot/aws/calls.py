@@ -1,0 +1,84 @@
+"""boto3 as the rest of bot/aws uses it: typed clients with adaptive retries, and calls run in a worker
+thread that note their request ids for the audit trail and turn AWS's errors into the domain's.
+
+One client per service and per process (botocore's adaptive retry limiter is per client, so sharing it
+is what makes it work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.audit import note_aws_request
+from ..domain.errors import DeployError, UpstreamError
+
+if TYPE_CHECKING:
+    from mypy_boto3_codedeploy import CodeDeployClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+
+P = ParamSpec("P")
+T = TypeVar("T")
+USER_AGENT = "deploybot/0.1"
+
+
+def config(max_attempts: int = 5) -> Config:
+    return Config(
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+        connect_timeout=5,
+        read_timeout=20,
+        user_agent_extra=USER_AGENT,
+    )
+
+
+class Clients:
+    """The AWS clients of one region (and, later, one account)."""
+
+    def __init__(self, region: str, endpoint_url: str | None = None, max_attempts: int = 5) -> None:
+        session = boto3.session.Session(region_name=region)
+        cfg = config(max_attempts)
+        self.region = region
+        self.ecr: ECRClient = session.client("ecr", endpoint_url=endpoint_url, config=cfg)
+        self.ecs: ECSClient = session.client("ecs", endpoint_url=endpoint_url, config=cfg)
+        self.codedeploy: CodeDeployClient = session.client("codedeploy", endpoint_url=endpoint_url, config=cfg)
+
+
+Translate = Callable[[str, str], DeployError | None]
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def translate(exc: ClientError, special: Translate | None = None) -> DeployError:
+    """AWS's error as the domain's: ``special`` names the codes a room gives a meaning of its own."""
+    code = error_code(exc)
+    message = str(exc.response.get("Error", {}).get("Message", str(exc)))
+    found = special(code, message) if special else None
+    return found or UpstreamError(f"AWS refused the call ({code}): {message}")
+
+
+async def call(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread; AWS's errors become UpstreamError."""
+    return await call_as(None, fn, *args, **kwargs)
+
+
+async def call_as(special: Translate | None, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """As ``call``, with the room's own meaning for some error codes."""
+    try:
+        result = await asyncio.to_thread(fn, *args, **kwargs)
+    except ClientError as exc:
+        note_aws_request(str(exc.response.get("ResponseMetadata", {}).get("RequestId") or ""))
+        raise translate(exc, special) from exc
+    except BotoCoreError as exc:
+        raise UpstreamError(f"AWS could not be reached: {exc}") from exc
+    if isinstance(result, dict):  # the audit trail lists the AWS request ids behind each change
+        meta: Any = result.get("ResponseMetadata") or {}
+        note_aws_request(str(meta.get("RequestId") or ""))
+    return result

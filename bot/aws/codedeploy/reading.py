@@ -1,0 +1,264 @@
+"""Reading how CodeDeploy deployments progress: one BatchGetDeployments per 25, the ECS target only where
+it pays, and what each reading means in deploybot's words (``Progress``).
+
+The deployment itself (status, error, rollback) is read for every tracked deployment on every tick.
+Its ECS target (lifecycle events, traffic weights) costs a GetDeploymentTarget per deployment, so those
+reads are rationed to a few calls per tick: a failure's diagnostics first, then deployments whose
+status just changed, then the one whose target is oldest. With a handful of deployments in flight
+every target is read every tick; with a thousand, the reads stay within 1/20 of a GetDeployment per
+deployment per tick, and a deployment not read this time shows its last target with a fresh status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from ...domain.errors import DeployError
+from ...domain.progress import Gate, Phase, Progress, Result, Step, StepStatus
+from ..calls import call, call_as
+from ..taskdefs import TaskDefinitions
+
+if TYPE_CHECKING:
+    from mypy_boto3_codedeploy import CodeDeployClient
+
+log = structlog.get_logger(__name__)
+BATCH = 25  # BatchGetDeployments takes at most 25 ids
+ACTIVE = ("InProgress", "Ready", "Baking", "Queued")  # not finished, and past Created
+FINISHED = ("Succeeded", "Failed", "Stopped")
+STOP_CODES = ("MANUAL_STOP", "ALARM_ACTIVE", "TIMEOUT")  # stopped, not failed
+TARGET_CALLS = 8  # per tick, for targets beyond a failure's diagnostics (which are always read)
+READY_WAIT: Final = "READY_WAIT"  # ContinueDeployment's wait type for the Ready gate
+TERMINATION_WAIT: Final = "TERMINATION_WAIT"
+SHIFTING_EVENTS = ("AllowTraffic", "AfterAllowTraffic")
+STEP_STATUS = {
+    "Pending": StepStatus.PENDING,
+    "InProgress": StepStatus.RUNNING,
+    "Succeeded": StepStatus.SUCCEEDED,
+    "Failed": StepStatus.FAILED,
+    "Skipped": StepStatus.SKIPPED,
+}
+
+
+class _NoTarget(DeployError):
+    """The deployment has no ECS target (yet): nothing to read."""
+
+
+def _no_target(code: str, message: str) -> DeployError | None:
+    if code in ("DeploymentNotStartedException", "DeploymentTargetDoesNotExistException"):
+        return _NoTarget(message)
+    return None
+
+
+@dataclass
+class _Seen:
+    fingerprint: tuple[Any, ...]
+    target: dict[str, Any] | None
+    read_at: int  # the tick of the last target read
+    target_id: str | None = None
+
+
+def _fingerprint(info: dict[str, Any]) -> tuple[Any, ...]:
+    """What changes in a deployment's own description when its target is worth reading again."""
+    return (
+        info.get("status"),
+        info.get("instanceTerminationWaitTimeStarted"),
+        tuple(sorted((info.get("deploymentOverview") or {}).items())),
+        (info.get("errorInformation") or {}).get("code"),
+        (info.get("rollbackInfo") or {}).get("rollbackDeploymentId"),
+    )
+
+
+class ProgressReader:
+    def __init__(
+        self, codedeploy: CodeDeployClient, taskdefs: TaskDefinitions, target_calls: int = TARGET_CALLS
+    ) -> None:
+        self.codedeploy = codedeploy
+        self.taskdefs = taskdefs
+        self.target_calls = target_calls
+        self._seen: dict[str, _Seen] = {}
+        self._tick = 0
+
+    async def read(self, deployment_ids: Sequence[str], rollbacks: Collection[str] = ()) -> dict[str, Progress]:
+        """A reading of each deployment CodeDeploy knows, by id. ``rollbacks``: ids that are rollbacks
+        CodeDeploy runs of a deployment deploybot follows (read for how they end)."""
+        self._tick += 1
+        infos: list[dict[str, Any]] = []
+        for start in range(0, len(deployment_ids), BATCH):
+            chunk = list(deployment_ids[start : start + BATCH])
+            resp = await call(self.codedeploy.batch_get_deployments, deploymentIds=chunk)
+            infos += [dict(i) for i in resp.get("deploymentsInfo", [])]
+        # Forget deployments no longer asked about (finished, or watched by another replica now).
+        for gone in self._seen.keys() - set(deployment_ids):
+            del self._seen[gone]
+        # A rollback's own target adds nothing deploybot tells: only how the rollback ends is read.
+        due, diagnose = self._plan([i for i in infos if i["deploymentId"] not in rollbacks])
+        out: dict[str, Progress] = {}
+        for info in infos:
+            dep_id = str(info["deploymentId"])
+            if dep_id in rollbacks:
+                out[dep_id] = rollback_progress(info)
+                continue
+            seen = self._seen.get(dep_id)
+            target = await self._read_target(info, seen) if dep_id in due else (seen.target if seen else None)
+            stopped: list[str] = []
+            if dep_id in diagnose and info.get("status") == "Failed" and target:
+                stopped = await self._stopped_tasks(target)
+            out[dep_id] = progress(info, target, stopped)
+        return out
+
+    def _plan(self, infos: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+        """This tick's target reads: every new failure (diagnostics), then within the budget the
+        deployments whose status moved, then those whose target is oldest."""
+        due: set[str] = set()
+        diagnose: set[str] = set()
+        budget = self.target_calls
+        for info in sorted(infos, key=self._priority):
+            dep_id, status = info["deploymentId"], info.get("status")
+            if status not in ACTIVE and status not in FINISHED:
+                continue  # Created at CodeDeploy: no target yet
+            seen = self._seen.get(dep_id)
+            changed = seen is None or seen.fingerprint != _fingerprint(info)
+            if status in FINISHED and not changed:
+                continue  # finished and read already: nothing new to learn
+            if status in ("Failed", "Stopped"):
+                due.add(dep_id)
+                diagnose.add(dep_id)
+                continue
+            cost = 1 if seen is not None and seen.target_id else 2  # ListDeploymentTargets the first time
+            if cost <= budget:
+                due.add(dep_id)
+                budget -= cost
+        return due, diagnose
+
+    def _priority(self, info: dict[str, Any]) -> tuple[int, int]:
+        seen = self._seen.get(info["deploymentId"])
+        if seen is None or seen.fingerprint != _fingerprint(info):
+            return (0, seen.read_at if seen else -1)  # new, or its status moved: first
+        return (1, seen.read_at)  # then whichever target is oldest
+
+    async def _read_target(self, info: dict[str, Any], seen: _Seen | None) -> dict[str, Any] | None:
+        dep_id = str(info["deploymentId"])
+        target_id = seen.target_id if seen else None
+        try:
+            if target_id is None:
+                ids = (await call_as(_no_target, self.codedeploy.list_deployment_targets, deploymentId=dep_id))[
+                    "targetIds"
+                ]
+                if not ids:
+                    return None
+                target_id = str(ids[0])
+            resp = await call_as(
+                _no_target, self.codedeploy.get_deployment_target, deploymentId=dep_id, targetId=target_id
+            )
+        except _NoTarget:
+            return None
+        found = resp.get("deploymentTarget", {}).get("ecsTarget")
+        target = dict(found) if found is not None else None
+        self._seen[dep_id] = _Seen(_fingerprint(info), target, self._tick, target_id)
+        return target
+
+    async def _stopped_tasks(self, target: dict[str, Any]) -> list[str]:
+        """Why the green task set's tasks stopped (reason, container exit codes), once, at a failure."""
+        green = next((t for t in target.get("taskSetsInfo") or [] if t.get("taskSetLabel") == "Green"), None)
+        arn = str(target.get("targetArn") or "")  # arn:aws:ecs:region:account:service/<cluster>/<service>
+        if green is None or "/" not in arn:
+            return []
+        try:
+            return await self.taskdefs.stopped_tasks(arn.split("/")[-2], str(green["identifer"]))
+        except DeployError as exc:
+            log.warning("stopped_tasks_unreadable", reason=exc.message)
+            return []
+
+
+def _steps(target: dict[str, Any] | None) -> list[Step]:
+    steps = []
+    for event in (target or {}).get("lifecycleEvents", []):
+        diag = event.get("diagnostics") or {}
+        steps.append(
+            Step(
+                name=event["lifecycleEventName"],
+                status=STEP_STATUS.get(event.get("status"), StepStatus.PENDING),
+                start=event.get("startTime"),
+                end=event.get("endTime"),
+                error_code=diag.get("errorCode"),
+                message=diag.get("message"),
+                log_tail=diag.get("logTail"),
+                script=diag.get("scriptName"),
+            )
+        )
+    return steps
+
+
+def _green_weight(target: dict[str, Any] | None) -> float | None:
+    if not target:
+        return None
+    green = next((s for s in target.get("taskSetsInfo") or [] if s.get("taskSetLabel") == "Green"), None)
+    return float(green.get("trafficWeight", 0.0)) if green else 0.0
+
+
+def _phase(status: str, target: dict[str, Any] | None, steps: list[Step]) -> Phase:
+    if status in FINISHED:
+        return Phase.DONE
+    if status == "Ready":
+        return Phase.GATED
+    if status in ("Created", "Queued"):
+        return Phase.WAITING
+    if target and target.get("status") == "Succeeded":
+        return Phase.BAKING  # deployment InProgress + target Succeeded = termination wait (roadmap#269)
+    running = next((s.name for s in steps if s.status is StepStatus.RUNNING), None)
+    return Phase.SHIFTING if running in SHIFTING_EVENTS else Phase.PROVISIONING
+
+
+def _result(info: dict[str, Any]) -> Result:
+    status, code = info.get("status"), (info.get("errorInformation") or {}).get("code")
+    if status == "Succeeded":
+        return Result.SUCCEEDED
+    return Result.STOPPED if status == "Stopped" or code in STOP_CODES else Result.FAILED
+
+
+def progress(info: dict[str, Any], target: dict[str, Any] | None, stopped_tasks: list[str]) -> Progress:
+    """One reading of a deployment deploybot follows."""
+    status = str(info["status"])
+    error = info.get("errorInformation") or {}
+    rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+    steps = _steps(target)
+    phase = _phase(status, target, steps)
+    result = _result(info) if status in FINISHED else None
+    if phase is Phase.DONE and result is not Result.SUCCEEDED and rollback:
+        phase = Phase.ROLLING_BACK  # CodeDeploy rolls back with a deployment of its own
+    return Progress(
+        deployment_id=str(info["deploymentId"]),
+        phase=phase,
+        began=status not in ("Created", "Queued"),
+        steps=steps,
+        traffic=_green_weight(target),
+        gate=Gate(id=READY_WAIT, opens=Phase.SHIFTING, stage="Ready") if phase is Phase.GATED else None,
+        can_finish_early=phase is Phase.BAKING,
+        result=result,
+        error_code=error.get("code"),
+        error_message=error.get("message"),
+        rollback_id=rollback if phase is Phase.ROLLING_BACK else None,
+        started_at=info.get("createTime"),
+        finished_at=info.get("completeTime"),
+        stopped_tasks=stopped_tasks,
+    )
+
+
+def rollback_progress(info: dict[str, Any]) -> Progress:
+    """A reading of the rollback CodeDeploy runs after a failed or stopped deployment."""
+    status = str(info["status"])
+    if status not in FINISHED:
+        return Progress(deployment_id=str(info["deploymentId"]), phase=Phase.ROLLING_BACK, began=True)
+    message = (info.get("errorInformation") or {}).get("message")
+    failure = None if status == "Succeeded" else f"{status}: {message or 'no reason given'}"
+    return Progress(
+        deployment_id=str(info["deploymentId"]),
+        phase=Phase.DONE,
+        began=True,
+        rollback_error=failure,
+        finished_at=info.get("completeTime"),
+    )

@@ -1,0 +1,70 @@
+"""The ImageRegistry port on ECR: a version tag resolved to its digest, and the version of a running image."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..domain.errors import DeployError, TagNotFound, UpstreamError
+from ..domain.models import Image
+from .calls import Clients, call, call_as
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
+
+
+class EcrRegistry:
+    def __init__(self, clients: Clients) -> None:
+        self.ecr = clients.ecr
+        self.region = clients.region
+
+    async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image:
+        """The image a tag names now (``latest``: the newest version tag on the same image)."""
+
+        def codes(code: str, message: str) -> DeployError | None:
+            if code == "ImageNotFoundException":
+                return TagNotFound(repository, tag)
+            if code == "RepositoryNotFoundException":
+                return UpstreamError(f"The ECR repository `{repository}` does not exist; check the catalog.")
+            return None
+
+        resp = await call_as(codes, self.ecr.describe_images, repositoryName=repository, imageIds=[{"imageTag": tag}])
+        detail = resp["imageDetails"][0]
+        uri = f"{detail.get('registryId', '')}.dkr.ecr.{self.region}.amazonaws.com/{repository}"
+        if tag == "latest":
+            versions = sorted(
+                t for t in detail.get("imageTags", []) if t != "latest" and re.fullmatch(version_pattern, t)
+            )
+            if not versions:
+                raise TagNotFound(repository, "latest (with a version tag on the same image)")
+            tag = versions[-1]
+        return Image(repository_uri=uri, tag=tag, digest=str(detail.get("imageDigest", "")))
+
+    async def has_digest(self, repository: str, digest: str) -> bool:
+        try:
+            await call(self.ecr.describe_images, repositoryName=repository, imageIds=[{"imageDigest": digest}])
+        except DeployError:
+            return False
+        return True
+
+    async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None:
+        """The version tag of a running image reference (`repo:tag` or `repo@sha256:...`)."""
+        ref = image.rsplit("/", 1)[-1]
+        image_id: ImageIdentifierTypeDef
+        if "@" in ref:
+            image_id = {"imageDigest": ref.split("@", 1)[1]}
+        elif ":" in ref:
+            tag = ref.split(":", 1)[1]
+            if tag != "latest" and re.fullmatch(version_pattern, tag):
+                return tag
+            image_id = {"imageTag": tag}
+        else:
+            return None
+        try:
+            details = (await call(self.ecr.describe_images, repositoryName=repository, imageIds=[image_id]))[
+                "imageDetails"
+            ]
+        except DeployError:
+            return None
+        tags = [t for d in details for t in d.get("imageTags", []) if re.fullmatch(version_pattern, t)]
+        return sorted(tags)[-1] if tags else None

@@ -1,0 +1,93 @@
+"""ECS as every engine needs it: the live service, its running task definition, and a new revision of
+that task definition with only one container's image changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..domain.errors import UpstreamError
+from .calls import call
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import ServiceTypeDef, TaskDefinitionTypeDef
+
+
+@dataclass(frozen=True)
+class LiveService:
+    """The service as ECS describes it, and the task definition it runs now."""
+
+    service: ServiceTypeDef
+    task_definition: TaskDefinitionTypeDef
+    task_definition_arn: str
+    image: str  # the app container's image
+    controller: str  # ECS, CODE_DEPLOY or EXTERNAL
+
+
+def _strip_list(ecs: ECSClient) -> set[str]:
+    """TaskDefinition members RegisterTaskDefinition does not accept, computed from the installed model."""
+    model = ecs.meta.service_model
+    described = set(model.shape_for("TaskDefinition").members)  # type: ignore[attr-defined]  # a StructureShape
+    accepted = set(model.operation_model("RegisterTaskDefinition").input_shape.members)  # type: ignore[union-attr]
+    return described - accepted
+
+
+class TaskDefinitions:
+    def __init__(self, ecs: ECSClient) -> None:
+        self.ecs = ecs
+        self._strip = _strip_list(ecs)
+
+    async def live(self, cluster: str, service: str, container: str) -> LiveService:
+        """The service's running task definition: its PRIMARY task set's when it has task sets."""
+        resp = await call(self.ecs.describe_services, cluster=cluster, services=[service])
+        services = [s for s in resp.get("services", []) if s.get("status") == "ACTIVE"]
+        if not services:
+            raise UpstreamError(f"The ECS service `{service}` was not found in cluster `{cluster}`.")
+        svc = services[0]
+        td_arn = str(svc.get("taskDefinition", ""))
+        primary = next((ts for ts in svc.get("taskSets", []) if ts.get("status") == "PRIMARY"), None)
+        if primary:
+            td_arn = str(primary.get("taskDefinition", td_arn))
+        td = (await call(self.ecs.describe_task_definition, taskDefinition=td_arn))["taskDefinition"]
+        image = next((c.get("image") for c in td.get("containerDefinitions", []) if c.get("name") == container), None)
+        if image is None:
+            raise UpstreamError(f"The task definition {td_arn} has no container named `{container}`.")
+        controller = svc.get("deploymentController")
+        kind = (controller.get("type") if controller else None) or "ECS"
+        return LiveService(svc, td, td_arn, str(image), kind)
+
+    async def with_image(self, task_definition_arn: str, container: str, image: str) -> str:
+        """Register a copy of the task definition with ``container`` on ``image``; the new revision's ARN."""
+        resp = await call(self.ecs.describe_task_definition, taskDefinition=task_definition_arn, include=["TAGS"])
+        kwargs: dict[str, Any] = {k: v for k, v in resp["taskDefinition"].items() if k not in self._strip}
+        for definition in kwargs["containerDefinitions"]:
+            if definition["name"] == container:
+                definition["image"] = image
+        if resp.get("tags"):
+            kwargs["tags"] = resp["tags"]
+        new = await call(self.ecs.register_task_definition, **kwargs)
+        return str(new["taskDefinition"].get("taskDefinitionArn", ""))
+
+    async def image_of(self, task_definition_arn: str, container: str) -> str:
+        td = (await call(self.ecs.describe_task_definition, taskDefinition=task_definition_arn))["taskDefinition"]
+        return next((str(c.get("image")) for c in td.get("containerDefinitions", []) if c.get("name") == container), "")
+
+    async def stopped_tasks(self, cluster: str, started_by: str) -> list[str]:
+        """Why the tasks a deployment started have stopped (reason, container exit codes), counted."""
+        task_arns = (await call(self.ecs.list_tasks, cluster=cluster, startedBy=started_by, desiredStatus="STOPPED"))[
+            "taskArns"
+        ][:20]
+        if not task_arns:
+            return []
+        tasks = (await call(self.ecs.describe_tasks, cluster=cluster, tasks=task_arns))["tasks"]
+        seen: dict[str, int] = {}
+        for task in tasks:
+            exits = ", ".join(
+                f"{c.get('name')} exited with code {c['exitCode']}"
+                for c in task.get("containers", [])
+                if "exitCode" in c
+            )
+            line = f"{task.get('stoppedReason') or 'stopped'}" + (f" ({exits})" if exits else "")
+            seen[line] = seen.get(line, 0) + 1
+        return [f"{count} task{'s' if count > 1 else ''}: {line}" for line, count in seen.items()]

@@ -1,0 +1,28 @@
+"""Names and durations the use cases share: lock keys, request ids, leases."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+APPROVAL_TIMEOUT = timedelta(hours=2)  # an unapproved request expires then, and frees its app
+RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while a deployment runs
+
+
+def app_lock(key: str) -> str:
+    """One open request per app and environment (``AppConfig.key``, ``Deployment.target``)."""
+    return f"app:{key}"
+
+
+def watch_lock(request_id: str) -> str:
+    """One replica tells each deployment: the holder of this lease."""
+    return f"watch:{request_id}"
+
+
+def new_request_id() -> str:
+    return "r-" + secrets.token_hex(5)
+
+
+def outside_id(deployment_id: str) -> str:
+    """The record id of a deployment deploybot did not start: the engine's id, marked."""
+    return f"x-{deployment_id}"

@@ -1,0 +1,299 @@
+"""What deploybot answers the person who asked: requests taken or refused, locks, help, and the read-only
+answers (what runs where, what happened, the audit trail).
+
+Every value that came from a person, AWS or the store is escaped: these texts echo all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..domain.audit import AuditEvent
+from ..domain.catalog import AppConfig
+from ..domain.models import Deployment, Hold, Image, State
+from ..domain.progress import PastDeployment
+from .root import STATUS_LINE, status_line
+from .text import cut, duration, esc, mrkdwn, when
+
+LIMIT = 3000  # one section's text
+
+
+@dataclass(frozen=True)
+class Running:
+    """What one app runs in one environment, and what deploybot knows about how it got there."""
+
+    label: str
+    version: str | None
+    digest: str
+    task_definition: str
+    since: datetime | None
+    record: Deployment | None  # the deploybot deployment that put it there, when known
+    outside: PastDeployment | None  # else the engine's deployment that did
+    in_flight: list[tuple[Deployment, str]]  # with a link to each thread
+    error: str | None = None
+
+
+def _requested(record: Deployment) -> str:
+    return (
+        f"started outside deploybot ({esc(cut(record.outside, 80))})"
+        if record.outside
+        else (f"requested by <@{record.requester}>")
+    )
+
+
+def status_text(rows: list[Running]) -> str:
+    lines = ["*What runs where*"]
+    for row in rows:
+        if row.error:
+            lines.append(f"• *{esc(row.label)}*: could not be read: {esc(cut(row.error, 300))}")
+            continue
+        version = f"`{esc(row.version)}`" if row.version else "an unknown version"
+        line = (
+            f"• *{esc(row.label)}*: {version} (`{esc(row.digest[:19])}`) · task definition "
+            f"`{esc(row.task_definition.rsplit('/', 1)[-1])}` · since {when(row.since)}"
+        )
+        if row.record is not None and row.record.outside:
+            line += f" · {_requested(row.record)}"
+        elif row.record is not None:
+            who = f"<@{row.record.approver}>" if row.record.approver else "no approval needed"
+            line += f" · {_requested(row.record)}, approved by {who}"
+        elif row.outside is not None:
+            line += f" · deployed outside deploybot (`{esc(row.outside.deployment_id)}`, {esc(row.outside.creator)})"
+        lines.append(line)
+        for record, link in row.in_flight:
+            lines.append(f"    ↳ <{link}|`{esc(record.tag)}`> {status_line(record)} ({_requested(record)})")
+    return cut("\n".join(lines), LIMIT)
+
+
+def history_text(label: str, records: list[Deployment], past: list[PastDeployment], links: dict[str, str]) -> str:
+    """deploybot's requests merged with the engine's own list (deployments deploybot did not start too)."""
+    by_deployment = {r.deployment_id: r for r in records if r.deployment_id}
+    rows: list[tuple[datetime | None, str]] = []
+    for record in records:
+        took = duration(*record.took) if record.state.terminal and record.deployment_id else "—"
+        approver = f"<@{record.approver}>" if record.approver else ("not needed" if record.auto_approved else "—")
+        link = links.get(record.id)
+        tag = f"<{link}|`{esc(record.tag)}`>" if link else f"`{esc(record.tag)}`"
+        rows.append(
+            (
+                record.created_at,
+                f"• {when(record.created_at)} · {tag} · {STATUS_LINE.get(record.state, record.state.value)} · "
+                f"{_requested(record)} · approved by {approver} · took {took}",
+            )
+        )
+    for deployment in past:
+        if deployment.deployment_id in by_deployment or deployment.ours:
+            continue  # deploybot's own (or a rollback CodeDeploy made of one, shown with it)
+        took = duration(deployment.create_time, deployment.complete_time)
+        reason = f" ({esc(deployment.error_code)})" if deployment.error_code else ""
+        rows.append(
+            (
+                deployment.create_time,
+                f"• {when(deployment.create_time)} · `{esc(deployment.deployment_id)}` · *{esc(deployment.status)}*"
+                f"{reason} · outside deploybot ({esc(deployment.creator or 'unknown')}"
+                f"{': ' + esc(cut(deployment.description, 80)) if deployment.description else ''}) · took {took}",
+            )
+        )
+    if not rows:
+        return f"No deployments of `{esc(label)}` yet."
+    rows.sort(key=lambda r: r[0].timestamp() if r[0] else 0.0, reverse=True)
+    return cut("\n".join([f"*History of `{esc(label)}`* (newest first)", *(r[1] for r in rows)]), LIMIT)
+
+
+def audit_text(app: str, entries: list[AuditEvent]) -> str:
+    """An app's audit entries, newest first, one line each (every value escaped: it may echo input)."""
+    if not entries:
+        return f"No audit entries for `{app}` yet."
+    lines = [f"*Audit trail of `{app}`* (newest first; `deploybot audit export` has everything):"]
+    for e in entries:
+        who = f"<@{e.actor}>" if e.actor.startswith(("U", "W")) else esc(e.actor)
+        detail = ", ".join(f"{esc(k)}={esc(v)}" for k, v in e.detail.items() if v not in (None, ""))
+        line = f"• {e.at:%Y-%m-%d %H:%M:%S} UTC · `{esc(e.record_id)}` · {who} · *{esc(e.action)}*"
+        lines.append(cut(f"{line} · {detail}" if detail else line, 400))
+    return cut("\n".join(lines), LIMIT)
+
+
+# -- requests --------------------------------------------------------------------------------------
+
+USAGE = (
+    "Usage: `/deploy &lt;app&gt; &lt;version&gt; [to &lt;environment&gt;]`, for example `/deploy web1 v1.2.3`. "
+    "`/deploy help` explains more."
+)
+
+
+def malformed() -> str:
+    return "That request was malformed, so I ignored it. Try `/deploy help`."
+
+
+def working(kind: str, app: AppConfig | None, version: str) -> str:
+    """The acknowledgement of a command whose answer follows (Slack wants one within 3 seconds)."""
+    if app is None:
+        return "Reading what runs where…"
+    return {
+        "lock": f"Locking `{app.label}`…",
+        "unlock": f"Unlocking `{app.label}`…",
+        "rollback": f"Looking for the last known-good release of `{app.label}`…",
+        "history": f"Reading the history of `{app.label}`…",
+        "audit": f"Reading the audit trail of `{app.name}`…",
+        "status": "Reading what runs where…",
+    }.get(kind, f"Checking `{app.name}` `{esc(version)}` in ECR…")
+
+
+def went_wrong(label: str, tag: str) -> str:
+    return (
+        f"Something went wrong on deploybot's side while preparing `{label}` `{esc(tag)}`; "
+        "nothing was deployed. Try again, and tell the deploybot admins if it keeps happening."
+    )
+
+
+def being_prepared(label: str) -> str:
+    return f"Another deploy request for `{label}` is being prepared right now. Try again in a moment."
+
+
+def busy(label: str, other: Deployment) -> str:
+    """Who holds the app, since when, and what to do: the answer to a request that must wait."""
+    who = (
+        f"started outside deploybot ({esc(other.outside)})"
+        if other.outside
+        else "asked for by CI"
+        if other.ci
+        else f"asked by <@{other.requester}>"
+    )
+    since = f"{other.created_at:%H:%M} UTC"
+    if other.state is State.PENDING_APPROVAL:
+        return (
+            f"`{label}` already has a request waiting for approval since {since} (`{esc(other.tag)}`, {who}). "
+            "Approve or cancel it first."
+        )
+    return (
+        f"`{label}` is already being deployed since {since} (`{esc(other.tag)}`, {who}). "
+        "Wait for it to finish or roll it back."
+    )
+
+
+def asked_for_approval(app: AppConfig, image: Image, rollback: bool) -> str:
+    what = f"rolling `{app.label}` back to `{esc(image.tag)}`" if rollback else f"`{app.label}` `{esc(image.tag)}`"
+    return f"Asked for approval of {what} in <#{app.deploy_channel}>."
+
+
+def deploying_now(app: AppConfig, tag: str) -> str:
+    return f"Deploying `{app.label}` `{esc(tag)}` now (no approval needed there); follow it in <#{app.deploy_channel}>."
+
+
+def nothing_known_good(app: AppConfig) -> str:
+    return (
+        f"Nothing known good to roll back to: deploybot has no earlier successful deployment of "
+        f"`{app.label}` with another image. Deploy a version by name instead: "
+        f"`/deploy {app.name} &lt;version&gt;`."
+    )
+
+
+def known_good_gone(app: AppConfig, good: Deployment) -> str:
+    return (
+        f"The last known-good release of `{app.label}`, `{esc(good.tag)}` ({good.image.short_digest}), is no "
+        "longer in ECR, so it cannot be rolled back to. Deploy a version by name instead."
+    )
+
+
+# -- clicks ----------------------------------------------------------------------------------------
+
+
+def no_record() -> str:
+    return "I have no record of that deployment; nothing was changed."
+
+
+def gone_from_catalog(target: str) -> str:
+    return f"`{esc(target)}` is no longer in the catalog, so nobody can act on it."
+
+
+def expired_at(record: Deployment) -> str:
+    at = f" at {record.expires_at:%H:%M} UTC" if record.expires_at else ""
+    return f"This request expired{at} without an approval. Ask again with /deploy."
+
+
+def too_old(app: AppConfig) -> str:
+    return (
+        f"This request is too old: its hold on `{app.label}` ran out and another request took it. "
+        "Ask again with /deploy."
+    )
+
+
+# -- locks -----------------------------------------------------------------------------------------
+
+
+def unlock_command(app: AppConfig) -> str:
+    return f"/deploy unlock {app.name}{'' if app.only_environment else ' ' + app.environment}"
+
+
+def held(app: AppConfig, hold: Hold, by_deploybot: bool) -> str:
+    who = "deploybot" if by_deploybot else f"<@{hold.user}>"
+    why = f": {esc(hold.reason)}" if hold.reason else ""
+    return (
+        f"`{app.label}` is locked by {who} since {hold.since:%Y-%m-%d %H:%M} UTC{why}. "
+        f"Nothing can be deployed there until someone runs `{unlock_command(app)}`."
+    )
+
+
+def rollback_lock_reason(record: Deployment) -> str:
+    """Why deploybot locked an app itself (`lock_after_rollback`), as the lock keeps it."""
+    return f"automatic after {record.tag} was rolled back (request {record.id})"
+
+
+def locked_note(app: AppConfig, user: str, reason: str) -> str:
+    return f":lock: <@{user}> locked `{app.label}`{': ' + esc(reason) if reason else ''}."
+
+
+def locked(app: AppConfig) -> str:
+    return f"Locked `{app.label}`. `/deploy unlock {app.name}` lifts it."
+
+
+def not_locked(app: AppConfig) -> str:
+    return f"`{app.label}` is not locked."
+
+
+def unlocked_note(app: AppConfig, user: str) -> str:
+    return f":unlock: <@{user}> unlocked `{app.label}`."
+
+
+def unlocked(app: AppConfig) -> str:
+    return f"Unlocked `{app.label}`."
+
+
+def lock_reminder(app: AppConfig, hold: Hold, hours: float, by_deploybot: bool) -> str:
+    who = "the rollback" if by_deploybot else f"<@{hold.user}>"
+    why = f": {esc(hold.reason)}" if hold.reason else ""
+    return (
+        f":lock: Reminder: `{app.label}` has been locked by {who} for {hours:.0f} h{why}. "
+        f"`{unlock_command(app)}` when it is safe to deploy again."
+    )
+
+
+# -- help ------------------------------------------------------------------------------------------
+
+
+def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[dict[str, Any]]]:
+    """``apps``: each app's environments, its default first."""
+    names = []
+    for name in sorted(apps):
+        envs = apps[name]
+        names.append(f"`{name}`" + (f" ({', '.join(envs)}; default {envs[0]})" if len(envs) > 1 else ""))
+    text = (
+        "*/deploy &lt;app&gt; &lt;version&gt; [to &lt;environment&gt;]* asks to deploy that image tag to the app's "
+        "ECS service with the service's own deployment engine. An approver presses *Approve*; the thread then "
+        "follows the deployment live.\n"
+        "• `/deploy web1 v1.2.3`: deploy tag `v1.2.3` (checked in ECR and pinned by digest)\n"
+        "• `/deploy web1 v1.2.3 to staging`: the same in another environment of the app\n"
+        "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
+        "• `/deploy status [web1 [production]]`: what runs where, since when, by whom, and what is in flight\n"
+        "• `/deploy history web1 [staging]`: the latest deployments, also those deploybot did not start\n"
+        "• `/deploy rollback web1 [staging]`: redeploy the last known-good release (same approval as any deploy)\n"
+        "• `/deploy lock web1 [production] [reason]` / `/deploy unlock web1`: stop and allow deploys there\n"
+        "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
+        "• `/deploy help`: this message\n"
+        f"Apps: {', '.join(names)}\n"
+        "Buttons: *Approve* / *Cancel* the request, *Shift traffic* when green is ready, *Finish now* to end the "
+        "wait that keeps blue up, *Roll back* at any time while it runs."
+    )
+    return "deploybot help", [{"type": "section", "text": mrkdwn(text)}, {"type": "divider"}]

@@ -1,0 +1,111 @@
+"""Locks people put on an app in one environment (`/deploy lock`, `/deploy unlock`), the lock deploybot
+puts on after a rollback (`lock_after_rollback`), and the reminders that keep locks from being forgotten."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from ..domain import audit, policy
+from ..domain.catalog import AppConfig, Catalog
+from ..domain.changes import Entry
+from ..domain.errors import ChatError, NotAllowed
+from ..domain.models import Deployment, Hold
+from ..domain.ports import Chat, Clock, Store
+from ..render import answers
+from .records import Records
+
+log = structlog.get_logger(__name__)
+DEPLOYBOT = "deploybot"
+REMINDER = timedelta(hours=4)
+
+
+@dataclass(frozen=True)
+class Holds:
+    store: Store
+    records: Records
+    chat: Chat
+    catalog: Catalog
+    clock: Clock
+    reminder: timedelta = REMINDER
+
+    async def check(self, app: AppConfig) -> None:
+        """Raise NotAllowed when the app is locked in that environment."""
+        hold = await self.store.get_hold(app.key)
+        if hold is not None:
+            raise NotAllowed(answers.held(app, hold, hold.user == DEPLOYBOT))
+
+    async def lock(self, app: AppConfig, user: str, team: str, reason: str, response_url: str) -> None:
+        audit.begin(team, "")
+        members = await self.chat.group_members(policy.groups(app, requesters=True))
+        try:
+            policy.check_ask(policy.Ask.LOCK, app, user, team, self.chat.home_team, members)
+        except NotAllowed as exc:
+            await self.chat.respond(response_url, exc.message)
+            return
+        hold = Hold(app=app.name, environment=app.environment, user=user, reason=reason, since=self.clock())
+        existing = await self.store.hold(hold)
+        if existing is not None:
+            await self.chat.respond(response_url, answers.held(app, existing, existing.user == DEPLOYBOT))
+            return
+        entry = Entry(user, "locked", {"environment": app.environment, "reason": reason})
+        await self.records.note("-", app.name, entry)
+        await self._announce(app, answers.locked_note(app, user, reason))
+        await self.chat.respond(response_url, answers.locked(app))
+
+    async def unlock(self, app: AppConfig, user: str, team: str, response_url: str) -> None:
+        audit.begin(team, "")
+        hold = await self.store.get_hold(app.key)
+        if hold is None:
+            await self.chat.respond(response_url, answers.not_locked(app))
+            return
+        members = await self.chat.group_members(policy.groups(app))
+        try:
+            policy.check_ask(policy.Ask.UNLOCK, app, user, team, self.chat.home_team, members, hold)
+        except NotAllowed as exc:
+            await self.chat.respond(response_url, exc.message)
+            return
+        await self.store.release_hold(app.key)
+        await self.records.note("-", app.name, Entry(user, "unlocked", {"environment": app.environment}))
+        await self._announce(app, answers.unlocked_note(app, user))
+        await self.chat.respond(response_url, answers.unlocked(app))
+
+    async def after_rollback(self, app: AppConfig, record: Deployment) -> bool:
+        """Lock the app after a rolled-back deployment when its catalog entry asks for that."""
+        if not app.lock_after_rollback:
+            return False
+        reason = answers.rollback_lock_reason(record)
+        hold = Hold(app=app.name, environment=app.environment, user=DEPLOYBOT, reason=reason, since=self.clock())
+        if await self.store.hold(hold) is None:
+            await self.records.note(record.id, app.name, Entry(DEPLOYBOT, "locked", {"reason": reason}))
+        return True
+
+    async def remind(self) -> int:
+        """Tell the owners of locks held longer than the reminder interval (then again each interval)."""
+        sent = 0
+        for hold in await self.store.holds():
+            app = self.catalog.get(hold.app, hold.environment)
+            last = hold.reminded_at or hold.since
+            if app is None or self.clock() - last < self.reminder:
+                continue
+            hours = (self.clock() - hold.since).total_seconds() / 3600
+            await self._announce(app, answers.lock_reminder(app, hold, hours, hold.user == DEPLOYBOT))
+            reminded = Hold(
+                app=hold.app,
+                environment=hold.environment,
+                user=hold.user,
+                reason=hold.reason,
+                since=hold.since,
+                reminded_at=self.clock(),
+            )
+            await self.store.update_hold(reminded)
+            sent += 1
+        return sent
+
+    async def _announce(self, app: AppConfig, text: str) -> None:
+        try:
+            await self.chat.post(app.deploy_channel, text)
+        except ChatError as exc:  # the lock holds either way; the channel note is a courtesy
+            log.warning("lock_note_failed", error=exc.code)

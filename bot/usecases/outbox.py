@@ -1,0 +1,232 @@
+"""The outbox: the Slack messages a deployment owes, kept in its record until Slack has them.
+
+Messages are queued in the same compare-and-set as the change that caused them, so a crash or a
+Slack outage can delay them but never lose them. Whoever sends (the watching replica, or the
+replica that handled a click) first claims the outbox in the record: one sender at a time across
+replicas, and the claim tells a later sender that a crash may have left part of it posted. That
+sender asks Slack which messages arrived (each carries its request id and number as message
+metadata) and posts only the rest, so nothing is posted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+
+import structlog
+
+from ..domain.changes import Claimed, Delivered
+from ..domain.errors import ChatError
+from ..domain.models import Deployment, Outgoing, SendClaim
+from ..domain.ports import Chat, Clock, Faults, Mark, Store, no_faults
+from .saving import save_decided
+
+log = structlog.get_logger(__name__)
+CLAIM = timedelta(seconds=30)  # the watch lease's default: a dead sender holds nothing up for longer
+ROUNDS = 3
+# Errors that will not go away by waiting (a missing *:history scope, the bot not in the channel).
+UNREADABLE = {"missing_scope", "not_in_channel", "channel_not_found", "thread_not_found", "not_allowed_token_type"}
+DONE, MORE, BLOCKED = "done", "more", "blocked"
+JOIN_LIMIT = 3000  # characters of joined thread replies in one message (Slack allows far more; this reads well)
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        chat: Chat,
+        owner: str,
+        clock: Clock,
+        claim: timedelta = CLAIM,
+        faults: Faults = no_faults,
+    ) -> None:
+        self.store = store
+        self.chat = chat
+        self.owner = owner
+        self.now = clock
+        self.claim = claim
+        self.fault = faults
+        # One sender per deployment inside this process; the claim covers the other processes.
+        self._sending: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._claimed: set[str] = set()
+        self.paced: set[str] = set()  # records with something waiting for a free turn in Slack's pace
+
+    async def add(self, record_id: str, messages: Iterable[Outgoing]) -> Deployment | None:
+        """Queue messages on a record that others may be saving too."""
+        batch = list(messages)
+
+        async def queued(record: Deployment) -> Deployment:
+            return record.queue(*batch)
+
+        saved, _ = await save_decided(self.store, record_id, queued)
+        if saved is None:
+            log.error("outbox_add_failed", request_id=record_id, messages=len(batch))
+        return saved
+
+    async def flush(self, record_id: str) -> bool:
+        """Send what the record owes, in order. True once nothing is left to send."""
+        async with self._sending[record_id]:
+            # Messages queued while a batch was being sent go out in a following round.
+            for _ in range(ROUNDS):
+                outcome = await self._flush(record_id)
+                if outcome != MORE:
+                    break
+            return outcome == DONE
+
+    async def _flush(self, record_id: str) -> str:
+        record = await self.store.get(record_id)
+        if record is None or not record.outbox:
+            return DONE
+        now = self.now()
+        claim = record.sending
+        if claim is not None and claim.owner != self.owner and claim.until > now:
+            return BLOCKED  # another replica is sending right now
+        if claim is not None:
+            # A sender stopped half-way (it died, or a post's fate is unknown): ask Slack what arrived.
+            try:
+                arrived = await self._arrived(record, claim)
+            except ChatError as exc:
+                log.warning("outbox_check_failed", request_id=record_id, error=exc.code)
+                if exc.code not in UNREADABLE:
+                    return BLOCKED  # Slack is struggling: ask again on the next round
+                arrived = set()  # we may never read it: better one message twice than none
+            fresh = await self._update(record_id, sent=arrived, claim=None, expect=claim)
+            if fresh is None or fresh.sending is not None:
+                return BLOCKED
+            if not fresh.outbox:
+                return DONE
+            record = fresh
+        mine = SendClaim(owner=self.owner, until=now + self.claim, upto=record.outbox[-1].seq)
+
+        async def claimed(current: Deployment) -> Deployment:
+            return Claimed(sending=mine).apply(current, current.updated_at)
+
+        # One attempt: if someone saved first (queued a message, say), the next round starts afresh.
+        saved, wrote = await save_decided(self.store, record, claimed, attempts=1)
+        if saved is None or not wrote:
+            return MORE
+        self._claimed.add(record_id)
+        return await self._send(saved)
+
+    async def release_all(self) -> None:
+        """On a graceful stop: end our claims at once, so the next sender need not wait them out.
+
+        They stay as claims (now expired) because a send cut short may have reached Slack; the
+        next sender asks Slack before posting again."""
+        for record_id in list(self._claimed):
+
+            async def expired(record: Deployment) -> Deployment | None:
+                if record.sending is None or record.sending.owner != self.owner:
+                    return None
+                until = SendClaim(owner=self.owner, until=self.now(), upto=record.sending.upto)
+                return Claimed(sending=until).apply(record, record.updated_at)
+
+            await save_decided(self.store, record_id, expired)
+        self._claimed.clear()
+
+    async def _send(self, record: Deployment) -> str:
+        sent: set[int] = set()
+        unknown = False
+        claim = record.sending
+        for group in _batches(record.outbox):
+            first, last = group[0], group[-1]
+            channel = first.channel or record.channel
+            if not self.chat.can_post(channel):
+                self.paced.add(record.id)  # the watcher comes back for it in a second, not an interval
+                break  # Slack's pace for that channel: the rest waits for the next round, joined up
+            held = await self._hold(record.id, claim) if claim else None
+            if held is None:
+                break  # our claim ran out and could not be renewed: leave the rest to the next sender
+            claim = held
+            try:
+                await self._post(record, group, Mark(record.id, first.seq, last.seq))
+            except ChatError as exc:
+                # Answered: the message was not posted. No answer: it may have been, so the next sender
+                # asks Slack first.
+                unknown = not exc.answered
+                log.warning("slack_post_failed", request_id=record.id, error=exc.code, seq=first.seq)
+                break
+            sent.update(m.seq for m in group)
+            self.fault("after_post")
+        # A post whose fate is unknown keeps the claim (expired now), so the next sender checks Slack.
+        keep = SendClaim(owner=claim.owner, until=self.now(), upto=claim.upto) if unknown and claim else None
+        fresh = await self._update(record.id, sent=sent, claim=keep, expect=claim)
+        if fresh is not None and (fresh.sending is None or fresh.sending.owner != self.owner):
+            self._claimed.discard(record.id)
+        if fresh is None or len(sent) < len(record.outbox) or fresh.sending is not None:
+            return BLOCKED
+        return MORE if fresh.outbox else DONE
+
+    async def _post(self, record: Deployment, group: list[Outgoing], mark: Mark) -> None:
+        first = group[0]
+        if first.channel:
+            await self.chat.post(first.channel, first.text, first.blocks, mark=mark, paced=False)
+        elif record.message_ts:
+            text = "\n".join(m.text for m in group)
+            await self.chat.reply(
+                record.channel, record.message_ts, text, broadcast=first.broadcast, mark=mark, paced=False
+            )
+        else:  # the root never reached Slack: the thread starts as a message of its own
+            await self.chat.post(record.channel, "\n".join(m.text for m in group), first.blocks, mark=mark, paced=False)
+
+    async def _hold(self, record_id: str, claim: SendClaim) -> SendClaim | None:
+        """Our claim, renewed when half of it is gone so a slow send is never overtaken; None if lost."""
+        if claim.until - self.now() > self.claim / 2:
+            return claim
+        renewed = SendClaim(owner=claim.owner, until=self.now() + self.claim, upto=claim.upto)
+
+        async def held(current: Deployment) -> Deployment | None:
+            return Claimed(sending=renewed).apply(current, current.updated_at) if current.sending == claim else None
+
+        _, wrote = await save_decided(self.store, record_id, held, attempts=1)
+        return renewed if wrote else None
+
+    async def _arrived(self, record: Deployment, claim: SendClaim) -> set[int]:
+        claimed = [m for m in record.outbox if m.seq <= claim.upto]
+        arrived: set[int] = set()
+        if any(m.channel is None for m in claimed) and record.message_ts:
+            arrived |= await self.chat.marked(record.channel, record.id, thread_ts=record.message_ts)
+        for channel in {m.channel for m in claimed if m.channel}:
+            arrived |= await self.chat.marked(channel, record.id)
+        arrived &= {m.seq for m in claimed}
+        if arrived:
+            log.info("outbox_already_posted", request_id=record.id, seqs=sorted(arrived))
+        return arrived
+
+    async def _update(
+        self, record_id: str, *, sent: set[int], claim: SendClaim | None, expect: SendClaim | None
+    ) -> Deployment | None:
+        """Drop the sent messages and set the claim, on the freshest record (others save too)."""
+
+        async def delivered(record: Deployment) -> Deployment | None:
+            if record.sending != expect:
+                return None  # another sender took over; it re-checks Slack itself
+            left = [m for m in record.outbox if m.seq not in sent]
+            return Delivered(outbox=left, sending=claim).apply(record, record.updated_at)
+
+        saved, _ = await save_decided(self.store, record_id, delivered)
+        if saved is None:
+            log.warning("outbox_update_failed", request_id=record_id)
+        return saved
+
+
+def _batches(outbox: list[Outgoing]) -> list[list[Outgoing]]:
+    """The outbox in order, consecutive plain thread replies joined: fewer posts, same words, same order.
+    The outcome (shown in the channel too), messages with blocks and messages to other channels go alone."""
+    groups: list[list[Outgoing]] = []
+    size = 0
+    for message in outbox:
+        last = groups[-1] if groups else None
+        if _plain(message) and last is not None and _plain(last[-1]) and size + len(message.text) < JOIN_LIMIT:
+            last.append(message)
+            size += len(message.text) + 1
+        else:
+            groups.append([message])
+            size = len(message.text)
+    return groups
+
+
+def _plain(message: Outgoing) -> bool:
+    return message.channel is None and not message.blocks and not message.broadcast

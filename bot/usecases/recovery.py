@@ -1,0 +1,154 @@
+"""Finding deployments again after a crash or a lost store, and the ones started outside deploybot.
+
+Two cases: a record left in STARTING by a process that died around the engine's start call, and a
+running deployment that deploybot started but whose record the store no longer has (a store restored
+from a backup, a table recreated). The engine finds both by the request id it marked the deployment
+with. Deployments of catalog services that deploybot did not start (CI, the console) get a thread too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from ..domain.catalog import AppConfig, Catalog
+from ..domain.changes import Decision, Entry, Noted, Posted
+from ..domain.errors import ChatError, Conflict, DeployError
+from ..domain.keys import RUN_LEASE, app_lock, outside_id
+from ..domain.lifecycle import deadline
+from ..domain.models import Deployment, Image, State
+from ..domain.ports import Chat, Clock, DeploymentEngine, ImageRegistry, StaleRecord, Store
+from ..domain.progress import DeploymentEvent, Found, Phase
+from ..render import replies
+from .records import Records
+from .starts import Starts
+from .telling import Teller, reply
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    catalog: Catalog
+    store: Store
+    records: Records
+    teller: Teller
+    chat: Chat
+    engine: DeploymentEngine
+    registry: ImageRegistry
+    starts: Starts
+    clock: Clock
+
+    async def stranded(self, record: Deployment) -> None:
+        """A record left in STARTING by a replica that died: adopt its deployment or say it never began."""
+        app = self.catalog.get(record.app, record.environment)
+        if app is None:
+            return
+        try:
+            found = await self.engine.find(app, record)
+            if found is not None:
+                log.info("deployment_adopted", found=found.deployment_id)
+                await self.starts.started(app, record, found)
+            else:
+                await self.starts.failed(app, record, replies.never_began())
+        except (StaleRecord, Conflict):
+            return  # another replica recovered it first
+
+    async def lost(self, near: Sequence[DeploymentEvent] | None = None) -> int:
+        """Adopt the catalog's running deployments the store does not know: deploybot's own (found by their
+        request id) and those started outside it (CI, the console). ``near`` limits the search to where
+        these events happened; without it the engine lists the whole account once."""
+        in_flight = await self.store.in_flight()
+        following = {d for r in in_flight for d in (r.deployment_id, r.rollback_deployment_id) if d}
+        try:
+            found = await self.engine.unfollowed(self.catalog.all(), following, near)
+        except DeployError as exc:
+            log.warning("lost_deployment_scan_failed", reason=exc.message)
+            return 0
+        adopted = 0
+        for deployment in found:
+            app = self.catalog.targets.get(deployment.app)
+            if app is None:
+                continue
+            request_id = deployment.claim.request_id if deployment.claim else outside_id(deployment.deployment_id)
+            if await self.store.get(request_id) is not None:
+                continue
+            if await self._adopt(app, deployment, request_id):
+                adopted += 1
+        return adopted
+
+    async def _record(self, app: AppConfig, found: Found, request_id: str) -> Deployment | None:
+        """The record a found deployment would have had (what it deploys read back from the engine)."""
+        try:
+            deployed = await self.engine.deployed(app, found)
+            plan = await self.engine.plan(app)
+            task_definition, pinned = deployed or (None, "")
+            tag = found.claim.tag if found.claim else None
+            if tag is None and pinned:
+                tag = await self.registry.version_of(app.repository, pinned, app.version_pattern)
+        except DeployError as exc:
+            log.warning("lost_deployment_unreadable", deployment_id=found.deployment_id, reason=exc.message)
+            return None
+        tag = tag or "unknown"
+        repository, _, digest = pinned.partition("@")
+        claim = found.claim
+        now = self.clock()
+        return Deployment(
+            id=request_id,
+            app=app.name,
+            environment=app.environment,
+            show_environment=not app.only_environment,
+            tag=tag,
+            image=Image(repository_uri=repository or app.repository, tag=tag, digest=digest or "unknown"),
+            requester=claim.requester if claim else "",
+            approvals=claim.approvals if claim else [],
+            approver=claim.approvals[-1] if claim and claim.approvals else None,
+            auto_approved=claim is not None and not claim.approvals,
+            outside=None if claim else found.origin,
+            team_id=self.chat.home_team,
+            channel=app.deploy_channel,
+            state=State.IN_PROGRESS,
+            phase=Phase.WAITING,
+            began=found.began,
+            created_at=now,
+            updated_at=now,
+            started_at=now,
+            deployment_id=found.deployment_id,
+            link=found.link,
+            task_definition_arn=task_definition,
+            engine=plan.engine,
+            engine_name=plan.engine_name,
+            strategy=found.strategy or plan.strategy,
+            gate_minutes=plan.gate_minutes,
+            bake_minutes=plan.bake_minutes,
+            deadline_at=now + deadline(plan.gate_minutes, plan.bake_minutes),
+        )
+
+    async def _adopt(self, app: AppConfig, found: Found, request_id: str) -> bool:
+        record = await self._record(app, found, request_id)
+        if record is None:
+            return False
+        action = "adopted" if found.claim else "outside_deployment"
+        try:
+            record = await self.records.create(
+                record, Entry("deploybot", action, {"deployment_id": found.deployment_id})
+            )
+        except StaleRecord:
+            return False  # another replica adopted it first
+        structlog.contextvars.bind_contextvars(
+            request_id=record.id, app=app.name, version=record.tag, deployment_id=found.deployment_id
+        )
+        log.warning("deployment_found_without_record" if found.claim else "outside_deployment_found")
+        await self.store.acquire_lock(app_lock(app.key), record.id, self.clock() + RUN_LEASE)
+        note = reply(replies.found_again(record) if found.claim else replies.found_outside(record))
+        try:
+            ts = await self.teller.post_root(record)
+            change: Posted | Noted = Posted(message_ts=ts)
+        except ChatError as exc:  # the record exists: its thread starts late, its outcome still comes
+            log.warning("adopted_root_not_posted", error=exc.code)
+            change = Noted()
+        await self.records.put(record, Decision(change, messages=(note,)))
+        structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
+        return True

@@ -1,0 +1,104 @@
+"""Read-only answers in Slack: what runs where (`/deploy status`), what happened (`/deploy history`),
+and an app's audit trail (`/deploy audit`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from ..domain import audit, policy
+from ..domain.catalog import AppConfig
+from ..domain.errors import DeployError, NotAllowed
+from ..domain.models import Deployment, State
+from ..domain.ports import Chat, DeploymentEngine, ImageRegistry, Store
+from ..render.answers import Running, audit_text, history_text, status_text
+
+log = structlog.get_logger(__name__)
+AUDIT_LINES = 15
+HISTORY_LINES = 10
+
+
+@dataclass(frozen=True)
+class Reports:
+    store: Store
+    chat: Chat
+    registry: ImageRegistry
+    engine: DeploymentEngine
+
+    async def _reported(self, team: str, response_url: str) -> bool:
+        try:
+            policy.check_report(team, self.chat.home_team)
+        except NotAllowed as exc:
+            await self.chat.respond(response_url, exc.message)
+            return False
+        return True
+
+    async def status(self, apps: list[AppConfig], team: str, response_url: str) -> None:
+        """Per app and environment: version, digest, task definition, since when, by whom, and what is in flight."""
+        if not await self._reported(team, response_url):
+            return
+        in_flight = await self.store.in_flight()
+        rows = [await self._running(app, in_flight) for app in apps]
+        await self.chat.respond(response_url, status_text(rows))
+
+    async def _running(self, app: AppConfig, in_flight: list[Deployment]) -> Running:
+        mine = [
+            (r, self.chat.permalink(r.channel, r.message_ts or ""))
+            for r in in_flight
+            if r.app == app.name and r.environment == app.environment and not r.state.terminal
+        ]
+        pending = [
+            (r, self.chat.permalink(r.channel, r.message_ts or ""))
+            for r in await self.store.history(app.name, app.environment, 5)
+            if r.state is State.PENDING_APPROVAL and r.message_ts
+        ]
+        try:
+            live = await self.engine.live(app)
+            version = await self.registry.version_of(app.repository, live.image, app.version_pattern)
+        except DeployError as exc:
+            return Running(app.label, None, "", "", None, None, None, mine + pending, error=exc.message)
+        digest = live.image.split("@", 1)[1] if "@" in live.image else live.image.rsplit(":", 1)[-1]
+        record = next(
+            (
+                r
+                for r in await self.store.history(app.name, app.environment, 50)
+                if r.state is State.SUCCEEDED and r.task_definition_arn == live.task_definition
+            ),
+            None,
+        )
+        outside = None
+        since = record.finished_at if record else None
+        if record is None:
+            try:
+                past = await self.engine.recent(app, 10)
+            except DeployError:
+                past = []
+            outside = next((d for d in past if d.succeeded), None)
+            since = outside.complete_time if outside else None
+        return Running(app.label, version, digest, live.task_definition, since, record, outside, mine + pending)
+
+    async def history(self, app: AppConfig, team: str, response_url: str) -> None:
+        """The latest deployments: deploybot's requests merged with the engine's own list."""
+        if not await self._reported(team, response_url):
+            return
+        records = await self.store.history(app.name, app.environment, HISTORY_LINES)
+        try:
+            past = await self.engine.recent(app, HISTORY_LINES)
+        except DeployError as exc:
+            log.warning("history_read_failed", reason=exc.message)
+            past = []
+        links = {r.id: self.chat.permalink(r.channel, r.message_ts) for r in records if r.message_ts}
+        await self.chat.respond(response_url, history_text(app.label, records, past, links))
+
+    async def audit(self, app: AppConfig, user: str, team: str, response_url: str) -> None:
+        """The app's latest audit entries, for its approvers and requesters."""
+        audit.begin(team, "")
+        members = await self.chat.group_members(policy.groups(app, requesters=True))
+        try:
+            policy.check_ask(policy.Ask.AUDIT, app, user, team, self.chat.home_team, members)
+        except NotAllowed as exc:
+            await self.chat.respond(response_url, exc.message)
+            return
+        entries = await self.store.audit_for_app(app.name, AUDIT_LINES)
+        await self.chat.respond(response_url, audit_text(app.name, entries))

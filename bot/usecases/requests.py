@@ -1,0 +1,201 @@
+"""The request path: `/deploy` (and `/deploy rollback`, and the CI hand-off) up to the request message
+waiting for its approval (or started, where no approval is needed), or a refusal that says why."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from ..domain import audit, policy
+from ..domain.catalog import AppConfig
+from ..domain.changes import AutoApproved, Cancelled, Decision, Entry, Posted
+from ..domain.errors import DeployError, NotAllowed
+from ..domain.keys import APPROVAL_TIMEOUT, RUN_LEASE, app_lock, new_request_id
+from ..domain.models import CiInfo, Deployment, State
+from ..domain.ports import Chat, Clock, DeploymentEngine, ImageRegistry, Store
+from ..render import answers
+from .holds import Holds
+from .records import Records
+from .starts import Starts
+from .telling import Teller
+
+log = structlog.get_logger(__name__)
+Tell = Callable[[str], Awaitable[None]]  # how a requester is answered (response_url, or the CI's HTTP reply)
+
+
+@dataclass(frozen=True)
+class Requests:
+    store: Store
+    records: Records
+    teller: Teller
+    chat: Chat
+    registry: ImageRegistry
+    engine: DeploymentEngine
+    holds: Holds
+    starts: Starts
+    clock: Clock
+    approval_timeout: timedelta = APPROVAL_TIMEOUT
+
+    async def request(
+        self,
+        app: AppConfig,
+        tag: str,
+        user: str,
+        team: str,
+        response_url: str,
+        channel: str = "",
+        *,
+        rollback: bool = False,
+        tell: Tell | None = None,
+        ci: CiInfo | None = None,
+    ) -> Deployment | None:
+        """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history.
+
+        What the requester is told goes to ``response_url``, or to ``tell`` (the CI hand-off's answer)."""
+        audit.begin(team, channel)
+
+        async def respond(text: str) -> None:
+            await self.chat.respond(response_url, text)
+
+        tell = tell or respond
+        try:
+            return await self._request(app, tag, user, team, tell, channel, rollback, ci)
+        except Exception:
+            log.exception("deploy_request_failed")
+            await tell(answers.went_wrong(app.label, tag))
+            return None
+
+    async def _request(
+        self,
+        app: AppConfig,
+        tag: str,
+        user: str,
+        team: str,
+        tell: Tell,
+        channel: str,
+        rollback: bool,
+        ci: CiInfo | None,
+    ) -> Deployment | None:
+        members = await self.chat.group_members(policy.groups(app, approvers=False, requesters=True))
+        try:
+            if ci is None:  # a CI hand-off is authorized by its token instead
+                policy.check_request(app, user, team, self.chat.home_team, channel, members)
+            await self.holds.check(app)
+        except NotAllowed as exc:
+            log.info("request_refused", user=user, reason=exc.message)
+            await self.records.note("-", app.name, Entry(user, "refused:request", {"tag": tag, "reason": exc.message}))
+            await tell(exc.message)
+            return None
+        request_id = new_request_id()
+        # One open request per app across every replica: the lock is taken before any AWS work.
+        holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.clock() + self.approval_timeout)
+        if holder is not None:
+            other = await self.store.get(holder)
+            await tell(answers.busy(app.label, other) if other else answers.being_prepared(app.label))
+            return None
+        try:
+            record = await self._prepare(request_id, app, tag, user, team, tell, rollback, ci)
+        except BaseException:
+            await self.store.release_lock(app_lock(app.key), request_id)
+            raise
+        if record is None:
+            await self.store.release_lock(app_lock(app.key), request_id)
+        return record
+
+    async def _prepare(
+        self,
+        request_id: str,
+        app: AppConfig,
+        tag: str,
+        user: str,
+        team: str,
+        tell: Tell,
+        rollback: bool,
+        ci: CiInfo | None,
+    ) -> Deployment | None:
+        good: Deployment | None = None
+        try:
+            live = await self.engine.live(app)
+            if rollback:
+                good = await self._known_good(app, live.image)
+                image = good.image
+            else:
+                image = await self.registry.resolve(app.repository, tag, app.version_pattern)
+            running = await self.registry.version_of(app.repository, live.image, app.version_pattern)
+            plan = await self.engine.plan(app)
+        except DeployError as exc:
+            await tell(exc.message)
+            return None
+        now = self.clock()
+        record = Deployment(
+            id=request_id,
+            app=app.name,
+            environment=app.environment,
+            show_environment=not app.only_environment,
+            tag=image.tag,
+            image=image,
+            requester=user,
+            team_id=team,
+            channel=app.deploy_channel,
+            created_at=now,
+            updated_at=now,
+            running_before=running,
+            previous_task_definition=live.task_definition,
+            engine=plan.engine,
+            engine_name=plan.engine_name,
+            strategy=plan.strategy,
+            gate_minutes=plan.gate_minutes,
+            bake_minutes=plan.bake_minutes,
+            approvals_needed=app.approvals,
+            expires_at=None if not app.require_approval else now + self.approval_timeout,
+            rollback_to=good.id if good else None,
+            ci=ci,
+        )
+        structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
+        requested = Entry(user, "requested", {"tag": image.tag, "digest": image.digest})
+        record = await self.records.create(record, requested)
+        record = await self._post(record)
+        log.info("deploy_requested", digest=image.digest)
+        if not app.require_approval:
+            return await self._without_approval(app, record, tell)
+        await tell(answers.asked_for_approval(app, image, rollback=good is not None))
+        return record
+
+    async def _post(self, record: Deployment) -> Deployment:
+        try:
+            ts = await self.teller.post_root(record)
+        except Exception:
+            # Nobody could ever approve a request that has no message: close it, then tell the requester.
+            await self.records.put(record, Cancelled(cancelled_by="deploybot"), tell=False)
+            raise
+        return await self.records.put(record, Posted(message_ts=ts), tell=False) or record
+
+    async def _known_good(self, app: AppConfig, running_image: str) -> Deployment:
+        """The latest successful deployment whose image is not the one running now, still in ECR.
+
+        Taken from the store's history, not "the previous task definition revision": a revision
+        registered by a failed deployment was never good."""
+        running = running_image.split("@", 1)[1] if "@" in running_image else None
+        history = await self.store.history(app.name, app.environment, 50)
+        good = next((r for r in history if r.state is State.SUCCEEDED and r.image.digest != running), None)
+        if good is None:
+            raise DeployError(answers.nothing_known_good(app))
+        if not await self.registry.has_digest(app.repository, good.image.digest):
+            raise DeployError(answers.known_good_gone(app, good))
+        return good
+
+    async def _without_approval(self, app: AppConfig, record: Deployment, tell: Tell) -> Deployment:
+        """An environment that needs no approval (`require_approval: false`) starts at once."""
+        now = self.clock()
+        await self.store.renew_lock(app_lock(app.key), record.id, now + RUN_LEASE)
+        approved = Decision(
+            AutoApproved(auto_approved=True, approved_at=now),
+            Entry("deploybot", "approved", {"reason": "no approval required"}),
+        )
+        started = await self.records.put(record, approved, tell=False) or record
+        await tell(answers.deploying_now(app, started.tag))
+        await self.starts.start(app, started)
+        return started

@@ -1,0 +1,22 @@
+"""What the handlers call, bundled so the composition root hands it over in one piece."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.catalog import Catalog
+from ..runtime.tasks import TaskSupervisor
+from .clicks import Clicks
+from .holds import Holds
+from .reports import Reports
+from .requests import Requests
+
+
+@dataclass(frozen=True)
+class Services:
+    catalog: Catalog
+    requests: Requests
+    clicks: Clicks
+    reports: Reports
+    holds: Holds
+    tasks: TaskSupervisor

@@ -1,0 +1,107 @@
+"""Tells Slack about a deployment: its root message, rendered whole from the record and updated only
+when what it shows changes, and the delivery of the replies and alerts the record owes (``Outbox``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import structlog
+
+from ..domain.catalog import AppConfig
+from ..domain.errors import ChatError
+from ..domain.lifecycle import Milestone, MilestoneKind
+from ..domain.models import Deployment, Outgoing, State
+from ..domain.ports import Blocks, Chat, Clock
+from ..render import replies, root
+from .outbox import Outbox
+
+log = structlog.get_logger(__name__)
+
+
+def reply(text: str, *, broadcast: bool = False) -> Outgoing:
+    """A reply in the deployment's thread (also shown in the channel when ``broadcast``)."""
+    return Outgoing(text=text, broadcast=broadcast)
+
+
+def _digest(text: str, blocks: Blocks) -> str:
+    return hashlib.sha256((json.dumps(blocks, sort_keys=True) + text).encode()).hexdigest()
+
+
+class Teller:
+    def __init__(self, chat: Chat, outbox: Outbox, clock: Clock) -> None:
+        self.chat = chat
+        self.outbox = outbox
+        self.now = clock
+        self._rendered: dict[str, str] = {}
+
+    async def post_root(self, record: Deployment) -> str:
+        text, blocks = root.root_text(record), root.root_blocks(record, self.now())
+        ts = await self.chat.post(record.channel, text, blocks)
+        self._rendered[record.id] = _digest(text, blocks)
+        return ts
+
+    async def sync_root(self, record: Deployment, *, force: bool = False, background: bool = False) -> bool:
+        """chat.update the root from state when it differs from what Slack shows; False if it failed
+        or (``background``: the watcher's re-renders) no update turn was free: the next tick renders
+        whatever the state is then, so skipped intermediate states cost nothing."""
+        if not record.message_ts:
+            return True
+        if background and not self.chat.update_free():
+            return self._wait_turn(record)  # not even worth rendering: no turn to send it in
+        text, blocks = root.root_text(record), root.root_blocks(record, self.now())
+        digest = _digest(text, blocks)
+        if not force and self._rendered.get(record.id) == digest:
+            return True
+        if background and not self.chat.can_update():
+            return self._wait_turn(record)
+        try:
+            await self.chat.update(record.channel, record.message_ts, text, blocks, paced=not background)
+        except ChatError as exc:
+            log.warning("root_update_failed", error=exc.code, deployment=record.id)
+            self._rendered.pop(record.id, None)
+            return False
+        self._rendered[record.id] = digest
+        return True
+
+    def _wait_turn(self, record: Deployment) -> bool:
+        """A re-render that found no free turn: a finished deployment's comes back within a second (its
+        last state must show); one in progress waits for the next tick, which renders it afresh anyway."""
+        if record.state.terminal:
+            self.outbox.paced.add(record.id)
+        return False
+
+    async def tell(self, record: Deployment, *, background: bool = False) -> bool:
+        """Bring Slack up to date with the record: its root, then what it owes. True when both are done."""
+        rendered = await self.sync_root(record, background=background)
+        flushed = await self.outbox.flush(record.id)
+        return rendered and flushed
+
+    async def flush(self, record_id: str) -> bool:
+        return await self.outbox.flush(record_id)
+
+    def take_paced(self) -> set[str]:
+        """The records with something that waited for Slack's pace (each given once)."""
+        paced = set(self.outbox.paced)
+        self.outbox.paced.clear()
+        return paced
+
+    def forget(self, record_id: str) -> None:
+        self._rendered.pop(record_id, None)
+
+    def milestones(self, record: Deployment, milestones: list[Milestone]) -> list[Outgoing]:
+        out = []
+        for milestone in milestones:
+            text = replies.milestone_text(record, milestone)
+            if text:
+                # Only the outcome is also shown in the channel; the steps stay in the thread.
+                out.append(reply(text, broadcast=milestone.kind is MilestoneKind.FINISHED))
+        return out
+
+    def alert(self, record: Deployment, app: AppConfig | None) -> list[Outgoing]:
+        """The failure alert a finished record owes its app's alert channel (none for a success)."""
+        if app is None or not app.alert_channel or record.state not in (State.FAILED, State.STOPPED):
+            return []
+        link = self.chat.permalink(record.channel, record.message_ts or "")
+        text, blocks = replies.alert(record, link, app.oncall)
+        return [Outgoing(text=text, channel=app.alert_channel, blocks=blocks)]

@@ -1,0 +1,56 @@
+"""Watch leases: each deployment is told by one replica at a time, the holder of its lease, and another
+replica takes over when a lease runs out (its holder died or hangs)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+
+from ..domain.keys import watch_lock
+from ..domain.models import Deployment
+from ..domain.ports import Clock, Store
+
+log = structlog.get_logger(__name__)
+
+
+class Leases:
+    def __init__(self, store: Store, replica: str, clock: Clock, lease: timedelta = timedelta(seconds=30)) -> None:
+        self.store = store
+        self.replica = replica
+        self.now = clock
+        self.lease = lease
+        self._held: dict[str, datetime] = {}
+
+    def held(self, record_id: str) -> bool:
+        return record_id in self._held
+
+    @property
+    def holding(self) -> frozenset[str]:
+        """The records whose lease this replica holds."""
+        return frozenset(self._held)
+
+    async def own(self, record: Deployment) -> bool:
+        """Whether this replica tells ``record`` now: it holds (or just took) the record's lease."""
+        now = self.now()
+        until = self._held.get(record.id)
+        if until is not None and until - now > self.lease * 2 / 3:
+            return True  # renew at a third of the lease gone, not on every tick
+        holder = await self.store.acquire_lock(watch_lock(record.id), self.replica, now + self.lease)
+        if holder is None:
+            if until is None:
+                log.info("deployment_watch_taken", request_id=record.id, replica=self.replica)
+            self._held[record.id] = now + self.lease
+            return True
+        self._held.pop(record.id, None)
+        return False
+
+    async def release(self, record_id: str) -> None:
+        await self.store.release_lock(watch_lock(record_id), self.replica)
+        self._held.pop(record_id, None)
+
+    async def release_all(self) -> None:
+        """Hand every lease back (a graceful stop), so another replica takes over at once."""
+        for record_id in list(self._held):
+            await self.store.release_lock(watch_lock(record_id), self.replica)
+        self._held.clear()
