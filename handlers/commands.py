@@ -13,10 +13,9 @@ from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.domain.catalog import COMMAND_WORDS, AppConfig, Catalog
-from bot.domain.errors import DeployError, UnknownApp, shown
+from bot.domain.errors import DeployError, UnknownApp
 from bot.domain.lifecycle import check_version
 from bot.render import answers
-from bot.render.answers import USAGE
 from bot.usecases.services import Services
 
 from .payloads import SlashCommand
@@ -49,11 +48,11 @@ def parse(text: str, catalog: Catalog) -> Parsed:
         return Parsed("help")
     if words[0] == "audit":
         if len(words) != 2:
-            raise DeployError("Usage: `/deploy audit &lt;app&gt;`, for example `/deploy audit web1`.")
+            raise DeployError(answers.usage("audit"))
         return Parsed("audit", _app(words[1], None, catalog))
     if words[0] == "status":
         if len(words) > 3:
-            raise DeployError("Usage: `/deploy status [&lt;app&gt; [&lt;environment&gt;]]`.")
+            raise DeployError(answers.usage("status"))
         if len(words) == 1:
             return Parsed("status", apps=tuple(catalog.all()))
         if len(words) == 3:
@@ -62,38 +61,31 @@ def parse(text: str, catalog: Catalog) -> Parsed:
         return Parsed("status", apps=tuple(a for a in catalog.all() if a.name == words[1]))
     if words[0] in ("lock", "unlock"):
         if len(words) < 2 or (words[0] == "unlock" and len(words) > 3):
-            raise DeployError(
-                "Usage: `/deploy lock &lt;app&gt; [&lt;environment&gt;] [reason]`, "
-                "`/deploy unlock &lt;app&gt; [&lt;environment&gt;]`."
-            )
+            raise DeployError(answers.usage("lock"))
         name, rest = words[1], words[2:]
         _app(name, None, catalog)
         env = rest[0] if rest and rest[0] in catalog.environments(name) else None
         if env is not None:
             rest = rest[1:]
         if words[0] == "unlock" and rest:
-            raise DeployError(f"`{shown(rest[0])}` is not an environment of `{name}`.")
+            raise DeployError(answers.not_an_environment(rest[0], name))
         reason = " ".join(text.split(None, 3 if env else 2)[3 if env else 2 :]) if rest else ""
         return Parsed(words[0], _app(name, env, catalog), reason=reason[:300])
     if words[0] == "rollback":
         if len(words) not in (2, 3):
-            raise DeployError(
-                "Usage: `/deploy rollback &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy rollback web1`."
-            )
+            raise DeployError(answers.usage("rollback"))
         return Parsed("rollback", _app(words[1], words[2] if len(words) == 3 else None, catalog))
     if words[0] == "history":
         if len(words) not in (2, 3):
-            raise DeployError(
-                "Usage: `/deploy history &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy history web1`."
-            )
+            raise DeployError(answers.usage("history"))
         return Parsed("history", _app(words[1], words[2] if len(words) == 3 else None, catalog))
     if len(words) == 1:
-        raise DeployError(f"I need an app and a version.{_closest(words[0], catalog)} {USAGE}")
+        raise DeployError(answers.need_app_and_version(_closest(words[0], catalog)))
     name, version, *rest = words
     if rest[:1] == ["to"]:
         rest = rest[1:]
     if len(rest) > 1 or (len(words) == 3 and words[2] == "to"):
-        raise DeployError(f"I need an app, a version and at most one environment. {USAGE}")
+        raise DeployError(answers.need_at_most_one_environment())
     app_cfg = _app(name, rest[0] if rest else None, catalog)
     if version != "latest":
         check_version(version, app_cfg.version_pattern)
@@ -102,22 +94,21 @@ def parse(text: str, catalog: Catalog) -> Parsed:
 
 def _app(name: str, environment: str | None, catalog: Catalog) -> AppConfig:
     if name not in catalog.apps:
-        raise UnknownApp(name, catalog.names(), _closest(name, catalog))
+        raise UnknownApp(name, catalog.names(), answers.did_you_mean(_closest(name, catalog)))
     found = catalog.get(name, environment)
     if found is None:
-        envs = ", ".join(f"`{e}`" for e in catalog.environments(name))
-        raise DeployError(f"`{name}` has no environment `{shown(environment)}`. Its environments: {envs}.")
+        raise DeployError(answers.no_such_environment(name, environment, catalog.environments(name)))
     return found
 
 
-def _closest(word: str, catalog: Catalog) -> str:
-    """ " Did you mean `status`?" for a near miss of a subcommand or an app name, else nothing."""
+def _closest(word: str, catalog: Catalog) -> str | None:
+    """`status` for a near miss of a command word or an app name (`statsu`), else None."""
     scored = sorted(
         ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in {*COMMAND_WORDS, *catalog.names()}), reverse=True
     )
     if not scored or scored[0][0] < CLOSE or (len(scored) > 1 and scored[1][0] == scored[0][0]):
-        return ""  # nothing close, or two equally close (web9: web1 or web2?): no guess
-    return f" Did you mean `{scored[0][1]}`?"
+        return None  # nothing close, or two equally close (web9: web1 or web2?): no guess
+    return scored[0][1]
 
 
 def register(app: AsyncApp, services: Services) -> None:

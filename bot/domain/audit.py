@@ -22,7 +22,7 @@ class AuditEvent(BaseModel):
     at: datetime
     record_id: str
     app: str
-    actor: str  # a Slack user id, or "deploybot" / "codedeploy" for what they decided
+    actor: str  # a Slack user id, or "deploybot" / the engine's key (such as "codedeploy") for what they decided
     team: str = ""
     channel: str = ""
     action: str

@@ -145,6 +145,9 @@ class Progressed(Change):
     began: bool
     steps: dict[str, StepStatus]
     traffic: float
+    test_traffic: float | None
+    stage: str | None
+    bake_ends_at: datetime | None
     gate: Gate | None
     can_finish_early: bool
     gate_opened_at: datetime | None

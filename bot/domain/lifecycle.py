@@ -154,6 +154,7 @@ def observe(record: Deployment, progress: Progress, now: datetime) -> Observatio
         traffic = progress.traffic
         if not ending:
             out.append(Milestone(MilestoneKind.TRAFFIC, traffic=progress.traffic))
+    test_traffic = record.test_traffic if progress.test_traffic is None else progress.test_traffic
     gate_opened_at = record.gate_opened_at
     if progress.phase is Phase.GATED and record.phase is not Phase.GATED:
         out.append(Milestone(MilestoneKind.GATED))
@@ -167,6 +168,9 @@ def observe(record: Deployment, progress: Progress, now: datetime) -> Observatio
         began=began,
         steps=steps,
         traffic=traffic,
+        test_traffic=None if ending else test_traffic,
+        stage=None if ending else progress.stage,
+        bake_ends_at=None if ending else progress.bake_ends_at,
         gate=None if ending else progress.gate,
         can_finish_early=False if ending else progress.can_finish_early,
         gate_opened_at=gate_opened_at,

@@ -148,6 +148,9 @@ class Deployment(BaseModel):
     began: bool = False  # the engine was seen working on it (its start was told)
     steps: dict[str, StepStatus] = Field(default_factory=dict)
     traffic: float = 0.0  # percent of production traffic on the new version
+    test_traffic: float | None = None  # percent of test traffic on it (engines with a test listener)
+    stage: str | None = None  # where it is, in the engine's own words
+    bake_ends_at: datetime | None = None  # when the old version is let go, if the engine says
     gate: Gate | None = None  # the gate the deployment waits at, if any
     can_finish_early: bool = False
     ends_as: State | None = None  # while rolling back: how the deployment ends once the rollback is done

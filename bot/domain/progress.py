@@ -83,6 +83,9 @@ class Progress(BaseModel):
     began: bool = False  # the engine is past its queue and working on it
     steps: list[Step] = Field(default_factory=list)
     traffic: float | None = None  # percent of production traffic on the new version; None: not read this time
+    test_traffic: float | None = None  # percent of test traffic on it, for engines with a test listener
+    stage: str | None = None  # where it is, in the engine's own words (shown beside the phase)
+    bake_ends_at: datetime | None = None  # when the old version is let go, if the engine says
     gate: Gate | None = None
     can_finish_early: bool = False  # the old version's keep-alive can be ended now
     result: Result | None = None  # once the deployment's fate is known (it may still be rolling back)

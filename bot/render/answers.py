@@ -123,6 +123,44 @@ USAGE = (
 )
 
 
+USAGES = {
+    "audit": "Usage: `/deploy audit &lt;app&gt;`, for example `/deploy audit web1`.",
+    "status": "Usage: `/deploy status [&lt;app&gt; [&lt;environment&gt;]]`.",
+    "lock": (
+        "Usage: `/deploy lock &lt;app&gt; [&lt;environment&gt;] [reason]`, "
+        "`/deploy unlock &lt;app&gt; [&lt;environment&gt;]`."
+    ),
+    "rollback": "Usage: `/deploy rollback &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy rollback web1`.",
+    "history": "Usage: `/deploy history &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy history web1`.",
+}
+
+
+def usage(word: str) -> str:
+    """How a command word is used (``lock`` and ``unlock`` share theirs)."""
+    return USAGES.get(word, USAGE)
+
+
+def did_you_mean(word: str | None) -> str:
+    return f" Did you mean `{word}`?" if word else ""
+
+
+def need_app_and_version(closest: str | None) -> str:
+    return f"I need an app and a version.{did_you_mean(closest)} {USAGE}"
+
+
+def need_at_most_one_environment() -> str:
+    return f"I need an app, a version and at most one environment. {USAGE}"
+
+
+def not_an_environment(word: str, app: str) -> str:
+    return f"`{esc(word)}` is not an environment of `{app}`."
+
+
+def no_such_environment(app: str, environment: str | None, known: list[str]) -> str:
+    envs = ", ".join(f"`{e}`" for e in known)
+    return f"`{app}` has no environment `{esc(environment)}`. Its environments: {envs}."
+
+
 def malformed() -> str:
     return "That request was malformed, so I ignored it. Try `/deploy help`."
 

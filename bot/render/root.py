@@ -146,8 +146,15 @@ def reason(record: Deployment) -> str:
 
 def _status_text(record: Deployment, now: datetime) -> str:
     lines = [status_line(record)]
+    if record.state is State.IN_PROGRESS and record.stage:
+        lines.append(f"Stage: `{esc(record.stage)}`")
     if record.state in (State.IN_PROGRESS, State.ROLLING_BACK) or (record.state.terminal and record.deployment_id):
         lines.append(f"`{progress_bar(record.traffic)}` {record.traffic:.0f}% of traffic on green")
+    if record.state is State.IN_PROGRESS and record.test_traffic is not None:
+        lines.append(f"`{progress_bar(record.test_traffic)}` {record.test_traffic:.0f}% of test traffic on green")
+    if record.state is State.IN_PROGRESS and record.phase is Phase.BAKING and record.bake_ends_at:
+        left = max(0, int((record.bake_ends_at - now).total_seconds() // 60))
+        lines.append(f"Blue is let go at {record.bake_ends_at:%H:%M} UTC ({left} min left)")
     if record.started_at and record.finished_at:
         lines.append(f"Took: {duration(*record.took)}")
     elif record.started_at:

@@ -130,22 +130,31 @@ class Clicks:
         require_action(record, action)
         if record.deployment_id is None:
             raise Conflict(explain_state(record))
-        if action is Action.OPEN_GATE and record.gate is not None:
+        if action is Action.OPEN_GATE:
+            if record.gate is None:
+                raise Conflict(explain_state(record))
             await self.engine.open_gate(record, record.gate)
             text = replies.gate_opened(record, user)
         elif action is Action.FINISH:
             await self.engine.finish_early(record)
             text = replies.finished_early(user)
         else:
-            # Record who asked first (a compare-and-set), then call AWS: a lost race is decided again cleanly.
-            async def asked(current: Deployment) -> Decision:
-                policy.check(action, app, current, user, team, members)
-                require_action(current, action)
-                return Decision(RollbackAsked(rollback_requested_by=user))
-
-            record = await self.records.change(record, asked, tell=False) or record
+            record = await self._rollback_asked(action, app, record, user, team, members)
             await self.engine.roll_back(record)
             text = replies.rollback_asked(record, user)
         entry = Entry(user, action.value, {"deployment_id": record.deployment_id})
         await self.records.put(record.id, Decision(Noted(), entry, (reply(text),)))
         self.poke()
+
+    async def _rollback_asked(
+        self, action: Action, app: AppConfig, record: Deployment, user: str, team: str, members: Collection[str]
+    ) -> Deployment:
+        """Record who asked for the rollback first (a compare-and-set), so a lost race is decided again
+        cleanly before anything is asked of AWS."""
+
+        async def asked(current: Deployment) -> Decision:
+            policy.check(action, app, current, user, team, members)
+            require_action(current, action)
+            return Decision(RollbackAsked(rollback_requested_by=user))
+
+        return await self.records.change(record, asked, tell=False) or record

@@ -225,6 +225,7 @@ class Watcher:
         told: list[str] = []
 
         async def decide(current: Deployment) -> Decision | None:
+            told.clear()  # decided again after a lost race: only the last decision's milestones count
             observation = observe(current, reading, self.now())
             if observation.change is None:
                 return None

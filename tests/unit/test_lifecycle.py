@@ -92,6 +92,24 @@ def test_steps_and_traffic_are_told_as_they_change() -> None:
     assert unread.change is None
 
 
+def test_the_engines_own_stage_test_traffic_and_bake_end_are_kept_while_it_runs() -> None:
+    """What an engine says beyond the phase (its stage name, test traffic, the bake's end) is shown while
+    the deployment runs and cleared once it ends."""
+    rec = record(state=State.IN_PROGRESS, began=True)
+    ends = NOW.replace(hour=13)
+    bake = reading(Phase.BAKING, stage="BAKE_TIME", test_traffic=100.0, traffic=100.0, bake_ends_at=ends)
+    seen = observe(rec, bake, NOW)
+    assert seen.change is not None
+    baking = seen.change.apply(rec, NOW)
+    assert (baking.stage, baking.test_traffic, baking.bake_ends_at) == ("BAKE_TIME", 100.0, ends)
+    unread = observe(baking, reading(Phase.BAKING, stage="BAKE_TIME", bake_ends_at=ends), NOW)
+    assert unread.change is None  # test traffic not read this time: kept
+    done = observe(baking, reading(Phase.DONE, result=Result.SUCCEEDED), NOW)
+    assert done.change is not None
+    final = done.change.apply(baking, NOW)
+    assert (final.stage, final.test_traffic, final.bake_ends_at) == (None, None, None)
+
+
 def test_a_failure_rolled_back_by_a_deployment_of_its_own_ends_when_the_rollback_does() -> None:
     """The verdict is taken at the failure; the rollback's end finishes the record (traffic back to 0)."""
     rec = record(state=State.IN_PROGRESS, began=True, traffic=40.0)

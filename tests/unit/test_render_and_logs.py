@@ -70,3 +70,38 @@ def test_elapsed_uses_the_bots_clock_and_took_uses_the_engines() -> None:
         }
     )
     assert "Took: 7m 12s" in json.dumps(root_blocks(done, NOW))
+
+
+def test_every_root_layout_fits_block_kit_and_slack_sdk() -> None:
+    """Every state and phase (with a gate, an early finish, the engine's stage and bake end) renders blocks
+    the sandbox's strict checks and slack_sdk's models both take as they are."""
+    from datetime import timedelta
+
+    from bot.domain.progress import Gate, Phase
+
+    gates = [None, Gate(id="g", opens=Phase.SHIFTING), Gate(id="h", opens=Phase.PROVISIONING, stage="PRE_SCALE_UP")]
+    seen_buttons: set[str] = set()
+    for state in State:
+        for phase in Phase:
+            for gate in gates:
+                rec = record(
+                    state=state,
+                    phase=phase,
+                    gate=gate,
+                    can_finish_early=phase is Phase.BAKING,
+                    stage="BAKE_TIME" if phase is Phase.BAKING else None,
+                    test_traffic=50.0 if gate else None,
+                    bake_ends_at=NOW + timedelta(minutes=30),
+                    started_at=NOW,
+                    deployment_id="d-1",
+                    link="https://example.com/d-1",
+                )
+                blocks = root_blocks(rec, NOW)
+                assert validate_blocks(blocks) == blocks and checked(blocks) == blocks
+                seen_buttons |= {e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+    assert seen_buttons == {"Approve", "Cancel", "Shift traffic", "Continue", "Finish now", "Roll back"}
+    baking = record(
+        state=State.IN_PROGRESS, phase=Phase.BAKING, stage="BAKE_TIME", bake_ends_at=NOW + timedelta(minutes=30)
+    )
+    text = json.dumps(root_blocks(baking, NOW))
+    assert "Stage: `BAKE_TIME`" in text and "Blue is let go at 12:30 UTC (30 min left)" in text

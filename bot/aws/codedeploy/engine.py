@@ -143,7 +143,9 @@ class CodeDeployEngine:
         return {record_id: readings[dep] for record_id, dep in tracked.items() if dep in readings}
 
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
-        await self._continue(record, READY_WAIT if gate.id == READY_WAIT else TERMINATION_WAIT)
+        if gate.id != READY_WAIT:  # CodeDeploy's only gate; anything else is not this engine's
+            raise Conflict(f"CodeDeploy has no gate called {gate.id!r}.")
+        await self._continue(record, READY_WAIT)
 
     async def finish_early(self, record: Deployment) -> None:
         await self._continue(record, TERMINATION_WAIT)
