@@ -15,6 +15,7 @@ from ..domain.errors import ChatError, NotAllowed
 from ..domain.models import Deployment, Hold
 from ..domain.ports import Chat, Clock, Store
 from ..render import answers
+from .permits import permitted
 from .records import Records
 
 log = structlog.get_logger(__name__)
@@ -39,11 +40,7 @@ class Holds:
 
     async def lock(self, app: AppConfig, user: str, team: str, reason: str, response_url: str) -> None:
         audit.begin(team, "")
-        members = await self.chat.group_members(policy.groups(app, requesters=True))
-        try:
-            policy.check_ask(policy.Ask.LOCK, app, user, team, self.chat.home_team, members)
-        except NotAllowed as exc:
-            await self.chat.respond(response_url, exc.message)
+        if not await permitted(self.chat, policy.Ask.LOCK, app, user, team, response_url):
             return
         hold = Hold(app=app.name, environment=app.environment, user=user, reason=reason, since=self.clock())
         existing = await self.store.hold(hold)
@@ -61,11 +58,7 @@ class Holds:
         if hold is None:
             await self.chat.respond(response_url, answers.not_locked(app))
             return
-        members = await self.chat.group_members(policy.groups(app))
-        try:
-            policy.check_ask(policy.Ask.UNLOCK, app, user, team, self.chat.home_team, members, hold)
-        except NotAllowed as exc:
-            await self.chat.respond(response_url, exc.message)
+        if not await permitted(self.chat, policy.Ask.UNLOCK, app, user, team, response_url, hold):
             return
         await self.store.release_hold(app.key)
         await self.records.note("-", app.name, Entry(user, "unlocked", {"environment": app.environment}))

@@ -13,6 +13,7 @@ from ..domain.errors import DeployError, NotAllowed
 from ..domain.models import Deployment, State
 from ..domain.ports import Chat, DeploymentEngine, ImageRegistry, Store
 from ..render.answers import Running, audit_text, history_text, status_text
+from .permits import permitted
 
 log = structlog.get_logger(__name__)
 AUDIT_LINES = 15
@@ -94,11 +95,7 @@ class Reports:
     async def audit(self, app: AppConfig, user: str, team: str, response_url: str) -> None:
         """The app's latest audit entries, for its approvers and requesters."""
         audit.begin(team, "")
-        members = await self.chat.group_members(policy.groups(app, requesters=True))
-        try:
-            policy.check_ask(policy.Ask.AUDIT, app, user, team, self.chat.home_team, members)
-        except NotAllowed as exc:
-            await self.chat.respond(response_url, exc.message)
+        if not await permitted(self.chat, policy.Ask.AUDIT, app, user, team, response_url):
             return
         entries = await self.store.audit_for_app(app.name, AUDIT_LINES)
         await self.chat.respond(response_url, audit_text(app.name, entries))

@@ -36,23 +36,28 @@ def _throttled_call_action(self: BaseResponse) -> Any:
     delay = CONTROL.latency_by_operation.get(operation, CONTROL.latency_seconds)
     if delay:
         time.sleep(delay)  # a moto server thread, not the event loop: this is AWS being slow
-    with CONTROL.lock:
-        remaining = CONTROL.throttles.get(operation, 0)
-        if remaining > 0:
-            CONTROL.throttles[operation] = remaining - 1
-            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
-            return 400, {"Content-Type": "application/x-amz-json-1.1"}, body
+    if _take(CONTROL.throttles, operation):
+        return _error(400, "ThrottlingException", "Rate exceeded")
     if self.service_name in {"codedeploy", "ecs"}:
         advance_all()
     answer = _ORIGINAL_CALL_ACTION(self)
-    with CONTROL.lock:
-        lost = CONTROL.lost_answers.get(operation, 0)
-        if lost > 0:
-            # The change is made, but the caller never hears so: what a timeout after the fact looks like.
-            CONTROL.lost_answers[operation] = lost - 1
-            body = json.dumps({"__type": "InternalFailure", "message": "We encountered an internal error."})
-            return 500, {"Content-Type": "application/x-amz-json-1.1"}, body
+    if _take(CONTROL.lost_answers, operation):
+        # The change is made, but the caller never hears so: what a timeout after the fact looks like.
+        return _error(500, "InternalFailure", "We encountered an internal error.")
     return answer
+
+
+def _take(counts: dict[str, int], operation: str) -> bool:
+    """One of the faults left for ``operation``, if any are."""
+    with CONTROL.lock:
+        left = counts.get(operation, 0)
+        if left > 0:
+            counts[operation] = left - 1
+        return left > 0
+
+
+def _error(status: int, kind: str, message: str) -> tuple[int, dict[str, str], str]:
+    return status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"__type": kind, "message": message})
 
 
 _installed = False
