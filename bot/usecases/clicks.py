@@ -22,7 +22,7 @@ from ..domain.models import Deployment, State
 from ..domain.ports import Chat, Clock, DeploymentEngine, Faults, StaleRecord, Store, no_faults
 from ..render import answers, replies
 from .holds import Holds
-from .records import Records
+from .records import Records, Tell
 from .starts import Starts
 from .telling import Teller, reply
 
@@ -143,7 +143,7 @@ class Clicks:
             await self.engine.roll_back(record)
             text = replies.rollback_asked(record, user)
         entry = Entry(user, action.value, {"deployment_id": record.deployment_id})
-        await self.records.put(record.id, Decision(Noted(), entry, (reply(text),)))
+        await self.records.put(record.id, Decision(Noted(), entry, (reply(text),)), tell=Tell.OWED)
         self.poke()
 
     async def _rollback_asked(
@@ -157,4 +157,4 @@ class Clicks:
             require_action(current, action)
             return Decision(RollbackAsked(rollback_requested_by=user))
 
-        return await self.records.change(record, asked, tell=False) or record
+        return await self.records.change(record, asked, tell=Tell.LATER) or record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 import structlog
 
@@ -24,6 +25,14 @@ from .telling import Teller
 
 log = structlog.get_logger(__name__)
 Decide = Callable[[Deployment], Awaitable[Decision | None]]
+
+
+class Tell(StrEnum):
+    """What Slack is told once a change is saved."""
+
+    ALL = "all"  # the root re-rendered (when it shows something new) and the owed messages sent
+    OWED = "owed"  # only the owed messages: the root shows nothing new
+    LATER = "later"  # nothing now: the caller tells (the watcher does, outcomes first)
 
 
 @dataclass(frozen=True)
@@ -42,13 +51,10 @@ class Records:
         """An audit entry that changes no record (a refusal, a lock), or follows a change."""
         await self.store.audit(audit.event(self.clock(), record_id, app, entry.actor, entry.action, **entry.detail))
 
-    async def change(
-        self, record: Deployment | str, decide: Decide, *, tell: bool = True, force: bool = False
-    ) -> Deployment | None:
+    async def change(self, record: Deployment | str, decide: Decide, *, tell: Tell = Tell.ALL) -> Deployment | None:
         """Decide on the stored record and save the decision; the saved record, or the stored one when
         ``decide`` decided nothing (None: no such record). ``decide`` may raise a DeployError to refuse;
-        it is asked again on the fresh record after a lost race. ``tell=False``: the caller tells Slack
-        (the watcher does, outcomes first); ``force``: re-render the root even if it looks unchanged.
+        it is asked again on the fresh record after a lost race.
 
         Raises StaleRecord when every attempt lost its race."""
         made: list[Decision] = []
@@ -70,14 +76,14 @@ class Records:
             return None
         if wrote and made:
             await self._after(before[0], saved, made[0])
-        if tell:
-            await self.teller.sync_root(saved, force=force)
-            if saved.outbox:
-                await self.teller.flush(saved.id)
+        if tell is Tell.ALL:
+            await self.teller.sync_root(saved)
+        if tell is not Tell.LATER and saved.outbox:
+            await self.teller.flush(saved.id)
         return saved
 
     async def put(
-        self, record: Deployment | str, decision: Decision | Change, *, tell: bool = True
+        self, record: Deployment | str, decision: Decision | Change, *, tell: Tell = Tell.ALL
     ) -> Deployment | None:
         """``change`` with a decision that does not depend on how the record is stored now."""
         made = decision if isinstance(decision, Decision) else Decision(decision)

@@ -22,7 +22,7 @@ from ..domain.models import Deployment, Image, State
 from ..domain.ports import Chat, Clock, DeploymentEngine, ImageRegistry, StaleRecord, Store
 from ..domain.progress import DeploymentEvent, Found, Phase
 from ..render import replies
-from .records import Records
+from .records import Records, Tell
 from .starts import Starts
 from .telling import Teller, reply
 
@@ -149,6 +149,8 @@ class Recovery:
         except ChatError as exc:  # the record exists: its thread starts late, its outcome still comes
             log.warning("adopted_root_not_posted", error=exc.code)
             change = Noted()
-        await self.records.put(record, Decision(change, messages=(note,)))
+        # The root was just rendered from this record: only the note is owed (a re-render would spend one of
+        # Slack's update turns on nothing, and a scan can find hundreds of deployments at once).
+        await self.records.put(record, Decision(change, messages=(note,)), tell=Tell.OWED)
         structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
         return True

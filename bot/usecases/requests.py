@@ -18,12 +18,12 @@ from ..domain.models import CiInfo, Deployment, State
 from ..domain.ports import Chat, Clock, DeploymentEngine, ImageRegistry, Store
 from ..render import answers
 from .holds import Holds
-from .records import Records
+from .records import Records, Tell
 from .starts import Starts
 from .telling import Teller
 
 log = structlog.get_logger(__name__)
-Tell = Callable[[str], Awaitable[None]]  # how a requester is answered (response_url, or the CI's HTTP reply)
+Answer = Callable[[str], Awaitable[None]]  # how a requester is answered (response_url, or the CI's HTTP reply)
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Requests:
         channel: str = "",
         *,
         rollback: bool = False,
-        tell: Tell | None = None,
+        tell: Answer | None = None,
         ci: CiInfo | None = None,
     ) -> Deployment | None:
         """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history.
@@ -74,7 +74,7 @@ class Requests:
         tag: str,
         user: str,
         team: str,
-        tell: Tell,
+        tell: Answer,
         channel: str,
         rollback: bool,
         ci: CiInfo | None,
@@ -112,7 +112,7 @@ class Requests:
         tag: str,
         user: str,
         team: str,
-        tell: Tell,
+        tell: Answer,
         rollback: bool,
         ci: CiInfo | None,
     ) -> Deployment | None:
@@ -169,9 +169,9 @@ class Requests:
             ts = await self.teller.post_root(record)
         except Exception:
             # Nobody could ever approve a request that has no message: close it, then tell the requester.
-            await self.records.put(record, Cancelled(cancelled_by="deploybot"), tell=False)
+            await self.records.put(record, Cancelled(cancelled_by="deploybot"), tell=Tell.LATER)
             raise
-        return await self.records.put(record, Posted(message_ts=ts), tell=False) or record
+        return await self.records.put(record, Posted(message_ts=ts), tell=Tell.LATER) or record
 
     async def _known_good(self, app: AppConfig, running_image: str) -> Deployment:
         """The latest successful deployment whose image is not the one running now, still in ECR.
@@ -187,7 +187,7 @@ class Requests:
             raise DeployError(answers.known_good_gone(app, good))
         return good
 
-    async def _without_approval(self, app: AppConfig, record: Deployment, tell: Tell) -> Deployment:
+    async def _without_approval(self, app: AppConfig, record: Deployment, tell: Answer) -> Deployment:
         """An environment that needs no approval (`require_approval: false`) starts at once."""
         now = self.clock()
         await self.store.renew_lock(app_lock(app.key), record.id, now + RUN_LEASE)
@@ -195,7 +195,7 @@ class Requests:
             AutoApproved(auto_approved=True, approved_at=now),
             Entry("deploybot", "approved", {"reason": "no approval required"}),
         )
-        started = await self.records.put(record, approved, tell=False) or record
+        started = await self.records.put(record, approved, tell=Tell.LATER) or record
         await tell(answers.deploying_now(app, started.tag))
         await self.starts.start(app, started)
         return started

@@ -17,7 +17,7 @@ from ..domain.models import Deployment
 from ..domain.ports import Clock, DeploymentEngine, Faults, no_faults
 from ..domain.progress import Phase, Started
 from ..render import replies
-from .records import Records
+from .records import Records, Tell
 from .telling import reply
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,7 @@ class Starts:
                     Registered(task_definition_arn=revision.task_definition, previous_task_definition=revision.previous)
                 )
 
-            fresh = await self.records.change(record, registered, tell=False)
+            fresh = await self.records.change(record, registered, tell=Tell.LATER)
             record = fresh or record
             self.fault("after_register")
             started = await self.engine.start(app, record)

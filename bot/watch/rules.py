@@ -16,7 +16,7 @@ from ..domain.models import Deployment, Outgoing, State
 from ..domain.ports import Clock, DeploymentEngine, StaleRecord
 from ..domain.progress import Phase
 from ..render import replies
-from ..usecases.records import Records
+from ..usecases.records import Records, Tell
 from ..usecases.telling import Teller, reply
 
 log = structlog.get_logger(__name__)
@@ -66,7 +66,7 @@ class ClockRules:
             return record
         change = Reminded(gate_warned=record.gate_warned or warned, deadline_hit=record.deadline_hit or hit)
         try:
-            return await self.records.put(record, Decision(change, entry, tuple(messages)), tell=False) or record
+            return await self.records.put(record, Decision(change, entry, tuple(messages)), tell=Tell.LATER) or record
         except StaleRecord:
             return record
 
@@ -89,7 +89,7 @@ class ClockRules:
             return Decision(Expired(expired=True), Entry("deploybot", "expired"), messages)
 
         try:
-            saved = await self.records.change(record, decide, tell=False)
+            saved = await self.records.change(record, decide, tell=Tell.LATER)
         except StaleRecord:
             return record
         if saved is not None and saved.expired:
@@ -118,7 +118,7 @@ class ClockRules:
             return Decision(change, entry, messages)
 
         try:
-            saved = await self.records.change(record, decide, tell=False)
+            saved = await self.records.change(record, decide, tell=Tell.LATER)
         except StaleRecord:
             return record  # the next tick reads it again
         log.warning("deployment_not_found", request_id=record.id, deployment_id=record.tracked_deployment)

@@ -26,7 +26,7 @@ from ..domain.ports import Clock, DeploymentEngine, Faults, StaleRecord, Store, 
 from ..domain.progress import DeploymentEvent, Phase, Progress
 from ..render import answers, replies
 from ..usecases.holds import Holds
-from ..usecases.records import Records
+from ..usecases.records import Records, Tell
 from ..usecases.recovery import Recovery
 from ..usecases.telling import Teller, reply
 from .leases import Leases
@@ -204,7 +204,7 @@ class Watcher:
             return Decision(Settled(settled=True)) if current.watched and not current.outbox else None
 
         try:
-            fresh = await self.records.change(record.id, settled, tell=False)
+            fresh = await self.records.change(record.id, settled, tell=Tell.LATER)
         except StaleRecord:
             return
         if fresh is None or fresh.outbox:
@@ -244,7 +244,7 @@ class Watcher:
             return Decision(observation.change, entry, tuple(messages))
 
         try:
-            saved = await self.records.change(record, decide, tell=False)
+            saved = await self.records.change(record, decide, tell=Tell.LATER)
         except StaleRecord:
             return record  # the next tick reads it again
         if saved is None or not told:
