@@ -97,13 +97,7 @@ def seed_fleet(clients: Any, count: int, termination_minutes: Sequence[int]) -> 
             launchType="EC2",
             loadBalancers=lb,
             networkConfiguration={"awsvpcConfiguration": network},
-        )
-        task_set = ecs.create_task_set(
-            cluster=CLUSTER, service=svc, taskDefinition=td, launchType="EC2", loadBalancers=lb
-        )
-        ecs.update_service_primary_task_set(
-            cluster=CLUSTER, service=svc, primaryTaskSet=task_set["taskSet"]["taskSetArn"]
-        )
+        )  # the sandbox, as ECS does, gives a CODE_DEPLOY service its PRIMARY task set
         app, group = f"AppECS-{CLUSTER}-{svc}", f"DgpECS-{CLUSTER}-{svc}"
         cd.create_application(applicationName=app, computePlatform="ECS")
         cd.create_deployment_group(

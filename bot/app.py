@@ -24,9 +24,11 @@ from handlers import actions, commands
 from handlers.ci import CiHandoff
 from handlers.slack_http import SlackEvents
 
-from .aws.calls import Clients
+from .aws.accounts import Accounts
 from .aws.codedeploy.engine import CodeDeployEngine
 from .aws.ecr import EcrRegistry
+from .aws.ecs.engine import EcsEngine
+from .aws.engines import Engines
 from .aws.events_queue import EventQueue
 from .domain.catalog import Catalog
 from .domain.keys import APPROVAL_TIMEOUT
@@ -144,8 +146,12 @@ class Runtime:
             posts_per_minute=settings.slack_posts_per_minute,
             updates_per_minute=settings.slack_updates_per_minute,
         )
-        clients = Clients(settings.aws_region, settings.aws_endpoint_url)
-        self.engine = CodeDeployEngine(clients)
+        accounts = Accounts(settings.aws_region, settings.aws_endpoint_url)
+        engines: dict[str, DeploymentEngine] = {
+            "codedeploy": CodeDeployEngine(accounts, catalog),
+            "ecs": EcsEngine(accounts, catalog),
+        }
+        self.engine = Engines(accounts, catalog, engines)
         self.store = open_store(
             StoreSettings(
                 store_url=settings.store_url,
@@ -166,7 +172,7 @@ class Runtime:
             starting_grace=timedelta(seconds=settings.starting_grace_seconds),
             scan_every=timedelta(seconds=settings.scan_seconds),
         )
-        ports = Ports(self.store, self.chat, self.engine, EcrRegistry(clients), self.clock, faults)
+        ports = Ports(self.store, self.chat, self.engine, EcrRegistry(accounts), self.clock, faults)
         self.parts = compose(catalog, ports, tuning, self.tasks)
         self.watcher = self.parts.watcher
         self.bolt = AsyncApp(

@@ -6,13 +6,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from . import panel
 from .aws.moto_ext import CONTROL
 from .aws.seed import CLUSTER, SERVICES, ServiceNames, push_image
+from .aws.seed_ecs import ECS_SERVICES
 from .aws.server import LocalAws
 from .aws.simulation import LIFECYCLE, HookFailure
 from .slack.server import LocalSlack
 
 CATALOG = Path(__file__).resolve().parent / "catalog.yml"
+ECS = {spec.name: spec for spec in ECS_SERVICES}
 
 
 class Sandbox:
@@ -47,43 +50,8 @@ class Sandbox:
         return await asyncio.to_thread(self._panel)
 
     def _panel(self) -> dict[str, Any]:
-        ecs, cd, ecr = self.aws.client("ecs"), self.aws.client("codedeploy"), self.aws.client("ecr")
-        services = []
-        for name in SERVICES:
-            names = ServiceNames(name)
-            svc = ecs.describe_services(cluster=CLUSTER, services=[name])["services"][0]
-            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-            image = td["containerDefinitions"][0]["image"]
-            version = image.rsplit(":", 1)[-1] if "@" not in image else _tag_of(ecr, names.repository, image)
-            active = cd.list_deployments(
-                applicationName=names.application,
-                deploymentGroupName=names.group,
-                includeOnlyStatuses=["Created", "InProgress", "Ready"],
-            )["deployments"]
-            deployments = []
-            for dep_id in active:
-                info = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]
-                weight = 0.0
-                if info["status"] != "Created":
-                    target = cd.get_deployment_target(deploymentId=dep_id, targetId=f"{CLUSTER}:{name}")
-                    for task_set in target["deploymentTarget"]["ecsTarget"].get("taskSetsInfo", []):
-                        if task_set.get("taskSetLabel") == "Green":
-                            weight = task_set["trafficWeight"]
-                deployments.append(
-                    {"id": dep_id, "status": info["status"], "green_weight": weight, "creator": info.get("creator")}
-                )
-            services.append(
-                {
-                    "name": name,
-                    "version": version,
-                    "task_definition": svc["taskDefinition"].rsplit("/", 1)[-1],
-                    "deployments": deployments,
-                    "fail_next": name in CONTROL.fail_next,
-                    "alarm": name in CONTROL.alarms,
-                }
-            )
         return {
-            "services": services,
+            "services": panel.services(self.aws.client),
             "clock": CONTROL.clock.now().isoformat(timespec="seconds"),
             "speed": CONTROL.clock.speed,
             "manual": CONTROL.clock.manual,
@@ -105,8 +73,9 @@ class Sandbox:
         action = body.get("action")
         service = str(body.get("service", ""))
         per_service = ("fail_next", "alarm", "push", "slow_install")
-        if action in per_service and service not in SERVICES and not self._exists(service):
-            raise ValueError(f"unknown service {service!r}; the sandbox has {', '.join(SERVICES)}")
+        known = (*SERVICES, *ECS)
+        if action in per_service and service not in known and not self._exists(service):
+            raise ValueError(f"unknown service {service!r}; the sandbox has {', '.join(known)}")
         if action == "fail_next":
             event = str(body.get("event", "AfterAllowTestTraffic"))
             if event not in LIFECYCLE:
@@ -135,18 +104,11 @@ class Sandbox:
         elif action == "speed":
             CONTROL.clock.configure(manual=False, speed=float(body.get("value", 1)))
         elif action == "push":
-            tag = str(body.get("tag", ""))
-            digest = push_image(
-                self.aws.client("ecr"), ServiceNames(service).repository, tag, salt=str(body.get("salt", ""))
-            )
+            spec = ECS.get(service)
+            ecr = self.aws.client("ecr", region=spec.region, account=spec.account) if spec else self.aws.client("ecr")
+            repository = spec.repository if spec else ServiceNames(service).repository
+            digest = push_image(ecr, repository, str(body.get("tag", "")), salt=str(body.get("salt", "")))
             return {"ok": True, "digest": digest}
         else:
             raise ValueError(f"unknown action {action!r}")
         return {"ok": True}
-
-
-def _tag_of(ecr: Any, repository: str, image: str) -> str:
-    digest = image.split("@", 1)[1]
-    details = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
-    tags = [t for d in details for t in d.get("imageTags", []) if t != "latest"]
-    return sorted(tags)[-1] if tags else digest[:19]

@@ -20,13 +20,13 @@ class FakeEngine:
 
     # -- ImageRegistry ----------------------------------------------------------------------------
 
-    async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image:
-        return Image(repository_uri=f"r/{repository}", tag=tag, digest="sha256:" + "b" * 64)
+    async def resolve(self, app: AppConfig, tag: str) -> Image:
+        return Image(repository_uri=f"r/{app.repository}", tag=tag, digest="sha256:" + "b" * 64)
 
-    async def has_digest(self, repository: str, digest: str) -> bool:
+    async def has_digest(self, app: AppConfig, digest: str) -> bool:
         return True
 
-    async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None:
+    async def version_of(self, app: AppConfig, image: str) -> str | None:
         return "v1.2.2"
 
     # -- DeploymentEngine -------------------------------------------------------------------------
@@ -38,7 +38,7 @@ class FakeEngine:
     async def plan(self, app: AppConfig) -> Plan:
         return Plan(engine="fake", engine_name="FakeEngine", strategy="all at once", bake_minutes=5.0)
 
-    async def register(self, app: AppConfig, image: Image) -> Revision:
+    async def register(self, app: AppConfig, record: Deployment) -> Revision:
         await asyncio.sleep(0)
         return Revision(task_definition="td:2", previous="td:1")
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,6 +29,17 @@ T = TypeVar("T")
 USER_AGENT = "deploybot/0.1"
 
 
+_LOADER = botocore.session.get_session().get_component("data_loader")
+
+
+def session(region: str, core: botocore.session.Session | None = None) -> boto3.session.Session:
+    """A boto3 session in ``region`` (on ``core``'s credentials, else the usual chain). Every session shares
+    one loader of botocore's models, so the JSON is read once per process, not once per session."""
+    core = core or botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core, region_name=region)
+
+
 def config(max_attempts: int = 5) -> Config:
     return Config(
         retries={"mode": "adaptive", "total_max_attempts": max_attempts},
@@ -38,15 +50,19 @@ def config(max_attempts: int = 5) -> Config:
 
 
 class Clients:
-    """The AWS clients of one region (and, later, one account)."""
+    """The AWS clients of one account and region (``bot.aws.accounts`` says which)."""
 
-    def __init__(self, region: str, endpoint_url: str | None = None, max_attempts: int = 5) -> None:
-        session = boto3.session.Session(region_name=region)
+    def __init__(self, session: boto3.session.Session, endpoint_url: str | None = None, max_attempts: int = 5) -> None:
         cfg = config(max_attempts)
-        self.region = region
+        self.region = str(session.region_name)
         self.ecr: ECRClient = session.client("ecr", endpoint_url=endpoint_url, config=cfg)
         self.ecs: ECSClient = session.client("ecs", endpoint_url=endpoint_url, config=cfg)
         self.codedeploy: CodeDeployClient = session.client("codedeploy", endpoint_url=endpoint_url, config=cfg)
+
+    @classmethod
+    def of(cls, region: str, endpoint_url: str | None = None) -> Clients:
+        """Clients on deploybot's own credentials in ``region``."""
+        return cls(session(region), endpoint_url)
 
 
 Translate = Callable[[str, str], DeployError | None]

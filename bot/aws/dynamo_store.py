@@ -24,14 +24,13 @@ import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..domain.audit import AuditEvent
 from ..domain.models import Deployment, Hold
 from ..domain.ports import StaleRecord
-from .calls import USER_AGENT
+from .calls import USER_AGENT, session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -47,7 +46,7 @@ HOLDS = "holds"
 class DynamoStore:
     def __init__(self, table: str, region: str, endpoint_url: str | None = None) -> None:
         self.table = table
-        self.client: DynamoDBClient = boto3.session.Session(region_name=region).client(
+        self.client: DynamoDBClient = session(region).client(
             "dynamodb",
             endpoint_url=endpoint_url,
             config=Config(retries={"mode": "adaptive", "total_max_attempts": 4}, user_agent_extra=USER_AGENT),

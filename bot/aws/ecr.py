@@ -5,21 +5,24 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..domain.catalog import AppConfig
 from ..domain.errors import DeployError, TagNotFound, UpstreamError
 from ..domain.models import Image
-from .calls import Clients, call, call_as
+from .accounts import Accounts
+from .calls import call, call_as
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
 
 
 class EcrRegistry:
-    def __init__(self, clients: Clients) -> None:
-        self.ecr = clients.ecr
-        self.region = clients.region
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
 
-    async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image:
+    async def resolve(self, app: AppConfig, tag: str) -> Image:
         """The image a tag names now (``latest``: the newest version tag on the same image)."""
+        clients = self.accounts.clients(app)
+        repository, version_pattern = app.repository, app.version_pattern
 
         def codes(code: str, message: str) -> DeployError | None:
             if code == "ImageNotFoundException":
@@ -28,9 +31,11 @@ class EcrRegistry:
                 return UpstreamError(f"The ECR repository `{repository}` does not exist; check the catalog.")
             return None
 
-        resp = await call_as(codes, self.ecr.describe_images, repositoryName=repository, imageIds=[{"imageTag": tag}])
+        resp = await call_as(
+            codes, clients.ecr.describe_images, repositoryName=repository, imageIds=[{"imageTag": tag}]
+        )
         detail = resp["imageDetails"][0]
-        uri = f"{detail.get('registryId', '')}.dkr.ecr.{self.region}.amazonaws.com/{repository}"
+        uri = f"{detail.get('registryId', '')}.dkr.ecr.{clients.region}.amazonaws.com/{repository}"
         if tag == "latest":
             versions = sorted(
                 t for t in detail.get("imageTags", []) if t != "latest" and re.fullmatch(version_pattern, t)
@@ -40,15 +45,17 @@ class EcrRegistry:
             tag = versions[-1]
         return Image(repository_uri=uri, tag=tag, digest=str(detail.get("imageDigest", "")))
 
-    async def has_digest(self, repository: str, digest: str) -> bool:
+    async def has_digest(self, app: AppConfig, digest: str) -> bool:
+        ecr = self.accounts.clients(app).ecr
         try:
-            await call(self.ecr.describe_images, repositoryName=repository, imageIds=[{"imageDigest": digest}])
+            await call(ecr.describe_images, repositoryName=app.repository, imageIds=[{"imageDigest": digest}])
         except DeployError:
             return False
         return True
 
-    async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None:
+    async def version_of(self, app: AppConfig, image: str) -> str | None:
         """The version tag of a running image reference (`repo:tag` or `repo@sha256:...`)."""
+        ecr, version_pattern = self.accounts.clients(app).ecr, app.version_pattern
         ref = image.rsplit("/", 1)[-1]
         image_id: ImageIdentifierTypeDef
         if "@" in ref:
@@ -61,7 +68,7 @@ class EcrRegistry:
         else:
             return None
         try:
-            details = (await call(self.ecr.describe_images, repositoryName=repository, imageIds=[image_id]))[
+            details = (await call(ecr.describe_images, repositoryName=app.repository, imageIds=[image_id]))[
                 "imageDetails"
             ]
         except DeployError:

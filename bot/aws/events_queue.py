@@ -12,17 +12,17 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import boto3
 import structlog
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import UpstreamError
 from ..domain.progress import DeploymentEvent
-from .calls import USER_AGENT
+from .calls import USER_AGENT, session
 from .codedeploy.events import parse as codedeploy_event
+from .ecs.events import parse as ecs_event
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
-Parser = Callable[[dict[str, object]], DeploymentEvent | None]
-PARSERS: tuple[Parser, ...] = (codedeploy_event,)
+Parser = Callable[[dict[str, Any]], DeploymentEvent | None]
+PARSERS: tuple[Parser, ...] = (codedeploy_event, ecs_event)
 
 
 def parse(body: str) -> DeploymentEvent | None:
@@ -79,8 +79,7 @@ class EventQueue:
         config = Config(
             retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=30, user_agent_extra=USER_AGENT
         )
-        session = boto3.session.Session(region_name=region)
-        self.sqs: SQSClient = session.client("sqs", endpoint_url=endpoint_url, config=config)
+        self.sqs: SQSClient = session(region).client("sqs", endpoint_url=endpoint_url, config=config)
         self.url = queue_url
 
     async def receive(self, wait_seconds: int = 20) -> list[DeploymentEvent]:

@@ -55,6 +55,11 @@ class Target(BaseModel):
     repository: str | None = None
     codedeploy_application: str | None = None
     deployment_group: str | None = None
+    # Where the service runs when it is not deploybot's own account and region: the region, and an IAM
+    # role deploybot assumes there (with an external id when the role's trust policy asks for one).
+    region: str | None = None
+    aws_role_arn: str | None = None
+    aws_external_id: str | None = None
     deploy_channel: str | None = None
     alert_channel: str | None = None
     version_pattern: str | None = None
@@ -74,6 +79,29 @@ class Target(BaseModel):
     def _slack_id(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[USW][A-Z0-9]{2,20}", value):
             raise ValueError(f"{value!r} is not a Slack user or user group id (like U0123ABCD or S0123ABCD)")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", value):
+            raise ValueError(f"{value!r} is not an AWS region (like eu-west-1)")
+        return value
+
+    @field_validator("aws_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}", value
+        ):
+            raise ValueError(f"{value!r} is not an IAM role ARN (like arn:aws:iam::123456789012:role/deploybot)")
+        return value
+
+    @field_validator("aws_external_id")
+    @classmethod
+    def _external_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+=,.@:_/-]{2,1224}", value):
+            raise ValueError("an external id is 2 to 1224 letters, digits and +=,.@:/-_")
         return value
 
     @field_validator("version_pattern")
@@ -108,6 +136,9 @@ class AppConfig(BaseModel):
     # CodeDeploy's names for the service, when it deploys through CodeDeploy (None: the engine's default).
     codedeploy_application: str | None = None
     deployment_group: str | None = None
+    region: str | None = None  # None: deploybot's own region
+    aws_role_arn: str | None = None  # None: deploybot's own credentials
+    aws_external_id: str | None = None
     deploy_channel: str
     alert_channel: str
     version_pattern: str = DEFAULT_VERSION_PATTERN
@@ -128,6 +159,11 @@ class AppConfig(BaseModel):
     @property
     def key(self) -> str:
         return f"{self.name}:{self.environment}"
+
+    @property
+    def account(self) -> tuple[str | None, str | None, str | None]:
+        """Where its AWS calls go: (region, role, external id); None: deploybot's own."""
+        return self.region, self.aws_role_arn, self.aws_external_id
 
 
 def resolve(name: str, environment: str, fields: dict[str, Any], only: bool, where_: str) -> AppConfig:

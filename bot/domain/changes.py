@@ -161,6 +161,7 @@ class Progressed(Change):
     ends_as: State | None
     finished_at: datetime | None
     engine_finished_at: datetime | None
+    rollback_error: str | None
 
 
 class RolledBack(Change):

@@ -183,6 +183,7 @@ def observe(record: Deployment, progress: Progress, now: datetime) -> Observatio
         ends_as=end.ends_as,
         finished_at=end.finished_at,
         engine_finished_at=end.engine_finished_at,
+        rollback_error=end.rollback_error,
     )
     if not out and change.apply(record, record.updated_at) == record:
         return Observation()
@@ -201,6 +202,7 @@ class _Ending:
     ends_as: State | None
     finished_at: datetime | None
     engine_finished_at: datetime | None
+    rollback_error: str | None
 
     @classmethod
     def of(cls, record: Deployment) -> _Ending:
@@ -213,6 +215,7 @@ class _Ending:
             record.ends_as,
             record.finished_at,
             record.engine_finished_at,
+            record.rollback_error,
         )
 
 
@@ -230,6 +233,7 @@ def _ending(record: Deployment, progress: Progress, now: datetime, out: list[Mil
             ends_as,
             record.finished_at,
             record.engine_finished_at,
+            record.rollback_error,
         )
     out.append(Milestone(MilestoneKind.FINISHED))
     return _Ending(
@@ -238,9 +242,10 @@ def _ending(record: Deployment, progress: Progress, now: datetime, out: list[Mil
         progress.error_message,
         progress.failed_step,
         record.rollback_deployment_id,
-        record.ends_as,
+        final if progress.rolled_back else record.ends_as,  # rolled back in place, seen only at its end
         now,
         progress.finished_at,
+        progress.rollback_error,
     )
 
 

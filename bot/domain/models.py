@@ -47,6 +47,11 @@ class Image(BaseModel):
         return f"{self.repository_uri}@{self.digest}"
 
     @property
+    def pinned_by_digest(self) -> bool:
+        """Whether the exact image is known (an outside deployment by tag may not say)."""
+        return self.digest.startswith("sha256:")
+
+    @property
     def short_digest(self) -> str:
         return self.digest.split(":", 1)[-1][:12]
 
@@ -125,6 +130,7 @@ class Deployment(BaseModel):
     strategy: str | None = None  # how the engine moves traffic, in its own words
     gate_minutes: float | None = None  # how long a gate waits before the engine stops the deployment
     bake_minutes: float | None = None  # how long the old version is kept once all traffic has moved
+    blue_green: bool = True  # the new version runs beside the old one (False: a rolling update)
     # Who asked and who decided.
     approver: str | None = None  # the approval that started it
     approvals: list[str] = Field(default_factory=list)  # every approver, in order

@@ -40,8 +40,9 @@ class DeploymentEngine(Protocol):
         """How a deployment of the app will go (strategy, waits)."""
         ...
 
-    async def register(self, app: AppConfig, image: Image) -> Revision:
-        """A new task definition revision: the live one with only the app's container on ``image.pinned``."""
+    async def register(self, app: AppConfig, record: Deployment) -> Revision:
+        """A new task definition revision: the live one with only the app's container on the record's image
+        (pinned by digest), tagged with the request it is for."""
         ...
 
     async def start(self, app: AppConfig, record: Deployment) -> Started:
@@ -85,11 +86,17 @@ class DeploymentEngine(Protocol):
 
 
 class ImageRegistry(Protocol):
-    async def resolve(self, repository: str, tag: str, version_pattern: str) -> Image: ...
+    """The app's image repository (in the app's own account and region)."""
 
-    async def version_of(self, repository: str, image: str, version_pattern: str) -> str | None: ...
+    async def resolve(self, app: AppConfig, tag: str) -> Image:
+        """The image ``tag`` names now, pinned by digest (TagNotFound when there is none)."""
+        ...
 
-    async def has_digest(self, repository: str, digest: str) -> bool: ...
+    async def version_of(self, app: AppConfig, image: str) -> str | None:
+        """The version tag of a running image reference (`repo:tag` or `repo@sha256:…`), if it has one."""
+        ...
+
+    async def has_digest(self, app: AppConfig, digest: str) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ class Progress(BaseModel):
     error_message: str | None = None
     rollback_id: str | None = None  # the engine rolls back with a deployment of its own: follow that one
     rollback_error: str | None = None  # the rollback ended without restoring the version before: why
+    rolled_back: bool = False  # (when done) it ended by going back to the version before
     started_at: datetime | None = None  # by the engine's clock
     finished_at: datetime | None = None
     stopped_tasks: list[str] = Field(default_factory=list)  # at a failure: why the new tasks stopped
@@ -117,6 +118,9 @@ class Plan(BaseModel):
     strategy: str  # how it moves traffic, in the engine's words
     gate_minutes: float | None = None  # a gate's wait before the engine stops the deployment (None: no limit)
     bake_minutes: float | None = None  # how long the old version is kept once all traffic has moved
+    # True: the new version runs beside the old one and traffic moves between them (blue/green, linear,
+    # canary); False: the old tasks are replaced in place (a rolling update).
+    blue_green: bool = True
 
 
 class Revision(BaseModel):

@@ -16,6 +16,7 @@ from ..domain.models import Deployment, Hold, Image, State
 from ..domain.progress import PastDeployment
 from .root import STATUS_LINE, status_line
 from .text import cut, duration, esc, mrkdwn, when
+from .words import short
 
 LIMIT = 3000  # one section's text
 
@@ -60,7 +61,8 @@ def status_text(rows: list[Running]) -> str:
             who = f"<@{row.record.approver}>" if row.record.approver else "no approval needed"
             line += f" · {_requested(row.record)}, approved by {who}"
         elif row.outside is not None:
-            line += f" · deployed outside deploybot (`{esc(row.outside.deployment_id)}`, {esc(row.outside.creator)})"
+            outside = f"`{esc(short(row.outside.deployment_id))}`, {esc(row.outside.creator)}"
+            line += f" · deployed outside deploybot ({outside})"
         lines.append(line)
         for record, link in row.in_flight:
             lines.append(f"    ↳ <{link}|`{esc(record.tag)}`> {status_line(record)} ({_requested(record)})")
@@ -91,7 +93,8 @@ def history_text(label: str, records: list[Deployment], past: list[PastDeploymen
         rows.append(
             (
                 deployment.create_time,
-                f"• {when(deployment.create_time)} · `{esc(deployment.deployment_id)}` · *{esc(deployment.status)}*"
+                f"• {when(deployment.create_time)} · `{esc(short(deployment.deployment_id))}` · "
+                f"*{esc(deployment.status)}*"
                 f"{reason} · outside deploybot ({esc(deployment.creator or 'unknown')}"
                 f"{': ' + esc(cut(deployment.description, 80)) if deployment.description else ''}) · took {took}",
             )

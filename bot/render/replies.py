@@ -9,18 +9,19 @@ from ..domain.lifecycle import NOT_FOUND, Milestone, MilestoneKind
 from ..domain.models import Deployment, State
 from ..domain.progress import Phase, StepStatus
 from .root import gate_label, in_environment, reason, requested_by, to_environment
-from .text import cut, duration, esc, linked, mention, mrkdwn, progress_bar
+from .text import cut, duration, esc, linked, mention, mrkdwn
+from .words import new, old, on_timeout, share, short
 
 
 def milestone_text(record: Deployment, milestone: Milestone) -> str | None:
     kind = milestone.kind
     if kind is MilestoneKind.STARTED:
-        return f":arrow_forward: {record.engine_name} started `{record.deployment_id}`."
+        return f":arrow_forward: {record.engine_name} started `{short(record.deployment_id or '')}`."
     if kind is MilestoneKind.STEP and milestone.step:
         step = milestone.step
-        took = duration(step.start, step.end)
+        took = f" ({duration(step.start, step.end)})" if step.start and step.end else ""
         if step.status is StepStatus.SUCCEEDED:
-            return f":white_check_mark: `{esc(step.name)}` succeeded ({took})"
+            return f":white_check_mark: `{esc(step.name)}` succeeded{took}"
         detail = f" `{esc(step.error_code)}`" if step.error_code else ""
         script = f" in `{esc(step.script)}`" if step.script else ""
         text = f":x: `{esc(step.name)}` failed{detail}{script}: {esc(cut(step.message or 'no message', 1000))}"
@@ -30,15 +31,14 @@ def milestone_text(record: Deployment, milestone: Milestone) -> str | None:
     if kind is MilestoneKind.GATED:
         return _gated(record)
     if kind is MilestoneKind.TRAFFIC and milestone.traffic is not None:
-        bar = progress_bar(milestone.traffic)
-        return f":twisted_rightwards_arrows: `{bar}` {milestone.traffic:.0f}% of traffic on green"
+        return f":twisted_rightwards_arrows: {share(record, milestone.traffic)}"
     if kind is MilestoneKind.BAKING:
         wait = f"{record.bake_minutes:.0f} min" if record.bake_minutes is not None else "a while"
         finish = "; *Finish now* ends the wait." if record.can_finish_early else "."
         return f":hourglass: All traffic is on green. Blue stays up for {wait} so a rollback is instant{finish}"
     if kind is MilestoneKind.ROLLING_BACK:
         why = esc(cut(record.error_message or record.error_code or "stopped", 1000))
-        which = f" (`{record.rollback_deployment_id}`)" if record.rollback_deployment_id else ""
+        which = f" (`{short(record.rollback_deployment_id)}`)" if record.rollback_deployment_id else ""
         return f":rewind: Rolling back{which}: {why}"
     if kind is MilestoneKind.FINISHED:
         return outcome_text(record)
@@ -51,7 +51,7 @@ def _gated(record: Deployment) -> str:
     expires = gate.expires_at if gate and gate.expires_at else None
     wait = ""
     if expires is not None:
-        wait = f" {record.engine_name} stops waiting at {expires:%H:%M} UTC."
+        wait = f" At {expires:%H:%M} UTC {record.engine_name} stops waiting and {on_timeout(record)}."
     elif record.gate_minutes:
         wait = f" {record.engine_name} stops it after {record.gate_minutes:.0f} min."
     if gate is None or gate.opens is Phase.SHIFTING:
@@ -76,7 +76,7 @@ def outcome_text(record: Deployment) -> str:
         why += "."  # the engine's reason, then a sentence of ours
     verb = "failed" if record.state is State.FAILED else "was stopped"
     tasks = "".join(f"\n• {esc(cut(t, 300))}" for t in record.stopped_tasks[:5])
-    tasks = f"\nStopped green tasks:{tasks}" if tasks else ""
+    tasks = f"\nStopped {'green' if record.blue_green else 'new'} tasks:{tasks}" if tasks else ""
     return f":x: {what}{in_environment(record)} {verb} after {took}: {why}{back}{tasks}"
 
 
@@ -99,7 +99,7 @@ def alert(record: Deployment, permalink: str, oncall: str | None) -> tuple[str, 
 
 
 def created(record: Deployment) -> str:
-    link = linked(record.deployment_id or "", record.link)
+    link = linked(short(record.deployment_id or ""), record.link)
     return (
         f":rocket: {record.engine_name} deployment {link} created with `{esc(record.strategy or 'its default')}`; "
         f"image pinned to `{record.image.short_digest}`."
@@ -108,7 +108,7 @@ def created(record: Deployment) -> str:
 
 def gate_opened(record: Deployment, user: str) -> str:
     if record.gate is None or record.gate.opens is Phase.SHIFTING:
-        return f":arrow_forward: <@{user}> started shifting traffic to green."
+        return f":arrow_forward: <@{user}> started shifting traffic to {new(record)}."
     return f":arrow_forward: <@{user}> let the deployment go on past `{esc(record.gate.stage)}`."
 
 
@@ -117,7 +117,7 @@ def finished_early(user: str) -> str:
 
 
 def rollback_asked(record: Deployment, user: str) -> str:
-    return f":rewind: <@{user}> asked for a rollback; {record.engine_name} is sending traffic back to blue."
+    return f":rewind: <@{user}> asked for a rollback; {record.engine_name} is going back to {old(record)}."
 
 
 def start_failed(reason_text: str) -> str:
@@ -131,15 +131,15 @@ def never_began() -> str:
 
 def gate_expiring(record: Deployment, ends: datetime) -> str:
     return (
-        f":warning: Green is still waiting for *{gate_label(record)}*: {record.engine_name} stops this deployment "
-        f"at {ends:%H:%M} UTC unless an approver shifts traffic before then."
+        f":warning: The deployment is still waiting for *{gate_label(record)}*: at {ends:%H:%M} UTC "
+        f"{record.engine_name} {on_timeout(record)} unless an approver presses it before then."
     )
 
 
 def deadline_stop(record: Deployment, allowed: timedelta) -> str:
     return (
         f":alarm_clock: This deployment ran past its deadline ({allowed.total_seconds() / 60:.0f} min: its waits "
-        f"plus a margin), so deploybot stopped it; {record.engine_name} is sending traffic back to blue."
+        f"plus a margin), so deploybot stopped it; {record.engine_name} is going back to {old(record)}."
     )
 
 
@@ -162,7 +162,7 @@ def locked_after_rollback(label: str, unlock: str) -> str:
 
 
 def found_again(record: Deployment) -> str:
-    link = linked(record.deployment_id or "", record.link)
+    link = linked(short(record.deployment_id or ""), record.link)
     return (
         f":mag: deploybot had lost its record of {record.engine_name} deployment {link} and found it again by its "
         "request id; following it from here. Earlier steps of this deployment are not shown."
@@ -170,7 +170,7 @@ def found_again(record: Deployment) -> str:
 
 
 def found_outside(record: Deployment) -> str:
-    link = linked(record.deployment_id or "", record.link)
+    link = linked(short(record.deployment_id or ""), record.link)
     return (
         f":eyes: {record.engine_name} deployment {link} of `{record.label}` was started outside deploybot "
         f"({esc(record.outside or '')}); following it here."

@@ -12,7 +12,8 @@ from typing import Any
 from ..domain.lifecycle import Action, actions_for, phase_text
 from ..domain.models import Deployment, State
 from ..domain.progress import Phase
-from .text import cut, duration, esc, linked, mrkdwn, plain, progress_bar
+from .text import cut, duration, esc, linked, mrkdwn, plain
+from .words import old, on_timeout, share, short
 
 Block = dict[str, Any]
 
@@ -21,7 +22,6 @@ STATUS_LINE = {
     State.CANCELLED: ":no_entry_sign: *Cancelled*",
     State.STARTING: ":gear: *Starting*: registering the task definition and creating the deployment",
     State.START_FAILED: ":x: *Could not start*",
-    State.ROLLING_BACK: ":rewind: *Rolling back* to blue",
     State.SUCCEEDED: ":white_check_mark: *Deployed*",
     State.FAILED: ":x: *Failed*",
     State.STOPPED: ":octagonal_sign: *Stopped*",
@@ -34,6 +34,12 @@ def phase_line(record: Deployment) -> str:
         if record.gate is None or record.gate.opens is Phase.SHIFTING:
             return f":traffic_light: *Green is ready*: press *{label}* to start moving production traffic"
         return f":traffic_light: *Paused at {esc(record.gate.stage)}*: press *{label}* to go on"
+    if not record.blue_green:
+        return {
+            Phase.WAITING: f":gear: *Created*: waiting for {record.engine_name} to start",
+            Phase.PROVISIONING: ":building_construction: *Starting the new version's tasks*",
+            Phase.SHIFTING: ":twisted_rightwards_arrows: *Replacing tasks* with the new version",
+        }.get(record.phase, phase_text(record))
     return {
         Phase.WAITING: f":gear: *Created*: waiting for {record.engine_name} to start",
         Phase.PROVISIONING: ":building_construction: *Provisioning green*",
@@ -54,6 +60,8 @@ def status_line(record: Deployment) -> str:
         return f"{STATUS_LINE[record.state]} (expires {record.expires_at:%H:%M} UTC)"
     if record.state is State.IN_PROGRESS:
         return phase_line(record)
+    if record.state is State.ROLLING_BACK:
+        return f":rewind: *Rolling back* to {old(record)}"
     return STATUS_LINE[record.state]
 
 
@@ -120,7 +128,7 @@ def root_blocks(record: Deployment, now: datetime) -> list[Block]:
     elif record.auto_approved:
         fields.append(mrkdwn(f"*Approval*\nnot needed in {esc(record.environment)}"))
     if record.deployment_id:
-        fields.append(mrkdwn(f"*{esc(record.engine_name)}*\n{linked(record.deployment_id, record.link)}"))
+        fields.append(mrkdwn(f"*{esc(record.engine_name)}*\n{linked(short(record.deployment_id), record.link)}"))
     blocks: list[Block] = [
         {"type": "header", "text": plain(cut(title(record), 150), emoji=True)},
         {"type": "section", "fields": fields},
@@ -149,12 +157,15 @@ def _status_text(record: Deployment, now: datetime) -> str:
     if record.state is State.IN_PROGRESS and record.stage:
         lines.append(f"Stage: `{esc(record.stage)}`")
     if record.state in (State.IN_PROGRESS, State.ROLLING_BACK) or (record.state.terminal and record.deployment_id):
-        lines.append(f"`{progress_bar(record.traffic)}` {record.traffic:.0f}% of traffic on green")
+        lines.append(share(record, record.traffic))
     if record.state is State.IN_PROGRESS and record.test_traffic is not None:
-        lines.append(f"`{progress_bar(record.test_traffic)}` {record.test_traffic:.0f}% of test traffic on green")
+        lines.append(share(record, record.test_traffic).replace("of traffic", "of test traffic"))
     if record.state is State.IN_PROGRESS and record.phase is Phase.BAKING and record.bake_ends_at:
         left = max(0, int((record.bake_ends_at - now).total_seconds() // 60))
-        lines.append(f"Blue is let go at {record.bake_ends_at:%H:%M} UTC ({left} min left)")
+        lines.append(f"{old(record).capitalize()} is let go at {record.bake_ends_at:%H:%M} UTC ({left} min left)")
+    if record.state is State.IN_PROGRESS and record.phase is Phase.GATED and record.gate and record.gate.expires_at:
+        ends = f"The pause ends at {record.gate.expires_at:%H:%M} UTC"
+        lines.append(f"{ends}; then {record.engine_name} {on_timeout(record)}")
     if record.started_at and record.finished_at:
         lines.append(f"Took: {duration(*record.took)}")
     elif record.started_at:
@@ -179,7 +190,7 @@ def _button(action: Action, record: Deployment) -> Block:
         Action.CANCEL: ("Cancel", None, None),
         Action.OPEN_GATE: (gate_label(record), "primary", _gate_confirm(record)),
         Action.FINISH: ("Finish now", None, "End the wait now? Blue is deleted and rollback is no longer instant."),
-        Action.ROLLBACK: ("Roll back", "danger", "Stop this deployment and send all traffic back to blue?"),
+        Action.ROLLBACK: ("Roll back", "danger", f"Stop this deployment and go back to {old(record)}?"),
     }[action]
     button: Block = {"type": "button", "text": plain(label), "action_id": action.value, "value": record.id}
     if style:

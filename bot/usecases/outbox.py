@@ -103,11 +103,13 @@ class Outbox:
         async def claimed(current: Deployment) -> Deployment:
             return Claimed(sending=mine).apply(current, current.updated_at)
 
+        # Noted before the save: a stop that cancels us while the save is in the store's hands may
+        # still find the claim written, and must release it (release_all checks whose it is).
+        self._claimed.add(record_id)
         # One attempt: if someone saved first (queued a message, say), the next round starts afresh.
         saved, wrote = await save_decided(self.store, record, claimed, attempts=1)
         if saved is None or not wrote:
             return MORE
-        self._claimed.add(record_id)
         return await self._send(saved)
 
     async def release_all(self) -> None:

@@ -87,12 +87,14 @@ class Recovery:
             task_definition, pinned = deployed or (None, "")
             tag = found.claim.tag if found.claim else None
             if tag is None and pinned:
-                tag = await self.registry.version_of(app.repository, pinned, app.version_pattern)
+                tag = await self.registry.version_of(app, pinned)
         except DeployError as exc:
             log.warning("lost_deployment_unreadable", deployment_id=found.deployment_id, reason=exc.message)
             return None
         tag = tag or "unknown"
         repository, _, digest = pinned.partition("@")
+        if not digest and ":" in repository.rsplit("/", 1)[-1]:
+            repository = repository.rsplit(":", 1)[0]  # deployed by tag: the digest is not known
         claim = found.claim
         now = self.clock()
         return Deployment(
@@ -123,6 +125,7 @@ class Recovery:
             strategy=found.strategy or plan.strategy,
             gate_minutes=plan.gate_minutes,
             bake_minutes=plan.bake_minutes,
+            blue_green=plan.blue_green,
             deadline_at=now + deadline(plan.gate_minutes, plan.bake_minutes),
         )
 

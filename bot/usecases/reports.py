@@ -56,7 +56,7 @@ class Reports:
         ]
         try:
             live = await self.engine.live(app)
-            version = await self.registry.version_of(app.repository, live.image, app.version_pattern)
+            version = await self.registry.version_of(app, live.image)
         except DeployError as exc:
             return Running(app.label, None, "", "", None, None, None, mine + pending, error=exc.message)
         digest = live.image.split("@", 1)[1] if "@" in live.image else live.image.rsplit(":", 1)[-1]

@@ -123,8 +123,8 @@ class Requests:
                 good = await self._known_good(app, live.image)
                 image = good.image
             else:
-                image = await self.registry.resolve(app.repository, tag, app.version_pattern)
-            running = await self.registry.version_of(app.repository, live.image, app.version_pattern)
+                image = await self.registry.resolve(app, tag)
+            running = await self.registry.version_of(app, live.image)
             plan = await self.engine.plan(app)
         except DeployError as exc:
             await tell(exc.message)
@@ -149,6 +149,7 @@ class Requests:
             strategy=plan.strategy,
             gate_minutes=plan.gate_minutes,
             bake_minutes=plan.bake_minutes,
+            blue_green=plan.blue_green,
             approvals_needed=app.approvals,
             expires_at=None if not app.require_approval else now + self.approval_timeout,
             rollback_to=good.id if good else None,
@@ -178,14 +179,34 @@ class Requests:
 
         Taken from the store's history, not "the previous task definition revision": a revision
         registered by a failed deployment was never good."""
-        running = running_image.split("@", 1)[1] if "@" in running_image else None
+        running = await self._running_digest(app, running_image)
         history = await self.store.history(app.name, app.environment, 50)
-        good = next((r for r in history if r.state is State.SUCCEEDED and r.image.digest != running), None)
+        good = next(
+            (
+                r
+                for r in history
+                if r.state is State.SUCCEEDED and r.image.pinned_by_digest and r.image.digest != running
+            ),
+            None,
+        )
         if good is None:
             raise DeployError(answers.nothing_known_good(app))
-        if not await self.registry.has_digest(app.repository, good.image.digest):
+        if not await self.registry.has_digest(app, good.image.digest):
             raise DeployError(answers.known_good_gone(app, good))
         return good
+
+    async def _running_digest(self, app: AppConfig, running_image: str) -> str | None:
+        """The digest of the running image; a tag (an outside deployment's `repo:v1.2.5`) is read in
+        ECR, so the image running now is never offered as the known-good one to go back to."""
+        ref = running_image.rsplit("/", 1)[-1]
+        if "@" in ref:
+            return ref.split("@", 1)[1]
+        if ":" not in ref:
+            return None
+        try:
+            return (await self.registry.resolve(app, ref.split(":", 1)[1])).digest or None
+        except DeployError:
+            return None
 
     async def _without_approval(self, app: AppConfig, record: Deployment, tell: Answer) -> Deployment:
         """An environment that needs no approval (`require_approval: false`) starts at once."""

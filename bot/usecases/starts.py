@@ -34,7 +34,7 @@ class Starts:
     async def start(self, app: AppConfig, record: Deployment) -> None:
         """Deploy an approved request (its record is STARTING)."""
         try:
-            revision = await self.engine.register(app, record.image)
+            revision = await self.engine.register(app, record)
 
             async def registered(current: Deployment) -> Decision:
                 return Decision(

@@ -38,7 +38,8 @@ class Control:
     fail_next: dict[str, HookFailure] = field(default_factory=dict)  # service name -> failure
     image_failures: dict[str, HookFailure] = field(default_factory=dict)  # image digest -> failure
     alarms: dict[str, str] = field(default_factory=dict)  # service name -> alarm name
-    slow_install: dict[str, float] = field(default_factory=dict)  # service name -> extra Install seconds
+    # service name -> extra seconds new tasks take (CodeDeploy's Install, ECS's SCALE_UP or a rolling batch)
+    slow_install: dict[str, float] = field(default_factory=dict)
     throttles: dict[str, int] = field(default_factory=dict)  # operation name -> remaining
     # operation name -> remaining calls that take effect but whose answer is lost (a 500 after the change)
     lost_answers: dict[str, int] = field(default_factory=dict)

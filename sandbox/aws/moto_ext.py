@@ -1,4 +1,5 @@
-"""Extends moto 5.2.5 so that CodeDeploy ECS blue/green deployments really progress.
+"""Extends moto 5.2.5 so that CodeDeploy ECS blue/green deployments and ECS's own service deployments
+(rolling, blue/green, linear, canary: ``ecs/``) really progress.
 
 moto dispatches ``X-Amz-Target`` actions by looking up methods on its response class at call time,
 so methods grafted onto ``CodeDeployResponse`` become routable in server mode without subclassing.
@@ -20,11 +21,20 @@ from moto.core.responses import BaseResponse
 
 from . import wire
 from .control import CONTROL, Control
-from .operations import advance_all, create_deployment
+from .ecs import graft as ecs
+from .operations import advance_all as advance_codedeploy
+from .operations import create_deployment
 
 __all__ = ["CONTROL", "Control", "advance_all", "install"]
 
 _ORIGINAL_CALL_ACTION = BaseResponse.call_action
+
+
+def advance_all() -> None:
+    """Bring every CodeDeploy deployment and every ECS service deployment up to the clock."""
+    with CONTROL.lock:
+        advance_codedeploy()
+        ecs.advance_ecs()
 
 
 def _throttled_call_action(self: BaseResponse) -> Any:
@@ -74,6 +84,7 @@ def install() -> None:
     setattr(cd_responses, "_deployment_group_info", wire.deployment_group_info)  # noqa: B010
     for name, fn in wire.HANDLERS.items():
         setattr(CodeDeployResponse, name, fn)
+    ecs.install()
     setattr(BaseResponse, "call_action", _throttled_call_action)  # noqa: B010
     CONTROL.clock.on_change(advance_all)
     _installed = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import secrets
@@ -12,11 +11,12 @@ from typing import Any
 
 import yaml
 from moto.codedeploy.models import CodeDeployBackend, DeploymentInfo, codedeploy_backends
-from moto.ecs.models import Task, ecs_backends
+from moto.ecs.models import ecs_backends
 from moto.events.models import events_backends
 
 from .control import _ID_ALPHABET, CONTROL, _configs, _Error, _now, _revisions, _runs
 from .simulation import DeploymentRun
+from .tasks import record_stopped
 from .traffic import PREDEFINED, TrafficSchedule
 
 
@@ -52,30 +52,8 @@ class MotoEffects:
 
     def stop_tasks(self, run: DeploymentRun, task_set_id: str, reason: str, exit_code: int) -> None:
         """The green task set's tasks, stopped as ECS reports them (started by the task set)."""
-        service = self._service(run)
-        cluster = self.ecs.clusters[run.cluster]
-        # moto 5.2.5 cannot build an awsvpc task (its network interface lacks private_dns_name), and a
-        # stopped task needs no network: describe it as a bridge task of the same definition.
-        definition = copy.copy(self.ecs.describe_task_definition(run.task_definition))
-        definition.network_mode = "bridge"
-        for _ in range(int(service.desired_count or 1)):
-            task = Task(
-                cluster,
-                definition,
-                None,
-                None,
-                self.ecs,
-                group=f"service:{run.service}",
-                launch_type="EC2",
-                started_by=task_set_id,
-            )
-            task.desired_status = "STOPPED"
-            task.last_status = "STOPPED"
-            task.stopped_reason = reason
-            for container in task.containers:
-                container.exitCode = exit_code
-                container.last_status = "STOPPED"
-            self.ecs.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        count = int(self._service(run).desired_count or 1)
+        record_stopped(self.ecs, run.cluster, run.task_definition, run.service, task_set_id, count, reason, exit_code)
 
     def make_primary(self, run: DeploymentRun, task_set_id: str) -> None:
         arn = self._arn(run, task_set_id)

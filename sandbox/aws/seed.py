@@ -164,15 +164,6 @@ def _seed_service(
                 "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg_id], "assignPublicIp": "DISABLED"}
             },
         )
-        # Real ECS gives a CODE_DEPLOY service its first (PRIMARY) task set; moto does not.
-        task_set = ecs.create_task_set(
-            cluster=CLUSTER,
-            service=svc,
-            taskDefinition=td["taskDefinitionArn"],
-            launchType="EC2",
-            loadBalancers=[{"targetGroupArn": blue_tg, "containerName": names.repository, "containerPort": 3000}],
-        )["taskSet"]
-        ecs.update_service_primary_task_set(cluster=CLUSTER, service=svc, primaryTaskSet=task_set["taskSetArn"])
     if names.application not in cd.list_applications()["applications"]:
         cd.create_application(applicationName=names.application, computePlatform="ECS")
     if names.group not in cd.list_deployment_groups(applicationName=names.application)["deploymentGroups"]:
@@ -251,7 +242,14 @@ def _seed_events(clients: Any) -> None:
     events.put_rule(
         Name="deploybot-codedeploy",
         EventPattern=json.dumps(
-            {"source": ["aws.codedeploy"], "detail-type": ["CodeDeploy Deployment State-change Notification"]}
+            {
+                "source": ["aws.codedeploy", "aws.ecs"],
+                "detail-type": [
+                    "CodeDeploy Deployment State-change Notification",
+                    "ECS Deployment State Change",
+                    "ECS Hook State Change",
+                ],
+            }
         ),
     )
     events.put_targets(Rule="deploybot-codedeploy", Targets=[{"Id": "deploybot", "Arn": arn}])

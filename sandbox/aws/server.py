@@ -11,7 +11,8 @@ from botocore.config import Config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from .moto_ext import CONTROL, Control, advance_all, install
-from .seed import REGION, seed
+from .seed import ACCOUNT, REGION, seed
+from .seed_ecs import role_in, seed_ecs
 
 DUMMY_KEY = "testing"
 TICK = 0.1  # seconds between catching up with a running clock
@@ -24,6 +25,9 @@ class LocalAws:
         self.control: Control = CONTROL
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._session = boto3.session.Session()
+        self._clients: dict[tuple[str, str, str], Any] = {}
 
     def start(self) -> LocalAws:
         install()
@@ -55,26 +59,52 @@ class LocalAws:
             changes = [{"deployment_id": d, "status": s, "at": at} for d, s, at in CONTROL.transitions]
         return {"aws_calls": calls, "transitions": changes}
 
-    def client(self, service: str) -> Any:
-        # Any service a test or benchmark names: the typed overloads only take literal names.
-        session: Any = boto3.session.Session()
-        return session.client(
-            service,
+    def client(self, service: str, region: str = REGION, account: str = ACCOUNT) -> Any:
+        """A client of the local AWS, in the sandbox's own account or (through the role deploybot assumes
+        there) in another one. Made once: clients are slow to make, and thread-safe to use."""
+        with self._lock:
+            found = self._clients.get((service, region, account))
+            if found is None:
+                keys = {"aws_access_key_id": DUMMY_KEY, "aws_secret_access_key": DUMMY_KEY}
+                if account != ACCOUNT:
+                    keys = self._assumed(account)
+                # Any service a test or benchmark names: the typed overloads only take literal names.
+                session: Any = self._session
+                found = self._clients[(service, region, account)] = session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.endpoint,
+                    config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
+                    **keys,
+                )
+            return found
+
+    def _assumed(self, account: str) -> dict[str, str]:
+        sts: Any = self._session.client(
+            "sts",
             region_name=REGION,
             endpoint_url=self.endpoint,
             aws_access_key_id=DUMMY_KEY,
             aws_secret_access_key=DUMMY_KEY,
-            config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
         )
+        creds = sts.assume_role(RoleArn=role_in(account), RoleSessionName="sandbox-seed")["Credentials"]
+        return {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
 
     def seed(self) -> None:
         seed(self.client)
+        seed_ecs(self.client)
 
     def reset(self) -> None:
         """Drop every resource and fault (moto's own reset), then seed again."""
         import requests  # moto[server] depends on requests; only the sandbox uses it
 
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+        with self._lock:  # assumed roles are gone with the reset: their clients would land in the home account
+            self._clients = {k: v for k, v in self._clients.items() if k[2] == ACCOUNT}
         CONTROL.reset_faults()
         self.seed()
 

@@ -35,6 +35,7 @@ from .workspace import (
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 HOOK_USES = 5
 HOOK_TTL = 30 * 60
+PANEL_SECONDS = 5  # the longest a page waits for a change before it reads the AWS panel again
 
 
 @dataclass
@@ -444,15 +445,19 @@ class LocalSlack:
         if since >= self.ws.version and not self._closing:
             with contextlib.suppress(TimeoutError):
                 async with self._changed:
-                    await asyncio.wait_for(self._changed.wait(), 20)
+                    # AWS moves on its own clock without a Slack change: the panel is read again
+                    # at least this often.
+                    await asyncio.wait_for(self._changed.wait(), PANEL_SECONDS)
         return web.json_response(await self.snapshot(viewer))
 
     async def snapshot(self, viewer: str) -> dict[str, Any]:
+        # The version is read before the AWS panel and the messages after it: the page asks for changes
+        # newer than this version, so anything posted while the panel was being read (a deployment's
+        # end, told just after the panel saw it still running) brings another snapshot at once, whose
+        # panel is read after it. A version newer than the panel would leave the panel stale.
+        version = self.ws.version
         aws = await self.aws_panel() if self.aws_panel else None
-        # Read the version and the messages together, after the await: the page asks for changes
-        # newer than this version, so a version newer than the data it came with would hide them.
         ws = self.ws
-        version = ws.version
         channels = []
         for ch in ws.channels.values():
             msgs = []

@@ -104,14 +104,20 @@ function renderAws(aws) {
   $("#clock").textContent = `clock ${aws.clock} · ${aws.manual ? "manual" : `×${aws.speed}`}`;
   $("#services").innerHTML = aws.services.map((s) => `<div class="svc" data-service="${s.name}">
     <div class="name">${s.name} <span class="muted">${escapeHtml(s.task_definition)}</span></div>
+    <div class="muted">${escapeHtml(s.engine)} · ${escapeHtml(s.strategy)}</div>
     <div>running <code>${escapeHtml(s.version)}</code></div>
-    ${s.deployments.map((d) => `<div class="muted">${escapeHtml(d.id)} ${escapeHtml(d.status)}${d.creator === "codeDeployRollback" ? " (rollback)" : ""}</div>
-      <div class="bar-wrap" title="${d.green_weight}% on green"><div class="bar" style="width:${Number(d.green_weight)}%"></div></div>
-      <div class="muted">${Number(d.green_weight)}% green</div>`).join("")}
-    <label><input type="checkbox" data-fault="fail_next" ${s.fail_next ? "checked" : ""}> fail next at AfterAllowTestTraffic</label><br>
-    <label><input type="checkbox" data-fault="alarm" ${s.alarm ? "checked" : ""}> alarm in ALARM</label></div>`).join("");
+    ${s.deployments.map(renderDeployment).join("")}
+    <label><input type="checkbox" data-fault="fail_next" ${s.fail_next ? "checked" : ""}> ${escapeHtml(s.fail_label)}</label>
+    ${s.alarm === null ? "" : `<br><label><input type="checkbox" data-fault="alarm" ${s.alarm ? "checked" : ""}> alarm in ALARM</label>`}</div>`).join("");
 }
-
+function renderDeployment(d) {
+  const weight = Number(d.weight);
+  const stage = d.stage ? ` · <code>${escapeHtml(d.stage)}</code>${d.paused ? " ⏸ paused" : ""}` : "";
+  const test = d.test_weight === null || d.test_weight === undefined ? "" : ` · test ${Number(d.test_weight)}%`;
+  return `<div class="muted">${escapeHtml(d.id)} ${escapeHtml(d.status)}${d.rollback ? " (rollback)" : ""}${stage}</div>
+    <div class="bar-wrap" title="${weight}% on the new version"><div class="bar" style="width:${weight}%"></div></div>
+    <div class="muted">${weight.toFixed(0)}% new${test}</div>`;
+}
 async function post(path, body) {
   const resp = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   return resp.ok ? resp.json() : { ok: false, error: await resp.text() };

@@ -85,3 +85,24 @@ async def test_deploybot_request_command(sandbox: Sandbox, bot: Runtime) -> None
     root = roots(sandbox)[0]
     assert "Deploy web2 v1.2.3 to staging" in str(root.blocks)
     await wait_thread(sandbox, root, "created with")
+
+
+async def test_ci_hands_off_to_ecs_itself(sandbox: Sandbox, bot: Runtime) -> None:
+    """The same hand-off for services ECS deploys itself: a rolling staging that needs no approval, and a
+    canary in another account that waits for one."""
+    status, answer = await post(bot, {"app": "shop", "environment": "staging", "version": "v1.2.3", "actor": "ci"})
+    assert status == 201 and "no approval needed" in str(answer["message"]), answer
+    rolling = roots(sandbox)[0]
+    await wait_thread(sandbox, rolling, "created with")
+    advance(3)
+    advance(60)
+    await wait_thread(sandbox, rolling, "*shop v1.2.3* is live in staging")
+
+    status, answer = await post(bot, {"app": "api", "version": "v1.2.3", "actor": "octocat"})
+    assert status == 201 and "Asked for approval of `api (production)` `v1.2.3`" in str(answer["message"])
+    canary = next(r for r in roots(sandbox) if "Deploy api v1.2.3" in str(r.blocks))
+    assert "Requested by CI" in str(canary.blocks)
+    await sandbox.slack.click(canary, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, canary, "created with")
+    advance(3)
+    await wait_thread(sandbox, canary, "ECS started")

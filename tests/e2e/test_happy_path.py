@@ -51,7 +51,9 @@ async def test_request_approve_shift_finish(sandbox: Sandbox, bot: object) -> No
     assert td["containerDefinitions"][0]["image"].endswith(f"/web1@{digest}")
     assert td["containerDefinitions"][0]["memoryReservation"] == 256
     tags = box.aws.client("ecs").describe_task_definition(taskDefinition=svc["taskDefinition"], include=["TAGS"])
-    assert tags["tags"] == [{"key": "team", "value": "web"}]  # family tags kept
+    tagged = {t["key"]: t["value"] for t in tags["tags"]}
+    assert tagged["team"] == "web"  # family tags kept
+    assert tagged["deploybot:request"] in str(root.blocks) and tagged["deploybot:version"] == "v1.2.3"
 
     cd = box.aws.client("codedeploy")
     dep_id = cd.list_deployments(applicationName="AppECS-apps-web1", deploymentGroupName="DgpECS-apps-web1")[

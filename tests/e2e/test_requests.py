@@ -25,7 +25,7 @@ async def test_help(sandbox: Sandbox, bot: object) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("web9 v1.2.3", "I don't know an app called `web9`. Known apps: `web1`, `web2`."),
+        ("web9 v1.2.3", "I don't know an app called `web9`. Known apps: `api`, `shop`, `web1`, `web2`."),
         ("web1 1.2.3", "must match"),
         ("web1 v1.2.3\n", "must match"),
         ("web1 v" + "1" * 200, "the limit is 128"),

@@ -61,7 +61,7 @@ def test_declared_scopes_cover_every_method_the_bot_calls() -> None:
 
 def test_example_catalog_is_the_sandbox_catalog() -> None:
     assert (ROOT / "examples" / "deploybot.yml").read_text() == CATALOG.read_text()
-    assert set(load_catalog(CATALOG).apps) == {"web1", "web2"}
+    assert set(load_catalog(CATALOG).apps) == {"web1", "web2", "shop", "api"}
 
 
 def test_vendored_schema_keeps_its_license() -> None:

@@ -35,7 +35,7 @@ async def test_died_after_create_deployment_is_adopted(sandbox: Sandbox, bot: Ru
     record, root = await pending_request(sandbox, bot)
     app = bot.catalog.get("web1")
     assert app is not None
-    revision = await bot.engine.register(app, record.image)
+    revision = await bot.engine.register(app, record)
     registered = Registered(task_definition_arn=revision.task_definition, previous_task_definition=revision.previous)
     record = await bot.store.save(registered.apply(record, record.updated_at))
     dep = (await bot.engine.start(app, record)).deployment_id

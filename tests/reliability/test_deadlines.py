@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Ports, Tuning, compose
-from bot.aws.calls import Clients
+from bot.aws.accounts import Accounts
 from bot.aws.codedeploy.engine import CodeDeployEngine
 from bot.aws.ecr import EcrRegistry
 from bot.domain.lifecycle import Action, deadline
@@ -46,9 +46,9 @@ async def test_ready_wait_warning_then_deadline_stop(
     clock, store = Clock(), SqliteStore(str(tmp_path / "d.db"))
     chat = SlackChat(sandbox.slack.ws.bot_token, sandbox.slack.api_url)
     await chat.identify()
-    clients = Clients("us-east-1", sandbox.aws.endpoint)
+    accounts = Accounts("us-east-1", sandbox.aws.endpoint)
     catalog = load_catalog(CATALOG)
-    ports = Ports(store, chat, CodeDeployEngine(clients), EcrRegistry(clients), clock)
+    ports = Ports(store, chat, CodeDeployEngine(accounts, catalog), EcrRegistry(accounts), clock)
     parts = compose(catalog, ports, Tuning(), TaskSupervisor())
     requests, clicks, watcher = parts.services.requests, parts.services.clicks, parts.watcher
     web1 = catalog.get("web1")  # canary behind a 60-minute Ready gate, 5-minute termination wait
@@ -78,8 +78,8 @@ async def test_ready_wait_warning_then_deadline_stop(
     await watcher.tick()
     warnings = [t for t in thread() if "still waiting for *Shift traffic*" in t]
     assert warnings == [
-        ":warning: Green is still waiting for *Shift traffic*: CodeDeploy stops this deployment at 13:00 UTC "
-        "unless an approver shifts traffic before then."
+        ":warning: The deployment is still waiting for *Shift traffic*: at 13:00 UTC CodeDeploy stops the "
+        "deployment unless an approver presses it before then."
     ]
 
     clock.now = started.deadline_at + timedelta(seconds=1)  # type: ignore[operator]

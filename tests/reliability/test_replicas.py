@@ -15,7 +15,15 @@ from bot.runtime.stores import StoreSettings, init_store
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import CATALOG, Sandbox
 from tests.conftest import bot_settings
-from tests.e2e.helpers import advance, request_and_wait_root, roots, thread_texts, wait_text, wait_thread
+from tests.e2e.helpers import (
+    advance,
+    request_and_wait_root,
+    roots,
+    thread_texts,
+    wait_button,
+    wait_text,
+    wait_thread,
+)
 
 TABLE = "deploybot-replicas"
 
@@ -130,3 +138,35 @@ async def test_another_replica_takes_over_when_the_watching_one_dies(
     assert survivor.parts.leases.holding
     texts = thread_texts(sandbox, root)
     assert sum("CodeDeploy started" in t for t in texts) == 1
+
+
+async def test_replicas_on_an_ecs_pause_one_update_and_a_takeover_at_the_gate(
+    sandbox: Sandbox, two_replicas: list[Runtime]
+) -> None:
+    root = await request_and_wait_root(sandbox, "shop v1.2.3")
+    clicks = await asyncio.gather(*(sandbox.slack.click(root, "deploy_approve", user="U0BOB") for _ in range(3)))
+    assert all(c.ok for c in clicks)
+    await wait_thread(sandbox, root, "created with")
+    advance(3)
+    await wait_thread(sandbox, root, "ECS started")
+    watching = [r for r in two_replicas if r.parts.leases.holding]
+    assert len(watching) == 1
+    dead, survivor = watching[0], next(r for r in two_replicas if r is not watching[0])
+    await dead.stop(graceful=False)  # dies holding its lease, before the pause
+    sandbox.slack.deliverer.events_urls = [f"http://127.0.0.1:{survivor.port}/slack/events"]
+
+    advance(60)
+    await wait_thread(sandbox, root, "Production traffic stays on blue", timeout=15)  # the survivor took over
+    root = await wait_button(sandbox, root, "deploy_gate")
+    await sandbox.slack.click(root, "deploy_gate", user="U0DAVE")
+    await wait_thread(sandbox, root, "started shifting traffic")
+    advance(10)
+    await wait_thread(sandbox, root, "Blue stays up")
+    advance(400)
+    await wait_thread(sandbox, root, "is live", timeout=15)
+    texts = thread_texts(sandbox, root)
+    for needle in ("created with", "ECS started", "Production traffic stays on blue", "is live"):
+        assert sum(needle in t for t in texts) == 1, (needle, texts)
+    assert sum(1 for _, op in CONTROL.calls if op == "UpdateService") == 1
+    updates = sandbox.aws.client("ecs").list_service_deployments(cluster="apps", service="shop")
+    assert len(updates["serviceDeployments"]) == 1

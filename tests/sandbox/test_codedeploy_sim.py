@@ -281,7 +281,8 @@ def test_batch_get_deployment_groups_and_events_to_sqs(aws: LocalAws) -> None:
 def test_seed_is_idempotent_and_shaped_like_the_release(aws: LocalAws) -> None:
     aws.seed()
     ecs, ecr = aws.client("ecs"), aws.client("ecr")
-    assert len(ecs.list_services(cluster="apps")["serviceArns"]) == 3  # web1, web2 and web2-staging
+    names = {arn.rsplit("/", 1)[-1] for arn in ecs.list_services(cluster="apps")["serviceArns"]}
+    assert names == {"web1", "web2", "web2-staging", "shop", "shop-staging", "api"}  # api-staging: elsewhere
     svc = ecs.describe_services(cluster="apps", services=["web1"])["services"][0]
     assert svc["deploymentController"]["type"] == "CODE_DEPLOY"
     td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]

@@ -81,3 +81,42 @@ async def test_full_flow_in_the_browser(sandbox: Sandbox, bot: object, browser: 
     assert errors == []
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "sandbox-page.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("transport", ["socket"])
+async def test_an_ecs_blue_green_pause_in_the_browser(sandbox: Sandbox, bot: object, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1500, "height": 1100})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{sandbox.slack.base_url}/")
+    shop = page.locator(".svc[data-service=shop]")
+    await expect(shop).to_contain_text("ECS · BLUE_GREEN")
+    await expect(page.locator(".svc[data-service=api-staging]")).to_contain_text("account 210987654321 (eu-west-1)")
+    await expect(page.locator(".svc[data-service=shop-staging]")).to_contain_text("fail next: its tasks exit")
+
+    await act_as(page, "U0ALICE")
+    await page.get_by_test_id("composer").fill("/deploy shop v1.2.3")
+    await page.get_by_test_id("composer").press("Enter")
+    await expect(page.locator("#messages")).to_contain_text("blue/green, bake 5 min, 1 pause hook")
+    await act_as(page, "U0BOB")
+    await click_in_root(page, "Approve")
+    await page.locator("#messages .replies").last.click()
+    await expect(page.locator("#thread")).to_contain_text("created with")
+    await page.get_by_role("button", name="+1 min").click()
+    await page.get_by_role("button", name="+1 min").click()
+    await expect(page.locator("#thread")).to_contain_text("Production traffic stays on blue", timeout=10_000)
+    await expect(shop).to_contain_text("PRODUCTION_TRAFFIC_SHIFT ⏸ paused")
+    await expect(shop).to_contain_text("0% new · test 100%")
+    await expect(shop).to_contain_text("running v1.2.2")  # blue serves until the pause is opened
+    await expect(page.locator("#messages")).to_contain_text("then ECS rolls back to blue")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-ecs-pause.png"), full_page=True)
+    await click_in_root(page, "Shift traffic")
+    await page.locator("#modal-confirm").click()
+    await expect(page.locator("#thread")).to_contain_text("started shifting traffic")
+    for _ in range(7):
+        await page.get_by_role("button", name="+1 min").click()
+    await expect(page.locator("#thread")).to_contain_text("is live", timeout=10_000)
+    await expect(shop).to_contain_text("running v1.2.3")
+    assert errors == []

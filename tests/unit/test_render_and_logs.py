@@ -105,3 +105,45 @@ def test_every_root_layout_fits_block_kit_and_slack_sdk() -> None:
     )
     text = json.dumps(root_blocks(baking, NOW))
     assert "Stage: `BAKE_TIME`" in text and "Blue is let go at 12:30 UTC (30 min left)" in text
+
+
+def test_a_rolling_update_speaks_of_tasks_and_a_pause_of_its_timeout() -> None:
+    """Words follow the engine: no blue or green for a rolling update, the pause's own timeout action, the
+    short name of an ECS ARN."""
+    from datetime import timedelta
+
+    from bot.domain.lifecycle import Milestone, MilestoneKind
+    from bot.domain.progress import Gate, OnTimeout, Phase
+    from bot.render.replies import milestone_text, rollback_asked
+
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/apps/shop/AbC123"
+    rolling = record(
+        state=State.IN_PROGRESS,
+        phase=Phase.SHIFTING,
+        blue_green=False,
+        traffic=50.0,
+        started_at=NOW,
+        deployment_id=arn,
+        engine_name="ECS",
+    )
+    text = json.dumps(root_blocks(rolling, NOW))
+    assert "50% of the tasks run the new version" in text and "Replacing tasks" in text
+    assert "green" not in text and "blue" not in text
+    assert "AbC123" in text and arn not in text  # the engine's field shows the short id
+    assert "going back to the old version" in rollback_asked(rolling, "U0BOB")
+    started = milestone_text(rolling, Milestone(MilestoneKind.STARTED))
+    assert started == ":arrow_forward: ECS started `AbC123`."
+
+    gate = Gate(
+        id="h",
+        opens=Phase.BAKING,
+        stage="POST_PRODUCTION_TRAFFIC_SHIFT",
+        expires_at=NOW + timedelta(minutes=30),
+        on_timeout=OnTimeout.GO_ON,
+    )
+    paused = record(state=State.IN_PROGRESS, phase=Phase.GATED, gate=gate, started_at=NOW, engine_name="ECS")
+    text = json.dumps(root_blocks(paused, NOW))
+    assert "Paused at POST_PRODUCTION_TRAFFIC_SHIFT" in text and '"Continue"' in text
+    assert "The pause ends at 12:30 UTC; then ECS goes on by itself" in text
+    told = milestone_text(paused, Milestone(MilestoneKind.GATED))
+    assert told is not None and "At 12:30 UTC ECS stops waiting and goes on by itself." in told

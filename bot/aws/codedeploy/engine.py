@@ -6,22 +6,25 @@ their own."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ...domain.catalog import AppConfig
+from ...domain.catalog import AppConfig, Catalog
 from ...domain.errors import AlreadyDeploying, Conflict, DeployError, UpstreamError
-from ...domain.models import Deployment, Image
+from ...domain.models import Deployment
 from ...domain.progress import DeploymentEvent, Found, Gate, Live, PastDeployment, Plan, Progress, Revision, Started
-from ..calls import Clients, call, call_as
-from ..taskdefs import LiveService, TaskDefinitions
+from ..accounts import Accounts
+from ..calls import call, call_as
+from ..taskdefs import LiveService, TaskDefinitions, claim
 from . import appspec, marker
 from .events import scope
 from .reading import BATCH, READY_WAIT, TARGET_CALLS, TERMINATION_WAIT, ProgressReader
 
 if TYPE_CHECKING:
+    from mypy_boto3_codedeploy import CodeDeployClient
     from mypy_boto3_codedeploy.literals import DeploymentStatusType, DeploymentWaitTypeType
     from mypy_boto3_codedeploy.type_defs import DeploymentInfoTypeDef
 
@@ -57,19 +60,42 @@ def console_url(region: str, deployment_id: str) -> str:
     return f"https://{region}.console.aws.amazon.com/codesuite/codedeploy/deployments/{deployment_id}?region={region}"
 
 
+@dataclass
+class _Place:
+    """One account and region's CodeDeploy: its clients, and the rationed reader's memory of its targets."""
+
+    region: str
+    cd: CodeDeployClient
+    taskdefs: TaskDefinitions
+    reader: ProgressReader
+
+
 class CodeDeployEngine:
-    def __init__(self, clients: Clients, target_calls: int = TARGET_CALLS) -> None:
-        self.region = clients.region
-        self.cd = clients.codedeploy
-        self.taskdefs = TaskDefinitions(clients.ecs)
-        self.reader = ProgressReader(self.cd, self.taskdefs, target_calls)
+    def __init__(self, accounts: Accounts, catalog: Catalog, target_calls: int = TARGET_CALLS) -> None:
+        self.accounts = accounts
+        self.catalog = catalog
+        self.target_calls = target_calls
+        self._places: dict[int, _Place] = {}
         self._ignored: set[str] = set()  # deployment ids a scan need not describe again
 
-    def _started(self, deployment_id: str) -> Started:
-        return Started(deployment_id=deployment_id, link=console_url(self.region, deployment_id))
+    def place(self, app: AppConfig | None) -> _Place:
+        """Where ``app``'s service is (deploybot's own account for an app no longer in the catalog)."""
+        clients = self.accounts.clients(app) if app is not None else self.accounts.home
+        found = self._places.get(id(clients))
+        if found is None:
+            taskdefs = TaskDefinitions(clients.ecs)
+            reader = ProgressReader(clients.codedeploy, taskdefs, self.target_calls)
+            found = self._places[id(clients)] = _Place(clients.region, clients.codedeploy, taskdefs, reader)
+        return found
+
+    def _of(self, record: Deployment) -> _Place:
+        return self.place(self.catalog.get(record.app, record.environment))
+
+    def _started(self, region: str, deployment_id: str) -> Started:
+        return Started(deployment_id=deployment_id, link=console_url(region, deployment_id))
 
     async def _service(self, app: AppConfig) -> LiveService:
-        live = await self.taskdefs.live(app.cluster, app.service, app.container)
+        live = await self.place(app).taskdefs.live(app.cluster, app.service, app.container)
         if live.controller != "CODE_DEPLOY":
             raise UpstreamError(
                 f"The ECS service `{app.service}` is not deployed by CodeDeploy (its deployment "
@@ -83,7 +109,8 @@ class CodeDeployEngine:
 
     async def plan(self, app: AppConfig) -> Plan:
         application, group = names(app)
-        info = (await call(self.cd.get_deployment_group, applicationName=application, deploymentGroupName=group))[
+        cd = self.place(app).cd
+        info = (await call(cd.get_deployment_group, applicationName=application, deploymentGroupName=group))[
             "deploymentGroupInfo"
         ]
         bg = info.get("blueGreenDeploymentConfiguration") or {}
@@ -94,9 +121,12 @@ class CodeDeployEngine:
         strategy = str(info.get("deploymentConfigName") or "CodeDeployDefault.ECSAllAtOnce")
         return Plan(engine=KEY, engine_name=NAME, strategy=strategy, gate_minutes=wait, bake_minutes=term)
 
-    async def register(self, app: AppConfig, image: Image) -> Revision:
+    async def register(self, app: AppConfig, record: Deployment) -> Revision:
         service = await self._service(app)
-        new = await self.taskdefs.with_image(service.task_definition_arn, app.container, image.pinned)
+        place = self.place(app)
+        new = await place.taskdefs.with_image(
+            service.task_definition_arn, app.container, record.image.pinned, claim(record)
+        )
         return Revision(task_definition=new, previous=service.task_definition_arn)
 
     async def start(self, app: AppConfig, record: Deployment) -> Started:
@@ -106,10 +136,11 @@ class CodeDeployEngine:
         port = appspec.container_port(service.service, service.task_definition, app.container)
         content, sha = appspec.revision(appspec.build(service.service, record.task_definition_arn, app.container, port))
         application, group = names(app)
+        place = self.place(app)
         try:
             resp = await call_as(
                 _codes,
-                self.cd.create_deployment,
+                place.cd.create_deployment,
                 applicationName=application,
                 deploymentGroupName=group,
                 revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": content, "sha256": sha}},
@@ -123,24 +154,32 @@ class CodeDeployEngine:
                 raise
             log.info("deployment_adopted", found=found.deployment_id)
             return found
-        return self._started(str(resp["deploymentId"]))
+        return self._started(place.region, str(resp["deploymentId"]))
 
     async def find(self, app: AppConfig, record: Deployment) -> Started | None:
         application, group = names(app)
-        ids = (await call(self.cd.list_deployments, applicationName=application, deploymentGroupName=group))[
+        place = self.place(app)
+        ids = (await call(place.cd.list_deployments, applicationName=application, deploymentGroupName=group))[
             "deployments"
         ]
         recent = list(reversed(ids))[:100]  # the first page is enough: a restart looks minutes back
-        for info in await self._describe(recent):
+        for info in await self._describe(place, recent):
             if str(info.get("description") or "").startswith(marker.marker(record.id)):
-                return self._started(str(info.get("deploymentId")))
+                return self._started(place.region, str(info.get("deploymentId")))
         return None
 
     async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
-        tracked = {r.id: r.tracked_deployment for r in records if r.tracked_deployment}
-        rollbacks = {r.rollback_deployment_id for r in records if r.rollback_deployment_id}
-        readings = await self.reader.read(list(dict.fromkeys(tracked.values())), rollbacks)
-        return {record_id: readings[dep] for record_id, dep in tracked.items() if dep in readings}
+        by_place: dict[int, tuple[_Place, list[Deployment]]] = {}
+        for record in records:
+            place = self._of(record)
+            by_place.setdefault(id(place), (place, []))[1].append(record)
+        out: dict[str, Progress] = {}
+        for place, mine in by_place.values():
+            tracked = {r.id: r.tracked_deployment for r in mine if r.tracked_deployment}
+            rollbacks = {r.rollback_deployment_id for r in mine if r.rollback_deployment_id}
+            readings = await place.reader.read(list(dict.fromkeys(tracked.values())), rollbacks)
+            out |= {record_id: readings[dep] for record_id, dep in tracked.items() if dep in readings}
+        return out
 
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         if gate.id != READY_WAIT:  # CodeDeploy's only gate; anything else is not this engine's
@@ -153,28 +192,40 @@ class CodeDeployEngine:
     async def _continue(self, record: Deployment, wait_type: DeploymentWaitTypeType) -> None:
         if not record.deployment_id:
             raise Conflict("This request has no deployment yet.")
-        await call_as(
-            _codes, self.cd.continue_deployment, deploymentId=record.deployment_id, deploymentWaitType=wait_type
-        )
+        cd = self._of(record).cd
+        await call_as(_codes, cd.continue_deployment, deploymentId=record.deployment_id, deploymentWaitType=wait_type)
 
     async def roll_back(self, record: Deployment) -> None:
         deployment = record.tracked_deployment
         if not deployment:
             raise Conflict("This request has no deployment yet.")
-        await call_as(_codes, self.cd.stop_deployment, deploymentId=deployment, autoRollbackEnabled=True)
+        cd = self._of(record).cd
+        await call_as(_codes, cd.stop_deployment, deploymentId=deployment, autoRollbackEnabled=True)
 
     async def unfollowed(
         self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
     ) -> list[Found]:
+        by_place: dict[int, tuple[_Place, list[AppConfig]]] = {}
+        for app in apps:
+            place = self.place(app)
+            by_place.setdefault(id(place), (place, []))[1].append(app)
+        out: list[Found] = []
+        for place, mine in by_place.values():
+            out += await self._unfollowed(place, mine, following, near)
+        return out
+
+    async def _unfollowed(
+        self, place: _Place, apps: list[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None
+    ) -> list[Found]:
         groups = {names(a): a for a in apps}
         if near is None:
-            infos = await self._active_in_account({*following, *self._ignored})
+            infos = await self._active_in_account(place, {*following, *self._ignored})
         else:
             scopes = {e.scope for e in near}
             infos = []
             for application, group in groups:
                 if scope(application, group) in scopes:
-                    infos += await self._active(application, group)
+                    infos += await self._active(place, application, group)
         out = []
         for info in infos:
             dep_id = str(info.get("deploymentId"))
@@ -184,12 +235,12 @@ class CodeDeployEngine:
                 # never adopted, so not described again on the next scan.
                 self._ignored.add(dep_id)
                 continue
-            found = self._found(app, info)
+            found = self._found(place, app, info)
             if dep_id not in following and found is not None:
                 out.append(found)
         return out
 
-    def _found(self, app: AppConfig, info: DeploymentInfoTypeDef) -> Found | None:
+    def _found(self, place: _Place, app: AppConfig, info: DeploymentInfoTypeDef) -> Found | None:
         description = str(info.get("description") or "")
         claimed = marker.read(description)
         if claimed is None and marker.ours(description):
@@ -200,7 +251,7 @@ class CodeDeployEngine:
         return Found(
             app=app.key,
             deployment_id=dep_id,
-            link=console_url(self.region, dep_id),
+            link=console_url(place.region, dep_id),
             began=info.get("status") not in ("Created", "Queued"),
             strategy=info.get("deploymentConfigName"),
             creator=str(info.get("creator") or ""),
@@ -209,46 +260,47 @@ class CodeDeployEngine:
             handle=((info.get("revision") or {}).get("appSpecContent") or {}).get("sha256"),
         )
 
-    async def _active(self, application: str, group: str) -> list[DeploymentInfoTypeDef]:
+    async def _active(self, place: _Place, application: str, group: str) -> list[DeploymentInfoTypeDef]:
         ids = (
             await call(
-                self.cd.list_deployments,
+                place.cd.list_deployments,
                 applicationName=application,
                 deploymentGroupName=group,
                 includeOnlyStatuses=UNFINISHED,
             )
         )["deployments"]
-        return await self._describe(ids)
+        return await self._describe(place, ids)
 
-    async def _active_in_account(self, skip: Collection[str]) -> list[DeploymentInfoTypeDef]:
+    async def _active_in_account(self, place: _Place, skip: Collection[str]) -> list[DeploymentInfoTypeDef]:
         """Every unfinished deployment in the account: one listing, then details only for ids not skipped."""
         ids: list[str] = []
         token: str | None = None
         while True:
             page = (
-                await call(self.cd.list_deployments, includeOnlyStatuses=UNFINISHED, nextToken=token)
+                await call(place.cd.list_deployments, includeOnlyStatuses=UNFINISHED, nextToken=token)
                 if token
-                else await call(self.cd.list_deployments, includeOnlyStatuses=UNFINISHED)
+                else await call(place.cd.list_deployments, includeOnlyStatuses=UNFINISHED)
             )
             ids += [i for i in page["deployments"] if i not in skip]
             token = page.get("nextToken")
             if not token:
                 break
-        return await self._describe(ids)
+        return await self._describe(place, ids)
 
-    async def _describe(self, ids: Sequence[str]) -> list[DeploymentInfoTypeDef]:
+    async def _describe(self, place: _Place, ids: Sequence[str]) -> list[DeploymentInfoTypeDef]:
         out: list[DeploymentInfoTypeDef] = []
         for start in range(0, len(ids), BATCH):
             chunk = list(ids[start : start + BATCH])
-            out += (await call(self.cd.batch_get_deployments, deploymentIds=chunk)).get("deploymentsInfo", [])
+            out += (await call(place.cd.batch_get_deployments, deploymentIds=chunk)).get("deploymentsInfo", [])
         return out
 
     async def deployed(self, app: AppConfig, found: Found) -> tuple[str, str] | None:
         if not found.handle:
             return None
         # BatchGetDeployments leaves the AppSpec's content out; GetApplicationRevision has it.
+        place = self.place(app)
         resp = await call(
-            self.cd.get_application_revision,
+            place.cd.get_application_revision,
             applicationName=names(app)[0],
             revision={"revisionType": "AppSpecContent", "appSpecContent": {"sha256": found.handle}},
         )
@@ -256,15 +308,16 @@ class CodeDeployEngine:
         arn = appspec.task_definition_of(content)
         if arn is None:
             return None
-        return arn, await self.taskdefs.image_of(arn, app.container)
+        return arn, await place.taskdefs.image_of(arn, app.container)
 
     async def recent(self, app: AppConfig, limit: int) -> list[PastDeployment]:
         application, group = names(app)
-        ids = (await call(self.cd.list_deployments, applicationName=application, deploymentGroupName=group))[
+        place = self.place(app)
+        ids = (await call(place.cd.list_deployments, applicationName=application, deploymentGroupName=group))[
             "deployments"
         ]
         recent = list(reversed(ids))[: limit * 2]  # the newest page is enough for a history
-        out = [_past(info) for info in await self._describe(recent)]
+        out = [_past(info) for info in await self._describe(place, recent)]
         out.sort(key=lambda d: d.create_time or datetime.min.replace(tzinfo=UTC), reverse=True)
         return out[:limit]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...domain.progress import DeploymentEvent
@@ -25,7 +27,7 @@ def scope(application: str, group: str) -> str:
     return f"{application}/{group}"
 
 
-def parse(event: dict[str, object]) -> DeploymentEvent | None:
+def parse(event: dict[str, Any]) -> DeploymentEvent | None:
     """The deployment an EventBridge event is about, or None when it is not a CodeDeploy state change."""
     if event.get("detail-type") != DETAIL_TYPE:
         return None

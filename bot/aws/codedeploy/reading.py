@@ -168,7 +168,7 @@ class ProgressReader:
         if green is None or "/" not in arn:
             return []
         try:
-            return await self.taskdefs.stopped_tasks(arn.split("/")[-2], str(green["identifer"]))
+            return await self.taskdefs.stopped_tasks(arn.split("/")[-2], started_by=str(green["identifer"]))
         except DeployError as exc:
             log.warning("stopped_tasks_unreadable", reason=exc.message)
             return []

@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 
 from bench.fleet import appspec, first_revision, seed_fleet
-from bot.aws.calls import Clients
+from bot.aws.accounts import Accounts
 from bot.aws.codedeploy.engine import CodeDeployEngine
 from bot.aws.codedeploy.reading import TARGET_CALLS, ProgressReader
 from bot.domain.progress import Phase, Result
+from bot.runtime.config import load_catalog
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.server import LocalAws
 from sandbox.aws.simulation import HookFailure
+from sandbox.runner import CATALOG
 
 COUNT = 30
 FAILING = ("fleet-0003", "fleet-0017", "fleet-0029")
@@ -42,7 +44,7 @@ def start_fleet(aws: LocalAws) -> list[str]:
 def reader(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> ProgressReader:
     for name, value in aws.env().items():
         monkeypatch.setenv(name, value)
-    return CodeDeployEngine(Clients("us-east-1", aws.endpoint)).reader
+    return CodeDeployEngine(Accounts("us-east-1", aws.endpoint), load_catalog(CATALOG)).place(None).reader
 
 
 def calls_since(mark: int) -> Counter[str]:
