@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint typecheck unit fuzz browser-deps bench clean
+IAC := .venv-iac
+IAC_STAMP := $(IAC)/.installed-$(shell cksum < deploy/tools/checkov-requirements.txt | cut -d' ' -f1)
+STACK := deploy/deploybot.cfn.yml
+
+.PHONY: install demo test lint typecheck unit fuzz browser-deps bench clean iac
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +17,18 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 install: $(STAMP)
+
+# checkov pins an older boto3 than deploybot, so it lives in a tool environment of its own.
+$(IAC_STAMP): deploy/tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(IAC)
+	$(IAC)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/tools/checkov-requirements.txt
+	rm -f $(IAC)/.installed-*
+	touch $@
+
+# The CloudFormation stack: cfn-lint (errors and warnings), then checkov in both transports.
+iac: install $(IAC_STAMP)
+	$(BIN)/cfn-lint $(STACK)
+	deploy/tools/scan.sh $(IAC)/bin/checkov $(STACK)
 
 demo: install
 	$(BIN)/deploybot demo
@@ -30,7 +46,7 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q
 
-test: install browser-deps lint typecheck unit
+test: install browser-deps lint typecheck iac unit
 
 # The property tests of everything typed after /deploy, with 10,000 examples each (make test runs 300).
 fuzz: install
@@ -40,4 +56,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(IAC) .pytest_cache .mypy_cache .ruff_cache

@@ -132,6 +132,8 @@ class Bot:
             "DEPLOYBOT_HTTP_PORT": str(port),
             "DEPLOYBOT_TRANSPORT": "http",
             "DEPLOYBOT_LOG_FORMAT": "json",
+            # The benchmarks measure deployments, not the one-off start-up reads of the preflight.
+            "DEPLOYBOT_PREFLIGHT": "false",
             **(settings or {}),
         }
         self.env.pop("SLACK_APP_TOKEN", None)

@@ -30,9 +30,11 @@ from .aws.ecr import EcrRegistry
 from .aws.ecs.engine import EcsEngine
 from .aws.engines import Engines
 from .aws.events_queue import EventQueue
+from .aws.preflight import AwsInspector
 from .domain.catalog import Catalog
 from .domain.keys import APPROVAL_TIMEOUT
 from .domain.ports import Chat, Clock, DeploymentEngine, Faults, ImageRegistry, Store, no_faults
+from .domain.preflight import Check
 from .runtime.config import Settings
 from .runtime.stores import StoreSettings, open_store
 from .runtime.tasks import TaskSupervisor
@@ -40,6 +42,7 @@ from .slack.chat import SlackChat
 from .usecases.clicks import Clicks
 from .usecases.holds import REMINDER, Holds
 from .usecases.outbox import CLAIM, Outbox
+from .usecases.preflight import Preflight
 from .usecases.records import Records
 from .usecases.recovery import Recovery
 from .usecases.reports import Reports
@@ -134,6 +137,14 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
     return Parts(services, teller, outbox, records, starts, recovery, leases, watcher)
 
 
+def preflight_of(
+    catalog: Catalog, region: str, endpoint_url: str | None, slack_token: str | None, slack_api_url: str | None
+) -> Preflight:
+    """The preflight of `deploybot check --aws`: Slack is left out without a token."""
+    chat = SlackChat(slack_token, slack_api_url) if slack_token else None
+    return Preflight(catalog, AwsInspector(Accounts(region, endpoint_url)), chat)
+
+
 class Runtime:
     """One running deploybot: Bolt app, watcher, store, and the HTTP server (events and /healthz)."""
 
@@ -152,6 +163,7 @@ class Runtime:
             "ecs": EcsEngine(accounts, catalog),
         }
         self.engine = Engines(accounts, catalog, engines)
+        self.preflight = Preflight(catalog, AwsInspector(accounts), self.chat) if settings.preflight else None
         self.store = open_store(
             StoreSettings(
                 store_url=settings.store_url,
@@ -249,6 +261,8 @@ class Runtime:
             self.socket = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
             await self.socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         self.ready = True
+        if self.preflight is not None:
+            self.tasks.spawn("preflight", self._preflight())
         log.info(
             "bot_started",
             transport="socket" if self.socket else "http",
@@ -256,6 +270,18 @@ class Runtime:
             apps=len(self.catalog.apps),
             events_queue=self.wakeup is not None,
         )
+
+    async def _preflight(self) -> list[Check]:
+        """Once at start-up: what would stop a deployment, logged for whoever runs the bot."""
+        checks = await self.preflight.run() if self.preflight is not None else []
+        for check in checks:
+            where = {"app": check.app, "environment": check.environment}
+            for problem in check.problems:
+                log.warning("preflight_problem_found", problem=problem, **where)
+            for warning in check.warnings:
+                log.warning("preflight_warning_found", warning=warning, **where)
+        log.info("preflight_finished", usable=sum(c.usable for c in checks), checked=len(checks))
+        return checks
 
     async def stop(self, *, graceful: bool = True) -> None:
         """Stop; ``graceful=False`` leaves leases behind, as a crashed process would (for tests)."""

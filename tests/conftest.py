@@ -87,6 +87,9 @@ def bot_settings(slack: LocalSlack, aws: LocalAws, tmp_path: Path, transport: st
         # here it would only make every scenario wait for Slack turns nobody is short of.
         slack_posts_per_minute=0,
         slack_updates_per_minute=0,
+        # The start-up preflight has its own tests (tests/usecases/test_preflight.py); in every other scenario
+        # its reads would only add calls that tests counting Slack or AWS calls would have to step around.
+        preflight=False,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from .audit import AuditEvent
 from .catalog import AppConfig
 from .models import Deployment, Hold, Image
+from .preflight import Check
 from .progress import DeploymentEvent, Found, Gate, Live, PastDeployment, Plan, Progress, Revision, Started
 
 Clock = Callable[[], datetime]
@@ -154,6 +155,14 @@ class Chat(Protocol):
 
     def permalink(self, channel: str, ts: str) -> str: ...
 
+    async def channel_problem(self, channel: str) -> str | None:
+        """Why deploybot could not post in ``channel`` (with the fix), or None when it can."""
+        ...
+
+    async def group_problem(self, group_id: str) -> str | None:
+        """Why the user group's members cannot be read (with the fix), or None when they can."""
+        ...
+
     async def marked(self, channel: str, request_id: str, thread_ts: str | None = None) -> set[int]:
         """The numbers of ``request_id``'s messages already in the thread (or the channel's recent past)."""
         ...
@@ -166,6 +175,12 @@ class Chat(Protocol):
 
     def update_free(self) -> bool:
         """Whether an update turn is free, without taking it."""
+        ...
+
+
+class ServiceInspector(Protocol):
+    async def inspect(self, app: AppConfig) -> Check:
+        """Read-only: can ``app`` be deployed where the catalog says, and with which engine?"""
         ...
 
 

@@ -17,7 +17,7 @@ import structlog
 
 from ..domain.catalog import Catalog
 from ..domain.ports import Faults, no_faults
-from .config import ConfigError, Settings, load_catalog, load_settings
+from .config import ConfigError, Settings, load_catalog, load_settings, settings_catalog
 from .logging import configure
 
 log = structlog.get_logger(__name__)
@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check", help="check the app catalog: errors exit 2, warnings are printed")
     check.add_argument("config", nargs="?", type=Path, help="catalog file (default: DEPLOYBOT_CONFIG)")
+    check.add_argument(
+        "--aws",
+        action="store_true",
+        help="also check every app against AWS and Slack with read-only calls (exit 2 if one cannot deploy)",
+    )
     sandbox = sub.add_parser("sandbox", help="run the local Slack workspace and local AWS, print their environment")
     demo = sub.add_parser("demo", help="run the sandbox and the bot (Socket Mode) in one process")
     for p in (sandbox, demo):
@@ -78,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             for warning in catalog.warnings():
                 sys.stdout.write(f"warning: {path}: {warning}\n")
             sys.stdout.write(f"{path}: {len(catalog.apps)} app(s) OK\n")
-            return 0
+            return _run_sync(_preflight(catalog)) if args.aws else 0
         if args.command == "serve":
             settings = load_settings()
             configure(settings.log_format)
-            catalog = load_catalog(settings.config_path)
+            catalog = settings_catalog(settings)
             return _run(serve(settings, catalog))
         configure("console")
         if args.command == "sandbox":
@@ -116,6 +121,12 @@ async def _export(app: str | None, since: datetime | None) -> int:
     finally:
         store.close()
     return 0
+
+
+async def _preflight(catalog: Catalog) -> int:
+    from .checks import preflight
+
+    return await preflight(catalog, sys.stdout)
 
 
 async def _ci_request(args: argparse.Namespace) -> int:

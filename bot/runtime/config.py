@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
     config_path: Path = Field(default=Path("deploybot.yml"), validation_alias="DEPLOYBOT_CONFIG")
+    # The catalog's YAML itself, which wins over the file: how the CloudFormation stack hands the task its
+    # catalog (an SSM parameter injected as a container secret).
+    catalog_yaml: str | None = Field(default=None, validation_alias="DEPLOYBOT_CATALOG")
     store_url: str = Field(default="sqlite:///deploybot.db", validation_alias="DEPLOYBOT_STORE")
     replicas: int = Field(default=1, ge=1, validation_alias="DEPLOYBOT_REPLICAS")
     lease_seconds: float = Field(default=30.0, gt=0, validation_alias="DEPLOYBOT_LEASE_SECONDS")
@@ -47,6 +50,8 @@ class Settings(BaseSettings):
     # Below Slack's limits (about one message a second per channel; Tier 3 for chat.update); 0 turns pacing off.
     slack_posts_per_minute: float = Field(default=55.0, ge=0, validation_alias="DEPLOYBOT_SLACK_POSTS_PER_MINUTE")
     slack_updates_per_minute: float = Field(default=45.0, ge=0, validation_alias="DEPLOYBOT_SLACK_UPDATES_PER_MINUTE")
+    # Check the catalog against AWS and Slack once at start-up (read-only; problems are logged as warnings).
+    preflight: bool = Field(default=True, validation_alias="DEPLOYBOT_PREFLIGHT")
     lock_reminder_hours: float = Field(default=4.0, gt=0, validation_alias="DEPLOYBOT_LOCK_REMINDER_HOURS")
 
     @property
@@ -72,17 +77,31 @@ def load_settings() -> Settings:
 
 def load_catalog(path: Path) -> Catalog:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found. Set DEPLOYBOT_CONFIG to your catalog (see examples/deploybot.yml)."
         ) from None
+    return parse_catalog(text, str(path))
+
+
+def settings_catalog(settings: Settings) -> Catalog:
+    """The catalog `deploybot serve` uses: DEPLOYBOT_CATALOG's YAML if set, else the DEPLOYBOT_CONFIG file."""
+    if settings.catalog_yaml:
+        return parse_catalog(settings.catalog_yaml, "DEPLOYBOT_CATALOG")
+    return load_catalog(settings.config_path)
+
+
+def parse_catalog(text: str, source: str) -> Catalog:
+    """``source`` names where the text came from (a path, or the variable) in every message."""
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{place}: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{source}: not valid YAML{place}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping with an 'apps' key at the top level")
+        raise ConfigError(f"{source}: expected a mapping with an 'apps' key at the top level")
     try:
         return Catalog.model_validate(raw)
     except ValidationError as exc:
@@ -90,4 +109,4 @@ def load_catalog(path: Path) -> Catalog:
             f"{where(e['loc'])}: {e['msg']}" if e["loc"] else str(e["msg"]).removeprefix("Value error, ")
             for e in exc.errors()
         )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{source}: {problems}") from None

@@ -209,6 +209,37 @@ class SlackChat:
             members.update(users)
         return members
 
+    async def channel_problem(self, channel: str) -> str | None:
+        try:
+            resp = await _answered(self.client.conversations_info(channel=channel))
+        except ChatError as exc:
+            if exc.code == "channel_not_found":
+                return (
+                    f"channel {channel} was not found: check the id (a private channel shows only once "
+                    "deploybot is in it: /invite @deploybot there)"
+                )
+            if exc.code == "missing_scope":
+                return "Slack refused conversations.info (missing_scope): add channels:read and groups:read, reinstall"
+            return f"channel {channel} could not be read ({exc.code})"
+        info: dict[str, Any] = resp.get("channel") or {}
+        name = f"#{info.get('name') or channel}"
+        if info.get("is_archived"):
+            return f"channel {name} is archived: unarchive it or name another channel"
+        if info.get("is_private") and not info.get("is_member"):
+            return f"deploybot is not in the private channel {name}: /invite @deploybot there"
+        return None
+
+    async def group_problem(self, group_id: str) -> str | None:
+        try:
+            await _answered(self.client.usergroups_users_list(usergroup=group_id))
+        except ChatError as exc:
+            fix = {
+                "no_such_subteam": "check the id (Slack's user group ids start with S)",
+                "missing_scope": "add the usergroups:read scope and reinstall the app",
+            }.get(exc.code, "check the id and the app's usergroups:read scope")
+            return f"user group {group_id} cannot be read ({exc.code}): {fix}; nobody approves through it until then"
+        return None
+
     def permalink(self, channel: str, ts: str) -> str:
         return f"{self.team_url}archives/{channel}/p{ts.replace('.', '')}"
 

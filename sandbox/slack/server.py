@@ -238,7 +238,10 @@ class LocalSlack:
                 raise SlackError("user_not_found")
             return {"user": user.to_api()}
         if method == "conversations.info":
-            return {"channel": ws.channel(str(args.get("channel"))).to_api()}
+            channel = ws.channel(str(args.get("channel")))
+            if channel.is_private and BOT_USER not in channel.members:
+                raise SlackError("channel_not_found")  # Slack hides a private channel from non-members
+            return {"channel": channel.to_api()}
         if method in ("conversations.history", "conversations.replies"):
             return ws.history(args, replies=method == "conversations.replies")
         if method == "usergroups.users.list":

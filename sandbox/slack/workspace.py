@@ -26,6 +26,7 @@ BOT_SCOPES = (
     "users:read",
     "usergroups:read",
     "channels:read",
+    "groups:read",
     "channels:history",
     "groups:history",
 )

@@ -20,8 +20,9 @@ MAY = {
     "bot.aws": {"bot.domain"},
     "bot.slack": {"bot.domain"},
     "bot.store": {"bot.domain"},
-    # The `deploybot` command builds the bot (bot.app), opens stores, and starts the sandbox for `demo`.
-    "bot.runtime": {"bot.domain", "bot.store", "bot.aws.dynamo_store", "bot.app", "sandbox.runner"},
+    # The `deploybot` command builds the bot (bot.app), opens stores, starts the sandbox for `demo`, and
+    # prints the preflight's lines (bot.render).
+    "bot.runtime": {"bot.domain", "bot.render", "bot.store", "bot.aws.dynamo_store", "bot.app", "sandbox.runner"},
     "handlers": {"bot.domain", "bot.render", "bot.usecases", "bot.slack.verify"},
 }
 

@@ -39,6 +39,7 @@ class Bot:
             "DEPLOYBOT_LEASE_SECONDS": str(lease_seconds),
             "DEPLOYBOT_STARTING_GRACE_SECONDS": "1",
             "DEPLOYBOT_LOG_FORMAT": "json",
+            "DEPLOYBOT_PREFLIGHT": "false",  # as in tests/conftest.py: its reads would skew the call counts
             "DEPLOYBOT_TRANSPORT": transport,
         }
         if store and store.startswith("dynamodb://"):

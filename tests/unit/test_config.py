@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.aws.codedeploy.engine import names
-from bot.runtime.config import ConfigError, load_catalog
+from bot.runtime.config import ConfigError, Settings, load_catalog, settings_catalog
 from sandbox.runner import CATALOG
 
 
@@ -85,3 +85,20 @@ def test_serve_without_tokens_says_what_is_missing() -> None:
     )
     assert proc.returncode == 2
     assert "SLACK_BOT_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_catalog_from_the_environment_wins_over_the_file(tmp_path: Path) -> None:
+    # The CloudFormation stack hands the task its catalog as DEPLOYBOT_CATALOG (an SSM parameter).
+    text = CATALOG.read_text().replace("  web1:\n", "  web9:\n", 1)
+    settings = Settings(
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        DEPLOYBOT_CONFIG=str(tmp_path / "missing.yml"),
+        DEPLOYBOT_CATALOG=text,
+    )
+    catalog = settings_catalog(settings)
+    assert catalog.get("web9") is not None and catalog.get("web1") is None
+    with pytest.raises(ConfigError, match=r"^DEPLOYBOT_CATALOG: not valid YAML at line 1"):
+        settings_catalog(settings.model_copy(update={"catalog_yaml": "apps: ["}))
+    with pytest.raises(ConfigError, match=r"missing\.yml: file not found"):
+        settings_catalog(settings.model_copy(update={"catalog_yaml": None}))
