@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
@@ -24,6 +25,7 @@ from handlers import actions, commands
 from handlers.ci import CiHandoff
 from handlers.slack_http import SlackEvents
 
+from . import metrics
 from .aws.accounts import Accounts
 from .aws.codedeploy.engine import CodeDeployEngine
 from .aws.ecr import EcrRegistry
@@ -40,6 +42,7 @@ from .runtime.stores import StoreSettings, open_store
 from .runtime.tasks import TaskSupervisor
 from .slack.chat import SlackChat
 from .usecases.clicks import Clicks
+from .usecases.gauges import refresh_gauges
 from .usecases.holds import REMINDER, Holds
 from .usecases.outbox import CLAIM, Outbox
 from .usecases.preflight import Preflight
@@ -211,6 +214,7 @@ class Runtime:
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
         if self.settings.api_token is not None:
             handoff = CiHandoff(self.settings.api_token, self.catalog, self.parts.services.requests, self.chat)
             app.router.add_post("/api/requests", handoff.handle)
@@ -226,6 +230,13 @@ class Runtime:
             checks["socket_mode"] = bool(await self.socket.client.is_connected())
         ok = self.ready and all(checks.values())
         return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        try:
+            await refresh_gauges(self.store, self.clock)
+        except Exception:  # noqa: BLE001 - the counters still answer when the store does not
+            log.warning("metrics_gauges_unread")
+        return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _store_ok(self) -> bool:
         try:

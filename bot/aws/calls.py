@@ -16,6 +16,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import metrics
 from ..domain.audit import note_aws_request
 from ..domain.errors import DeployError, UpstreamError
 
@@ -37,7 +38,55 @@ def session(region: str, core: botocore.session.Session | None = None) -> boto3.
     one loader of botocore's models, so the JSON is read once per process, not once per session."""
     core = core or botocore.session.Session()
     core.register_component("data_loader", _LOADER)
+    count_calls(core)
     return boto3.session.Session(botocore_session=core, region_name=region)
+
+
+THROTTLES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+
+
+def _where(event_name: str) -> tuple[str, str]:
+    """(service, operation) of a botocore event name such as ``after-call.ecs.DescribeServices``."""
+    _, service, operation = [*event_name.split(".", 2), "", ""][:3]
+    return service, operation
+
+
+def count_calls(core: botocore.session.Session) -> None:
+    """Every client made from this session counts its calls, errors and throttled answers (bot.metrics)."""
+
+    def called(**kw: Any) -> None:
+        service, operation = _where(kw["event_name"])
+        metrics.AWS_CALLS.labels(service, operation).inc()
+        status = getattr(kw.get("http_response"), "status_code", 200)
+        if status >= 300:
+            code = str((kw.get("parsed") or {}).get("Error", {}).get("Code") or status)
+            metrics.AWS_ERRORS.labels(service, operation, code).inc()
+
+    def unanswered(**kw: Any) -> None:
+        service, operation = _where(kw["event_name"])
+        metrics.AWS_CALLS.labels(service, operation).inc()
+        metrics.AWS_ERRORS.labels(service, operation, "NoAnswer").inc()
+
+    def retrying(**kw: Any) -> None:
+        response = kw.get("response")
+        if response is not None and (response[1] or {}).get("Error", {}).get("Code") in THROTTLES:
+            metrics.AWS_THROTTLES.labels(*_where(kw["event_name"])).inc()
+
+    core.register("after-call", called, unique_id="deploybot-metrics-called")
+    core.register("after-call-error", unanswered, unique_id="deploybot-metrics-unanswered")
+    core.register("needs-retry", retrying, unique_id="deploybot-metrics-retrying")
 
 
 def config(max_attempts: int = 5) -> Config:

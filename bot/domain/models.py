@@ -92,6 +92,7 @@ class Outgoing(BaseModel):
     broadcast: bool = False
     channel: str | None = None  # None: a reply in the deployment's thread
     blocks: list[dict[str, Any]] | None = None
+    queued_at: datetime | None = None  # when the record first owed it (None: saved before this was kept)
 
 
 class SendClaim(BaseModel):
@@ -208,9 +209,9 @@ class Deployment(BaseModel):
         went_back = self.ends_as is not None or self.rollback_deployment_id is not None
         return self.state.terminal and (went_back or self.state is State.STOPPED)
 
-    def queue(self, *messages: Outgoing) -> Deployment:
-        """A copy with ``messages`` appended to the outbox, numbered in order."""
-        numbered = [m.model_copy(update={"seq": self.next_seq + i}) for i, m in enumerate(messages)]
+    def queue(self, *messages: Outgoing, at: datetime | None = None) -> Deployment:
+        """A copy with ``messages`` appended to the outbox, numbered in order (and stamped ``at``)."""
+        numbered = [m.model_copy(update={"seq": self.next_seq + i, "queued_at": at}) for i, m in enumerate(messages)]
         return self.model_copy(update={"outbox": [*self.outbox, *numbered], "next_seq": self.next_seq + len(numbered)})
 
     @property

@@ -25,6 +25,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from ..domain.errors import ChatError
 from ..domain.ports import Blocks, Mark
+from .counting import CallCounter
 from .pacing import Pacer
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,7 @@ class SlackChat:
         updates_per_minute: float = 0.0,
     ) -> None:
         handlers = [
+            CallCounter(),  # first: it sees every answer, and never retries
             *async_default_handlers(),
             AsyncRateLimitErrorRetryHandler(max_retry_count=5),
             AsyncServerErrorRetryHandler(max_retry_count=2),

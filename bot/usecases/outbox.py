@@ -58,7 +58,7 @@ class Outbox:
         batch = list(messages)
 
         async def queued(record: Deployment) -> Deployment:
-            return record.queue(*batch)
+            return record.queue(*batch, at=self.now())
 
         saved, _ = await save_decided(self.store, record_id, queued)
         if saved is None:

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 import structlog
 
+from .. import metrics
 from ..domain import audit
 from ..domain.changes import Change, Decision, Entry
 from ..domain.keys import app_lock
@@ -45,6 +46,8 @@ class Records:
         """Store a new record (StaleRecord if its id exists) and audit how it came to be."""
         created = await self.store.create(record)
         await self.note(created.id, created.app, entry)
+        if created.outside is None:  # a deployment started elsewhere was never requested here
+            metrics.REQUESTED.labels(created.app, created.environment, created.engine).inc()
         return created
 
     async def note(self, record_id: str, app: str, entry: Entry) -> None:
@@ -67,7 +70,8 @@ class Records:
             if decision is None:
                 return None
             made.append(decision)
-            return decision.change.apply(current, self.clock(), explain_state(current)).queue(*decision.messages)
+            now = self.clock()
+            return decision.change.apply(current, now, explain_state(current)).queue(*decision.messages, at=now)
 
         saved, wrote = await save_decided(self.store, record, decided)
         if saved is None:
@@ -101,3 +105,19 @@ class Records:
             await self.store.release_lock(app_lock(saved.target), saved.id)
         if saved.state is not before.state:
             log.info("deployment_state_changed", state=saved.state.value, request_id=saved.id)
+        count(before, saved)
+
+
+def count(before: Deployment, saved: Deployment) -> None:
+    """The metrics a saved change moves: a start, an approval, an end."""
+    target = (saved.app, saved.environment, saved.engine)
+    if saved.started_at is not None and before.started_at is None:
+        metrics.STARTED.labels(*target).inc()
+    if saved.approved_at is not None and before.approved_at is None and not saved.auto_approved:
+        wait = (saved.approved_at - saved.created_at).total_seconds()
+        metrics.APPROVAL_WAIT.labels(saved.app, saved.environment).observe(max(wait, 0.0))
+    if saved.state.terminal and not before.state.terminal:
+        metrics.FINISHED.labels(*target, saved.state.value).inc()
+        began, ended = saved.took
+        if began is not None and ended is not None:
+            metrics.DURATION.labels(*target, saved.state.value).observe(max((ended - began).total_seconds(), 0.0))

@@ -8,6 +8,7 @@ import json
 
 import structlog
 
+from .. import metrics
 from ..domain.catalog import AppConfig
 from ..domain.errors import ChatError
 from ..domain.lifecycle import Milestone, MilestoneKind
@@ -62,6 +63,7 @@ class Teller:
             self._rendered.pop(record.id, None)
             return False
         self._rendered[record.id] = digest
+        metrics.STATUS_LAG.observe(max((self.now() - record.updated_at).total_seconds(), 0.0))
         return True
 
     def _wait_turn(self, record: Deployment) -> bool:

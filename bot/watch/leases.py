@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from .. import metrics
 from ..domain.keys import watch_lock
 from ..domain.models import Deployment
 from ..domain.ports import Clock, Store
@@ -40,6 +41,9 @@ class Leases:
         if holder is None:
             if until is None:
                 log.info("deployment_watch_taken", request_id=record.id, replica=self.replica)
+                if now - (record.started_at or record.created_at) > self.lease:
+                    # Watched for a whole lease already: another replica had it and stopped or died.
+                    metrics.TAKEOVERS.inc()
             self._held[record.id] = now + self.lease
             return True
         self._held.pop(record.id, None)

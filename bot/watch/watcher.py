@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import structlog
 
+from .. import metrics
 from ..domain.catalog import Catalog
 from ..domain.changes import Decision, Entry, Settled
 from ..domain.errors import DeployError
@@ -139,17 +141,23 @@ class Watcher:
 
     async def tick(self) -> None:
         async with self._ticking:  # the loop and an explicit tick (tests, a poke) never interleave
-            await self._scan()
-            everything = await self.store.in_flight()
-            self._following = {d for r in everything for d in (r.deployment_id, r.rollback_deployment_id) if d}
-            for stuck in everything:
-                # A replica that died between approval and the engine's start leaves STARTING behind.
-                if stuck.state is State.STARTING and self.now() - stuck.updated_at > self.starting_grace:
-                    await self.recovery.stranded(stuck)
-            records = [r for r in everything if r.watched and await self.leases.own(r)]
-            readings = await self._read([r for r in records if not r.state.terminal and r.tracked_deployment])
-            followed = [await self._follow(record, readings) for record in records]
-            await self._tell([r for r in followed if r is not None])
+            began = time.monotonic()
+            await self._pass()
+            metrics.TICK.observe(time.monotonic() - began)
+            metrics.TICKED.set_to_current_time()
+
+    async def _pass(self) -> None:
+        await self._scan()
+        everything = await self.store.in_flight()
+        self._following = {d for r in everything for d in (r.deployment_id, r.rollback_deployment_id) if d}
+        for stuck in everything:
+            # A replica that died between approval and the engine's start leaves STARTING behind.
+            if stuck.state is State.STARTING and self.now() - stuck.updated_at > self.starting_grace:
+                await self.recovery.stranded(stuck)
+        records = [r for r in everything if r.watched and await self.leases.own(r)]
+        readings = await self._read([r for r in records if not r.state.terminal and r.tracked_deployment])
+        followed = [await self._follow(record, readings) for record in records]
+        await self._tell([r for r in followed if r is not None])
 
     async def _scan(self) -> None:
         if self._scanned is None or self.now() - self._scanned >= self.scan_every:

@@ -174,6 +174,7 @@ class LocalSlack:
                 await asyncio.sleep(30)
             if fault == "500":
                 self._record(method, args, False, "internal_error")
+                await self.changed()  # a test waiting on Slack being down sees each refused call
                 return web.Response(status=500, text="<html>Internal Server Error</html>", content_type="text/html")
             if fault == "fatal":
                 raise SlackError("fatal_error")

@@ -50,6 +50,7 @@ def create(aws: LocalAws, **overrides: str) -> dict[str, Any]:
         "Subnets": ",".join(subnets),
         "LoadBalancerSubnets": ",".join(subnets),
         "Clusters": "apps,payments",
+        "Services": "",
         "Repositories": "web1,shop",
         "CodeDeployApplications": "AppECS-apps-web1",
         "PassRoleNames": "web1-task-role,web1-task-execution-role",
@@ -171,6 +172,21 @@ def test_the_task_role_is_the_iam_policy_scoped_by_the_parameters(aws: LocalAws)
         "codedeploy:ContinueDeployment",
         "codedeploy:StopDeployment",
     }
+
+
+def test_services_narrow_the_service_statements_below_their_clusters(aws: LocalAws) -> None:
+    stack = create(aws, Services="apps/web1,payments/api")
+    statements = {s["Sid"]: s for s in role_statements(aws, stack["resources"]["TaskRole"])}
+    services = ["arn:aws:ecs:*:*:service/apps/web1", "arn:aws:ecs:*:*:service/payments/api"]
+    assert statements["ReadServices"]["Resource"] == services
+    assert statements["DeployThroughEcsItself"]["Resource"] == services
+    assert statements["FollowEcsServiceDeployments"]["Resource"] == [
+        "arn:aws:ecs:*:*:service-deployment/apps/web1/*",
+        "arn:aws:ecs:*:*:service-deployment/payments/api/*",
+    ]
+    assert statements["ReadEcsServiceRevisions"]["Resource"][1] == "arn:aws:ecs:*:*:service-revision/payments/api/*"
+    # Tasks are the cluster's: their ARNs do not name the service.
+    assert "arn:aws:ecs:*:*:task/payments/*" in statements["WhyGreenTasksStopped"]["Resource"]
 
 
 def test_other_accounts_roles_are_assumable_only_when_named(aws: LocalAws) -> None:
