@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import Sandbox
 
-from .helpers import advance, wait_text, wait_thread
+from .helpers import advance, request_and_wait_root, wait_text, wait_thread
 from .test_ecs_rolling import staging_root
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -54,6 +54,9 @@ async def test_a_deployment_moves_the_counters_and_the_gauges(sandbox: Sandbox, 
     advance(60)
     await wait_thread(box, root, "is live in staging")
     await wait_text(box, root, "Deployed")
+    (record,) = await bot.store.history("shop", "staging", 1)
+    # The last message is in Slack; its flush may still be saving that it was sent: wait for that flush.
+    assert await bot.parts.outbox.flush(record.id)
     after, text = await scrape(bot)
 
     for name in ("deploybot_deployments_requested_total", "deploybot_deployments_started_total"):
@@ -125,3 +128,17 @@ async def test_owed_messages_show_in_the_outbox_gauges(sandbox: Sandbox, bot: An
     assert total(samples, "deploybot_slack_calls_total", method="chat.postMessage", outcome="http_500") >= 1
     box.slack.faults["chat.postMessage"].clear()
     await wait_thread(box, root, "ECS started", timeout=30)
+
+
+async def test_an_approval_records_how_long_it_waited(sandbox: Sandbox, bot: Any) -> None:
+    box = sandbox
+    web1 = {"app": "web1", "environment": "production"}
+    before, _ = await scrape(bot)
+    root = await request_and_wait_root(box)
+    await box.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(box, root, "created with")
+    after, _ = await scrape(bot)
+    waits = value(after, "deploybot_approval_wait_seconds_count", **web1)
+    assert waits - value(before, "deploybot_approval_wait_seconds_count", **web1) == 1
+    assert value(after, "deploybot_approval_wait_seconds_bucket", **web1, le="+Inf") == waits
+    assert value(after, "deploybot_deployments_in_flight", **web1, engine="codedeploy") == 1

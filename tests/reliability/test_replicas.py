@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import metrics
 from bot.app import Runtime
 from bot.runtime.config import load_catalog
 from bot.runtime.stores import StoreSettings, init_store
@@ -130,12 +131,14 @@ async def test_another_replica_takes_over_when_the_watching_one_dies(
     watching = [r for r in two_replicas if r.parts.leases.holding]
     assert len(watching) == 1  # exactly one replica tells this deployment's story
     dead, survivor = watching[0], next(r for r in two_replicas if r is not watching[0])
+    takeovers = metrics.REGISTRY.get_sample_value("deploybot_watch_takeovers_total") or 0.0
     await dead.stop(graceful=False)  # dies holding its lease
     sandbox.slack.deliverer.events_urls = [f"http://127.0.0.1:{survivor.port}/slack/events"]
 
     advance(60)
     await wait_thread(sandbox, root, "Green is up", timeout=15)  # after the 1-second lease ran out
     assert survivor.parts.leases.holding
+    assert metrics.REGISTRY.get_sample_value("deploybot_watch_takeovers_total") == takeovers + 1
     texts = thread_texts(sandbox, root)
     assert sum("CodeDeploy started" in t for t in texts) == 1
 
