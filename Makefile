@@ -11,8 +11,10 @@ STACK := deploy/deploybot.cfn.yml
 .PHONY: install demo test lint typecheck unit fuzz browser-deps bench clean iac
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "==> Installing deploybot's pinned set into $(VENV) (the first time takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@echo "==> Installed"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -20,6 +22,7 @@ install: $(STAMP)
 
 # checkov pins an older boto3 than deploybot, so it lives in a tool environment of its own.
 $(IAC_STAMP): deploy/tools/checkov-requirements.txt
+	@echo "==> Installing checkov into $(IAC) (once)"
 	$(PYTHON) -m venv $(IAC)
 	$(IAC)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/tools/checkov-requirements.txt
 	rm -f $(IAC)/.installed-*
@@ -30,8 +33,12 @@ iac: install $(IAC_STAMP)
 	$(BIN)/cfn-lint $(STACK)
 	deploy/tools/scan.sh $(IAC)/bin/checkov $(STACK)
 
+# make demo SPEED=60 SLACK_PORT=8000 AWS_PORT=8001 (defaults: 30x, any free ports)
+SPEED ?= 30
+SLACK_PORT ?= 0
+AWS_PORT ?= 0
 demo: install
-	$(BIN)/deploybot demo
+	$(BIN)/deploybot demo --speed $(SPEED) --slack-port $(SLACK_PORT) --aws-port $(AWS_PORT)
 
 browser-deps:
 	@scripts/install-chromium.sh

@@ -43,6 +43,7 @@ from .runtime.tasks import TaskSupervisor
 from .slack.chat import SlackChat
 from .usecases.clicks import Clicks
 from .usecases.gauges import refresh_gauges
+from .usecases.holding import NOTE_AFTER, Holding
 from .usecases.holds import REMINDER, Holds
 from .usecases.outbox import CLAIM, Outbox
 from .usecases.preflight import Preflight
@@ -87,6 +88,7 @@ class Tuning:
     lock_reminder: timedelta = REMINDER
     starting_grace: timedelta = STARTING_GRACE
     scan_every: timedelta = SCAN
+    note_after: float = NOTE_AFTER  # a slash command's holding note waits this long for the answer
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
         scan_every=tuning.scan_every,
         faults=faults,
     )
-    services = Services(catalog, requests, clicks, reports, holds, tasks)
+    services = Services(catalog, requests, clicks, reports, holds, tasks, Holding(chat, tuning.note_after))
     return Parts(services, teller, outbox, records, starts, recovery, leases, watcher)
 
 
@@ -186,6 +188,7 @@ class Runtime:
             lock_reminder=timedelta(hours=settings.lock_reminder_hours),
             starting_grace=timedelta(seconds=settings.starting_grace_seconds),
             scan_every=timedelta(seconds=settings.scan_seconds),
+            note_after=settings.working_note_seconds,
         )
         ports = Ports(self.store, self.chat, self.engine, EcrRegistry(accounts), self.clock, faults)
         self.parts = compose(catalog, ports, tuning, self.tasks)

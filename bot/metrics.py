@@ -76,7 +76,7 @@ OUTBOX_OLDEST = Gauge(
 )
 TAKEOVERS = Counter(
     "deploybot_watch_takeovers",
-    "Deployments this replica took over from one that stopped or died (a lease taken after a whole lease)",
+    "Deployments this replica took over from one that stopped or died (its lease, once held elsewhere)",
     registry=REGISTRY,
 )
 TICK = Histogram(

@@ -129,8 +129,9 @@ def register(app: AsyncApp, services: Services) -> None:
             text, blocks = answers.help_blocks(services.catalog.overview())
             await ack(text=text, blocks=blocks)
             return
-        await ack(text=answers.working(parsed.kind, parsed.app, parsed.version))
-        services.tasks.spawn(parsed.kind, _work(services, parsed, cmd))
+        await ack()  # nothing yet: the answer follows, with a holding note first only if it is slow
+        note = answers.working(parsed.kind, parsed.app, parsed.version)
+        services.tasks.spawn(parsed.kind, services.holding.run(cmd.response_url, note, _work(services, parsed, cmd)))
 
 
 def _work(services: Services, parsed: Parsed, cmd: SlashCommand) -> Coroutine[Any, Any, object]:

@@ -145,8 +145,9 @@ class Chat(Protocol):
         """Best effort, as Slack's own ephemerals are: never raises."""
         ...
 
-    async def respond(self, response_url: str, text: str) -> None:
-        """Answer a slash command through its response_url (best effort)."""
+    async def respond(self, response_url: str, text: str, *, note: bool = False) -> None:
+        """Answer a slash command through its response_url (best effort). A ``note`` (a holding message)
+        is dropped once the response_url has had its answer, and an answer waits for a note being sent."""
         ...
 
     async def group_members(self, group_ids: Sequence[str]) -> set[str]:

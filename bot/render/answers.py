@@ -51,8 +51,9 @@ def status_text(rows: list[Running]) -> str:
             lines.append(f"• *{esc(row.label)}*: could not be read: {esc(cut(row.error, 300))}")
             continue
         version = f"`{esc(row.version)}`" if row.version else "an unknown version"
+        pinned = f" (`{esc(row.digest[:19])}`)" if row.digest else ""
         line = (
-            f"• *{esc(row.label)}*: {version} (`{esc(row.digest[:19])}`) · task definition "
+            f"• *{esc(row.label)}*: {version}{pinned} · task definition "
             f"`{esc(row.task_definition.rsplit('/', 1)[-1])}` · since {when(row.since)}"
         )
         if row.record is not None and row.record.outside:
@@ -65,7 +66,8 @@ def status_text(rows: list[Running]) -> str:
             line += f" · deployed outside deploybot ({outside})"
         lines.append(line)
         for record, link in row.in_flight:
-            lines.append(f"    ↳ <{link}|`{esc(record.tag)}`> {status_line(record)} ({_requested(record)})")
+            # A link's label is shown as typed: no code formatting inside it (Slack would show the backticks).
+            lines.append(f"    ↳ <{link}|{esc(record.tag)}> {status_line(record)} ({_requested(record)})")
     return cut("\n".join(lines), LIMIT)
 
 
@@ -77,7 +79,7 @@ def history_text(label: str, records: list[Deployment], past: list[PastDeploymen
         took = duration(*record.took) if record.state.terminal and record.deployment_id else "—"
         approver = f"<@{record.approver}>" if record.approver else ("not needed" if record.auto_approved else "—")
         link = links.get(record.id)
-        tag = f"<{link}|`{esc(record.tag)}`>" if link else f"`{esc(record.tag)}`"
+        tag = f"<{link}|{esc(record.tag)}>" if link else f"`{esc(record.tag)}`"
         rows.append(
             (
                 record.created_at,

@@ -38,6 +38,9 @@ def milestone_text(record: Deployment, milestone: Milestone) -> str | None:
         return f":hourglass: All traffic is on green. Blue stays up for {wait} so a rollback is instant{finish}"
     if kind is MilestoneKind.ROLLING_BACK:
         why = esc(cut(record.error_message or record.error_code or "stopped", 1000))
+        failed = record.failed_step
+        if failed is not None and failed.message and failed.message in (record.error_message or ""):
+            why = f"`{esc(failed.name)}` failed (above)"  # the step's own words were just told: not twice
         which = f" (`{short(record.rollback_deployment_id)}`)" if record.rollback_deployment_id else ""
         return f":rewind: Rolling back{which}: {why}"
     if kind is MilestoneKind.FINISHED:
@@ -87,8 +90,8 @@ def alert(record: Deployment, permalink: str, oncall: str | None) -> tuple[str, 
     console = linked(f"{esc(record.engine_name)} console", record.link) if record.link else ""
     context = " · ".join(x for x in (requested_by(record), f"<{permalink}|open the thread>", console) if x)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(cut(f"{page}{outcome_text(record)}", 3000))}]
-    if record.failed_step:
-        step = record.failed_step
+    step = record.failed_step
+    if step is not None and not (step.message and step.message in reason(record)):  # else said just above
         failed = f"Failed at `{esc(step.name)}`: {esc(step.message or step.error_code or '')}"
         blocks.append({"type": "section", "text": mrkdwn(cut(failed, 3000))})
     blocks.append({"type": "context", "elements": [mrkdwn(context)]})

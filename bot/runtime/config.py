@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     slack_updates_per_minute: float = Field(default=45.0, ge=0, validation_alias="DEPLOYBOT_SLACK_UPDATES_PER_MINUTE")
     # Check the catalog against AWS and Slack once at start-up (read-only; problems are logged as warnings).
     preflight: bool = Field(default=True, validation_alias="DEPLOYBOT_PREFLIGHT")
+    # A slash command's "Checking…" note is sent only when its answer takes longer than this.
+    working_note_seconds: float = Field(default=2.0, ge=0, validation_alias="DEPLOYBOT_WORKING_NOTE_SECONDS")
     lock_reminder_hours: float = Field(default=4.0, gt=0, validation_alias="DEPLOYBOT_LOCK_REMINDER_HOURS")
 
     @property

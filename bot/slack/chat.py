@@ -7,6 +7,7 @@ Slack's errors become ``ChatError``: ``answered`` says whether Slack surely did 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from .pacing import Pacer
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 GROUP_TTL = 60.0
+RESPONSE_URL_LIFE = 1800.0  # Slack honours a response_url for 30 minutes
 # Every outbox message carries this metadata, so after a crash mid-send the bot can see in Slack
 # which of its messages already arrived instead of posting them twice.
 MESSAGE_TYPE = "deploybot_message"
@@ -78,6 +80,8 @@ class SlackChat:
         else:
             self.client = AsyncWebClient(token=token, retry_handlers=handlers, timeout=10)
         self._groups: dict[str, tuple[float, list[str]]] = {}
+        self._responding: dict[str, asyncio.Lock] = {}  # per response_url: a note and its answer in order
+        self._answered: dict[str, float] = {}  # response_urls answered (not noted), and when
         self.pacer = Pacer(posts_per_minute, updates_per_minute)
         self.team_url = ""
         self._team_id = ""
@@ -182,7 +186,20 @@ class SlackChat:
             # Ephemerals are best effort (Slack does not guarantee them either); never fail the work.
             log.warning("ephemeral_failed", error=exc.code)
 
-    async def respond(self, response_url: str, text: str) -> None:
+    async def respond(self, response_url: str, text: str, *, note: bool = False) -> None:
+        now = time.monotonic()
+        self._answered = {u: t for u, t in self._answered.items() if now - t < RESPONSE_URL_LIFE}
+        async with self._responding.setdefault(response_url, asyncio.Lock()):
+            if note and response_url in self._answered:
+                return  # the answer is there already: a note after it would be the last word
+            await self._send_response(response_url, text)
+            if not note:
+                self._answered[response_url] = now
+        if response_url not in self._answered:
+            return
+        self._responding.pop(response_url, None)  # answered: nothing more will wait on it
+
+    async def _send_response(self, response_url: str, text: str) -> None:
         webhook = AsyncWebhookClient(url=response_url)
         try:
             resp = await webhook.send(text=text, response_type="ephemeral", replace_original=False)

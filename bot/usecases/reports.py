@@ -49,34 +49,31 @@ class Reports:
             for r in in_flight
             if r.app == app.name and r.environment == app.environment and not r.state.terminal
         ]
+        listed = {r.id for r, _ in mine}  # a request waiting to expire is in flight already: once is enough
         pending = [
             (r, self.chat.permalink(r.channel, r.message_ts or ""))
             for r in await self.store.history(app.name, app.environment, 5)
-            if r.state is State.PENDING_APPROVAL and r.message_ts
+            if r.state is State.PENDING_APPROVAL and r.message_ts and r.id not in listed
         ]
         try:
             live = await self.engine.live(app)
             version = await self.registry.version_of(app, live.image)
         except DeployError as exc:
             return Running(app.label, None, "", "", None, None, None, mine + pending, error=exc.message)
-        digest = live.image.split("@", 1)[1] if "@" in live.image else live.image.rsplit(":", 1)[-1]
-        record = next(
-            (
-                r
-                for r in await self.store.history(app.name, app.environment, 50)
-                if r.state is State.SUCCEEDED and r.task_definition_arn == live.task_definition
-            ),
-            None,
-        )
+        digest = live.image.split("@", 1)[1] if "@" in live.image else ""  # "": running by tag, not pinned
+        done = [r for r in await self.store.history(app.name, app.environment, 50) if r.state is State.SUCCEEDED]
+        record = next((r for r in done if r.task_definition_arn == live.task_definition), None)
         outside = None
-        since = record.finished_at if record else None
         if record is None:
             try:
                 past = await self.engine.recent(app, 10)
             except DeployError:
                 past = []
             outside = next((d for d in past if d.succeeded), None)
-            since = outside.complete_time if outside else None
+            if outside is not None and outside.ours:  # deploybot's own, told as the request it was
+                record = next((r for r in done if r.deployment_id == outside.deployment_id), None)
+                outside = None if record is not None else outside
+        since = record.finished_at if record else (outside.complete_time if outside else None)
         return Running(app.label, version, digest, live.task_definition, since, record, outside, mine + pending)
 
     async def history(self, app: AppConfig, team: str, response_url: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..domain.catalog import Catalog
 from ..runtime.tasks import TaskSupervisor
 from .clicks import Clicks
+from .holding import Holding
 from .holds import Holds
 from .reports import Reports
 from .requests import Requests
@@ -20,3 +21,4 @@ class Services:
     reports: Reports
     holds: Holds
     tasks: TaskSupervisor
+    holding: Holding

@@ -13,6 +13,7 @@ from ..domain.models import Deployment
 from ..domain.ports import Clock, Store
 
 log = structlog.get_logger(__name__)
+ELSEWHERE_KEPT = 10_000
 
 
 class Leases:
@@ -22,6 +23,8 @@ class Leases:
         self.now = clock
         self.lease = lease
         self._held: dict[str, datetime] = {}
+        self.born = clock()  # records last changed before this replica began were someone else's to watch
+        self._elsewhere: set[str] = set()  # records whose lease another replica held when this one asked
 
     def held(self, record_id: str) -> bool:
         return record_id in self._held
@@ -41,12 +44,16 @@ class Leases:
         if holder is None:
             if until is None:
                 log.info("deployment_watch_taken", request_id=record.id, replica=self.replica)
-                if now - (record.started_at or record.created_at) > self.lease:
-                    # Watched for a whole lease already: another replica had it and stopped or died.
+                if record.id in self._elsewhere or record.updated_at < self.born:
+                    # Another replica held it (seen here, or before this one started): it stopped or died.
                     metrics.TAKEOVERS.inc()
+                self._elsewhere.discard(record.id)
             self._held[record.id] = now + self.lease
             return True
         self._held.pop(record.id, None)
+        if len(self._elsewhere) >= ELSEWHERE_KEPT:
+            self._elsewhere.clear()  # ids of deployments other replicas finished: forget them now and then
+        self._elsewhere.add(record.id)
         return False
 
     async def release(self, record_id: str) -> None:

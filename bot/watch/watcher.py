@@ -282,4 +282,4 @@ class Watcher:
                 await self.holds.after_rollback(app, saved)
             log.info("deployment_finished", outcome=saved.state.value, error_code=saved.error_code)
         for milestone in told:
-            log.info("deployment_progressed", milestone=milestone, traffic=saved.traffic)
+            log.info("deployment_progressed", milestone=milestone, state=saved.state.value, traffic=saved.traffic)

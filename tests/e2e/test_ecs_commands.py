@@ -42,7 +42,7 @@ async def test_status_history_and_rollback_on_a_rolling_service(sandbox: Sandbox
     history = await ask(box, "history shop staging", "History of `shop (staging)`")
     lines = history.splitlines()[1:]
     assert "outside deploybot (UpdateService: task definition shop-staging:" in lines[0]
-    assert "`v1.2.5`" in lines[1] and "`v1.2.3`" in lines[2] and "Deployed" in lines[2]
+    assert "|v1.2.5>" in lines[1] and "|v1.2.3>" in lines[2] and "Deployed" in lines[2]
 
     outside_record = next(r for r in await bot.store.history("shop", "staging", 5) if r.outside)
     assert running_image(box, "shop-staging").endswith("/shop:v1.2.5")  # deployed by tag, ...

@@ -3,11 +3,13 @@ Slack and AWS lose nothing."""
 
 from __future__ import annotations
 
+from structlog.testing import capture_logs
+
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.operations import forget_deployment
 from sandbox.runner import Sandbox
 
-from .helpers import advance, buttons, request_and_wait_root, wait_button, wait_text, wait_thread
+from .helpers import advance, buttons, request_and_wait_root, thread_texts, wait_button, wait_text, wait_thread
 
 
 def running_task_definition(box: Sandbox) -> str:
@@ -20,6 +22,15 @@ def alerts(box: Sandbox) -> list[str]:
 
 
 async def test_failed_hook_rolls_back_and_alerts(sandbox: Sandbox, bot: object) -> None:
+    with capture_logs() as logs:
+        await failed_hook_rolls_back_and_alerts(sandbox)
+    # The log tells the same story as the thread: no line calls this deployment a success.
+    (finished,) = [e for e in logs if e["event"] == "deployment_progressed" and e["milestone"] == "finished"]
+    assert finished["state"] == "failed"
+    assert not [e for e in logs if "succeeded" in (str(e.get("state")), str(e.get("outcome")), str(e.get("status")))]
+
+
+async def failed_hook_rolls_back_and_alerts(sandbox: Sandbox) -> None:
     box = sandbox
     before = running_task_definition(box)
     root = await request_and_wait_root(box, "web1 v1.2.4-broken")
@@ -29,9 +40,13 @@ async def test_failed_hook_rolls_back_and_alerts(sandbox: Sandbox, bot: object) 
     advance(60)
     failed = await wait_thread(box, root, "`AfterAllowTestTraffic` failed")
     assert "ScriptFailed" in failed and "502" in failed  # diagnostics and the log tail
-    await wait_thread(box, root, "Rolling back")
+    told = await wait_thread(box, root, "Rolling back")
+    assert ":rewind: Rolling back (`d-" in told and "`AfterAllowTestTraffic` failed (above)" in told
     advance(30)
     outcome = await wait_thread(box, root, "*web1 v1.2.4-broken* failed after")
+    # The hook's words once before the outcome (the rollback line points at them) and once in it.
+    hook = "smoke test returned HTTP 502 from /healthz"
+    assert sum(t.count(hook) for t in thread_texts(box, root) if t != outcome) == 1 and outcome.count(hook) == 1
     assert "AfterAllowTestTraffic" in outcome and "Traffic is back on `v1.2.2`" in outcome
     # The green tasks' own words (DescribeTasks on the green task set): why they stopped, exit codes.
     assert "Stopped green tasks:\n• 2 tasks: Essential container in task exited (web1 exited with code 1)" in outcome
@@ -40,6 +55,7 @@ async def test_failed_hook_rolls_back_and_alerts(sandbox: Sandbox, bot: object) 
     assert buttons(box.slack.ws.find(root.channel, root.ts)) == []
     alert = await box.slack.wait_for(lambda: alerts(box), what="alert")
     assert "v1.2.4-broken" in alert[0] and "open the thread" in alert[0]
+    assert alert[0].count(hook) == 1  # the outcome says it; no second "Failed at" section repeats it
     assert alert[0].startswith("<!subteam^S0APPROVERS> Deployment of web1")  # the on-call group is paged
     assert "Requested by <@U0ALICE>" in alert[0] and "|CodeDeploy console>" in alert[0]
     assert running_task_definition(box) == before  # ECS tells the truth: blue serves again

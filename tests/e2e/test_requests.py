@@ -42,10 +42,11 @@ async def test_bad_requests_are_refused_in_the_ack(sandbox: Sandbox, bot: object
 
 async def test_missing_tag_names_repository_and_tag(sandbox: Sandbox, bot: object) -> None:
     result = await sandbox.slack.slash("web1 v9.9.9")
-    assert result.ok and "Checking" in result.text
+    assert result.ok and not result.text
     message = await sandbox.slack.wait_for(
         lambda: [t for t in sandbox.slack.ephemerals("U0ALICE") if "no image tagged `v9.9.9`" in t], what="refusal"
     )
+    assert sandbox.slack.ephemerals("U0ALICE") == message  # a quick answer comes alone: no "Checking…" left
     assert "`web1`" in message[0] and "nothing was changed" in message[0]
     assert roots(sandbox) == []
     assert aws_writes() == []

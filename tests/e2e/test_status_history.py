@@ -49,14 +49,17 @@ async def test_status_and_history(sandbox: Sandbox, bot: object) -> None:
     assert "`v1.2.3`" in web2 and "started outside deploybot (user: release workflow run 42)" in web2
     staging = next(line for line in status.splitlines() if line.startswith("• *web2 (staging)*"))
     assert "`v1.2.2`" in staging  # untouched
+    assert "(`v1.2.2`)" not in staging  # running by tag: no digest to show, and the tag is not said twice
+    assert "(`sha256:" in web2  # pinned by deploybot's digest
     web1 = status.split("• *web1*")[1]
     assert "`v1.2.2`" in web1.splitlines()[0] and "Waiting for approval" in web1
+    assert web1.count("Waiting for approval") == 1  # the pending request, listed once
     assert pending.ts.replace(".", "") in web1  # a link to the request's thread
 
     history = await ask(sandbox, "history web2", "History of `web2 (production)`")
     lines = history.splitlines()[1:]
     assert "started outside deploybot (user: release workflow run 42)" in lines[0] and "Deployed" in lines[0]
-    assert "`v1.2.3`" in lines[1] and "approved by <@U0BOB>" in lines[1] and "Deployed" in lines[1]
+    assert "|v1.2.3>" in lines[1] and "approved by <@U0BOB>" in lines[1] and "Deployed" in lines[1]
     assert len(lines) == 2
 
     empty = await ask(sandbox, "history web2 staging", "No deployments")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from contextlib import redirect_stderr
 
 import structlog
 
 from bot.domain.models import State
+from bot.render.answers import Running, history_text, status_text
 from bot.render.root import root_blocks
 from bot.render.text import esc
 from bot.runtime.logging import configure
@@ -147,3 +149,13 @@ def test_a_rolling_update_speaks_of_tasks_and_a_pause_of_its_timeout() -> None:
     assert "The pause ends at 12:30 UTC; then ECS goes on by itself" in text
     told = milestone_text(paused, Milestone(MilestoneKind.GATED))
     assert told is not None and "At 12:30 UTC ECS stops waiting and goes on by itself." in told
+
+
+def test_version_links_carry_no_code_formatting_in_their_label() -> None:
+    # Slack shows a link label as typed: backticks inside it appear as backticks.
+    pending = record(state=State.PENDING_APPROVAL)
+    row = Running("web1", "v1.2.2", "sha256:" + "b" * 64, "td/web1:3", NOW, None, None, [(pending, "https://t/1")])
+    status = status_text([row])
+    history = history_text("web1", [record(state=State.SUCCEEDED)], [], {"r-1": "https://t/2"})
+    assert "<https://t/1|v1.2.3>" in status and "<https://t/2|v1.2.3>" in history
+    assert not re.search(r"<[^>|]+\|[^>]*`", status + history)
