@@ -33,6 +33,11 @@ from .workspace import (
 )
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# The page's icon (browsers ask for /favicon.ico whatever the page says): a rocket on deploybot's blue.
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" '
+    b'fill="#1d3557"/><text x="32" y="44" font-size="36" text-anchor="middle">\xf0\x9f\x9a\x80</text></svg>'
+)
 HOOK_USES = 5
 HOOK_TTL = 30 * 60
 PANEL_SECONDS = 5  # the longest a page waits for a change before it reads the AWS panel again
@@ -106,6 +111,7 @@ class LocalSlack:
         app.router.add_post("/hooks/{hook_id}", self._hook)
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/favicon.ico", self._favicon)
         app.router.add_get("/_sandbox/state", self._state)
         app.router.add_post("/_sandbox/command", self._control_command)
         app.router.add_post("/_sandbox/click", self._control_click)
@@ -573,6 +579,9 @@ class LocalSlack:
 
     async def _page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB_DIR / "index.html")
+
+    async def _favicon(self, request: web.Request) -> web.Response:
+        return web.Response(body=FAVICON, content_type="image/svg+xml")
 
     async def _static(self, request: web.Request) -> web.FileResponse:
         name = request.match_info["name"]

@@ -5,6 +5,7 @@ const EMOJI = {
   white_check_mark: "✅", x: "❌", rocket: "🚀", hourglass: "⌛", hourglass_flowing_sand: "⏳",
   traffic_light: "🚦", twisted_rightwards_arrows: "🔀", rewind: "⏪", arrow_forward: "▶️",
   fast_forward: "⏩", no_entry_sign: "🚫", gear: "⚙️", octagonal_sign: "🛑", building_construction: "🏗️",
+  lock: "🔒", unlock: "🔓", alarm_clock: "⏰", eyes: "👀", grey_question: "❔", mag: "🔍", warning: "⚠️",
 };
 const $ = (sel) => document.querySelector(sel);
 
@@ -12,6 +13,10 @@ function escapeHtml(s) {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 function decodeSlack(s) { return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"); }
+function channelName(id) {
+  const c = (state.data?.channels || []).find((x) => x.id === id);
+  return c ? c.name : id;
+}
 function userName(id) {
   const u = (state.data?.users || []).find((x) => x.id === id);
   return u ? u.name : id;
@@ -32,7 +37,7 @@ function mrkdwn(text) {
     if (i % 2 === 0) return formatText(escapeHtml(decodeSlack(part)));
     const [target, label] = part.split("|");
     if (target.startsWith("@")) return `<span class="mention">@${escapeHtml(userName(target.slice(1)))}</span>`;
-    if (target.startsWith("#")) return `<span class="mention">#${escapeHtml(label || target.slice(1))}</span>`;
+    if (target.startsWith("#")) return `<span class="mention">#${escapeHtml(label || channelName(target.slice(1)))}</span>`;
     if (target.startsWith("!subteam^")) return `<span class="mention">@deploy-approvers</span>`;
     if (target.startsWith("!")) return `<span class="mention">@${escapeHtml(target.slice(1))}</span>`;
     if (/^https?:\/\//.test(target)) {
@@ -62,7 +67,8 @@ function renderBlocks(msg) {
   }).join("");
 }
 function renderMessage(msg, { inThread = false } = {}) {
-  const when = new Date(parseFloat(msg.ts) * 1000).toLocaleTimeString();
+  // 24-hour, as the AWS panel's clock and every time deploybot writes.
+  const when = new Date(parseFloat(msg.ts) * 1000).toLocaleTimeString("en-GB", { hour12: false });
   const replies = !inThread && msg.reply_count
     ? `<div class="replies" data-open-thread="${escapeHtml(msg.ts)}">${msg.reply_count} repl${msg.reply_count === 1 ? "y" : "ies"}</div>` : "";
   return `<div class="msg" data-ts="${escapeHtml(msg.ts)}"><span class="who">${escapeHtml(msg.user_name || msg.user)}</span>

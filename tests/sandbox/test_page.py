@@ -3,6 +3,7 @@ bob shifts traffic and finishes, the thread shows the deployment succeed."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -120,3 +121,33 @@ async def test_an_ecs_blue_green_pause_in_the_browser(sandbox: Sandbox, bot: obj
     await expect(page.locator("#thread")).to_contain_text("is live", timeout=10_000)
     await expect(shop).to_contain_text("running v1.2.3")
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("transport", ["socket"])
+async def test_the_page_shows_names_emoji_and_24_hour_times(sandbox: Sandbox, bot: object, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    icon = await page.request.get(f"{sandbox.slack.base_url}/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    await page.goto(f"{sandbox.slack.base_url}/")
+    await act_as(page, "U0BOB")
+    await page.get_by_test_id("composer").fill("/deploy lock web1 maintenance")
+    await page.get_by_test_id("composer").press("Enter")
+    locked = page.locator("#messages .msg:not(.ephemeral)", has_text="locked web1")
+    await expect(locked.last).to_contain_text("🔒")  # :lock: as the emoji, not as text
+    await page.get_by_test_id("composer").fill("/deploy web2 v1.2.3 to staging")
+    await page.get_by_test_id("composer").press("Enter")
+    # The answer names the channel as Slack shows it (#deploys), not by its id.
+    await expect(page.locator("#messages")).to_contain_text("follow it in #deploys")
+    assert "#C0DEPLOYS" not in await page.locator("#messages").inner_text()
+    times = await page.locator("#messages .msg .when").all_inner_texts()
+    assert times and all(re.fullmatch(r"\d{2}:\d{2}:\d{2}", t.strip()) for t in times), times
+    # At 1280 px, a long deployment config wraps inside its service's card instead of running out of it.
+    card = page.locator(".svc[data-service=web1]")
+    overflow = await card.evaluate("el => el.scrollWidth - el.clientWidth")
+    assert overflow <= 0, overflow
+    assert errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-page-1280.png"), full_page=True)
