@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from ..domain.catalog import AppConfig
 from ..domain.errors import DeployError
@@ -170,7 +170,8 @@ class AwsInspector:
 
 
 async def _read(fn: Any, action: str, **kwargs: Any) -> Any:
-    """One read-only call; AWS's refusal becomes a Problem naming the action and what to do about it."""
+    """One read-only call; AWS's refusal (an assumed role's refusal included: `call` translates both) becomes
+    a Problem naming the action and what to do about it."""
     try:
         return await call(fn, **kwargs)
     except DeployError as exc:
@@ -179,5 +180,3 @@ async def _read(fn: Any, action: str, **kwargs: Any) -> Any:
         if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
             raise Problem(f"deploybot may not call {action} here ({code}): grant it (docs/iam-policy.json)") from None
         raise Problem(f"{action} failed: {exc.message}") from None
-    except BotoCoreError as exc:  # credentials that could not be had (an STS role refused, say)
-        raise Problem(f"{action} could not be called: {exc}") from None
