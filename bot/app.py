@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands
+from handlers import actions, commands, dialogs, home
 from handlers.ci import CiHandoff
 from handlers.slack_http import SlackEvents
 
@@ -41,10 +41,13 @@ from .runtime.config import Settings
 from .runtime.stores import StoreSettings, open_store
 from .runtime.tasks import TaskSupervisor
 from .slack.chat import SlackChat
+from .usecases.changed import Changed
 from .usecases.clicks import Clicks
+from .usecases.dialog import Dialog
 from .usecases.gauges import refresh_gauges
 from .usecases.holding import NOTE_AFTER, Holding
 from .usecases.holds import REMINDER, Holds
+from .usecases.home import Home
 from .usecases.outbox import CLAIM, Outbox
 from .usecases.preflight import Preflight
 from .usecases.records import Records
@@ -109,7 +112,8 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
     store, chat, engine, clock, faults = ports.store, ports.chat, ports.engine, ports.clock, ports.faults
     outbox = Outbox(store, chat, tuning.replica, clock, claim=tuning.lease, faults=faults)
     teller = Teller(chat, outbox, clock)
-    records = Records(store, teller, clock)
+    changed = Changed()  # made first: every saved change tells the Home tabs, which are made later
+    records = Records(store, teller, clock, changed)
     nudge = Nudge()  # made first: starting and clicking poke the watcher, which is made last
     starts = Starts(engine, records, clock, nudge.poke, faults)
     holds = Holds(store, records, chat, catalog, clock, reminder=tuning.lock_reminder)
@@ -138,7 +142,10 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
         scan_every=tuning.scan_every,
         faults=faults,
     )
-    services = Services(catalog, requests, clicks, reports, holds, tasks, Holding(chat, tuning.note_after))
+    home_tabs = Home(catalog, store, chat, engine, reports, clock, changed)
+    dialog = Dialog(catalog, ports.registry, engine, chat, requests, tasks)
+    holding = Holding(chat, tuning.note_after)
+    services = Services(catalog, requests, clicks, reports, holds, tasks, holding, home_tabs, dialog)
     return Parts(services, teller, outbox, records, starts, recovery, leases, watcher)
 
 
@@ -200,9 +207,12 @@ class Runtime:
         )
         commands.register(self.bolt, self.parts.services)
         actions.register(self.bolt, self.parts.services)
+        home.register(self.bolt, self.parts.services)
+        dialogs.register(self.bolt, self.parts.services)
         self.socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._watcher_task: asyncio.Task[Any] | None = None
+        self._home_task: asyncio.Task[Any] | None = None
         self.wakeup: Wakeup | None = None
         if settings.events_queue_url:
             queue = EventQueue(settings.events_queue_url, settings.aws_region, settings.aws_endpoint_url)
@@ -258,6 +268,7 @@ class Runtime:
             log.warning("catalog_warning", problem=warning)
         await self.chat.identify()
         self._watcher_task = asyncio.create_task(self.watcher.run(), name="watcher")
+        self._home_task = asyncio.create_task(self.parts.services.home.run(), name="home-tabs")
         if self.wakeup is not None:
             self._wakeup_task = asyncio.create_task(self.wakeup.run(), name="events-wakeup")
         self._runner = web.AppRunner(self.web_app(), access_log=None)
@@ -305,7 +316,7 @@ class Runtime:
         self.ready = False
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
-        for task in (self._wakeup_task, self._watcher_task):
+        for task in (self._wakeup_task, self._watcher_task, self._home_task):
             if task is not None:
                 task.cancel()
                 await asyncio.wait({task}, timeout=5)

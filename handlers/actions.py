@@ -28,8 +28,9 @@ def register(app: AsyncApp, services: Services) -> None:
         except (ValidationError, ValueError):
             log.warning("click_malformed")
             return
+        channel = click.channel.id if click.channel else ""  # "": pressed on the Home tab
         services.tasks.spawn(
             "deploy_click",
-            services.clicks.click(action, click.actions[0].value, click.user.id, click.user.team_id, click.channel.id),
+            services.clicks.click(action, click.actions[0].value, click.user.id, click.user.team_id, channel),
             request_id=click.actions[0].value,
         )

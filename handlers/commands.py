@@ -79,6 +79,8 @@ def parse(text: str, catalog: Catalog) -> Parsed:
         if len(words) not in (2, 3):
             raise DeployError(answers.usage("history"))
         return Parsed("history", _app(words[1], words[2] if len(words) == 3 else None, catalog))
+    if len(words) == 1 and words[0] in catalog.apps:
+        return Parsed("dialog", _app(words[0], None, catalog))  # no version: the dialog offers them
     if len(words) == 1:
         raise DeployError(answers.need_app_and_version(_closest(words[0], catalog)))
     name, version, *rest = words
@@ -128,6 +130,14 @@ def register(app: AsyncApp, services: Services) -> None:
         if parsed.kind == "help" or (parsed.app is None and parsed.kind != "status"):
             text, blocks = answers.help_blocks(services.catalog.overview())
             await ack(text=text, blocks=blocks)
+            return
+        if parsed.kind == "dialog" and parsed.app is not None and cmd.trigger_id:
+            await ack()  # the dialog opens instead of an answer
+            work = services.dialog.open(cmd.trigger_id, cmd.user_id, cmd.channel_id, parsed.app.name)
+            services.tasks.spawn("dialog_open", work)
+            return
+        if parsed.kind == "dialog":
+            await ack(text=answers.need_app_and_version(None))
             return
         await ack()  # nothing yet: the answer follows, with a holding note first only if it is slow
         note = answers.working(parsed.kind, parsed.app, parsed.version)

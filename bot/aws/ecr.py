@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..domain.catalog import AppConfig
 from ..domain.errors import DeployError, TagNotFound, UpstreamError
-from ..domain.models import Image
+from ..domain.models import Image, PushedVersion
 from .accounts import Accounts
 from .calls import call, call_as
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
+
+
+VERSION_PAGES = 5  # 5,000 images: a version picker has seen enough by then
 
 
 class EcrRegistry:
@@ -44,6 +48,37 @@ class EcrRegistry:
                 raise TagNotFound(repository, "latest (with a version tag on the same image)")
             tag = versions[-1]
         return Image(repository_uri=uri, tag=tag, digest=str(detail.get("imageDigest", "")))
+
+    async def versions(self, app: AppConfig) -> list[PushedVersion]:
+        """Every version tag in the repository (``latest`` and other non-version tags left out),
+        newest push first; a few pages of describe_images at most."""
+        ecr = self.accounts.clients(app).ecr
+        found: list[PushedVersion] = []
+        token: str | None = None
+        for _ in range(VERSION_PAGES):
+            if token:
+                resp = await call(
+                    ecr.describe_images,
+                    repositoryName=app.repository,
+                    filter={"tagStatus": "TAGGED"},
+                    maxResults=1000,
+                    nextToken=token,
+                )
+            else:
+                resp = await call(
+                    ecr.describe_images, repositoryName=app.repository, filter={"tagStatus": "TAGGED"}, maxResults=1000
+                )
+            for detail in resp["imageDetails"]:
+                pushed = detail.get("imagePushedAt")
+                digest = str(detail.get("imageDigest", ""))
+                for tag in detail.get("imageTags", []):
+                    if tag != "latest" and re.fullmatch(app.version_pattern, tag):
+                        found.append(PushedVersion(tag=tag, digest=digest, pushed_at=pushed))
+            token = resp.get("nextToken")
+            if not token:
+                break
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(found, key=lambda v: (v.pushed_at or oldest, v.tag), reverse=True)
 
     async def has_digest(self, app: AppConfig, digest: str) -> bool:
         ecr = self.accounts.clients(app).ecr

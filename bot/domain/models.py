@@ -67,6 +67,16 @@ class CiInfo(BaseModel):
     run_url: str | None = Field(default=None, max_length=500, pattern=r"^https://[^\s<>|]+$")
 
 
+class PushedVersion(BaseModel):
+    """A version tag in the app's repository, as a version picker offers it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tag: str
+    digest: str
+    pushed_at: datetime | None = None
+
+
 class Hold(BaseModel):
     """A lock a person (or deploybot, after a rollback) put on an app in one environment: no deploys."""
 

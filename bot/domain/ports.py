@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from .audit import AuditEvent
 from .catalog import AppConfig
-from .models import Deployment, Hold, Image
+from .models import Deployment, Hold, Image, PushedVersion
 from .preflight import Check
 from .progress import DeploymentEvent, Found, Gate, Live, PastDeployment, Plan, Progress, Revision, Started
 
@@ -99,6 +99,10 @@ class ImageRegistry(Protocol):
 
     async def has_digest(self, app: AppConfig, digest: str) -> bool: ...
 
+    async def versions(self, app: AppConfig) -> list[PushedVersion]:
+        """The repository's version tags (those matching the app's pattern), newest push first."""
+        ...
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -155,6 +159,18 @@ class Chat(Protocol):
         ...
 
     def permalink(self, channel: str, ts: str) -> str: ...
+
+    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        """Set ``user``'s Home tab to ``view`` (views.publish); ChatError when Slack refused."""
+        ...
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal for the person whose click or command gave ``trigger_id`` (valid 3 seconds)."""
+        ...
+
+    async def update_view(self, view_id: str, view: dict[str, Any], view_hash: str) -> None:
+        """Replace an open modal (``view_hash``: only if nobody changed it meanwhile)."""
+        ...
 
     async def channel_problem(self, channel: str) -> str | None:
         """Why deploybot could not post in ``channel`` (with the fix), or None when it can."""

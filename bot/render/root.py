@@ -136,7 +136,7 @@ def root_blocks(record: Deployment, now: datetime) -> list[Block]:
     ]
     actions = actions_for(record)
     if actions:
-        buttons = [_button(a, record) for a in actions]
+        buttons = [button(a, record) for a in actions]
         blocks.append({"type": "actions", "block_id": f"actions-{record.version}", "elements": buttons})
     context = f"request `{record.id}` · image `{esc(cut(record.image.pinned, 300))}`"
     blocks.append({"type": "context", "elements": [mrkdwn(context)]})
@@ -184,7 +184,7 @@ def _status_text(record: Deployment, now: datetime) -> str:
     return cut("\n".join(lines), 3000)
 
 
-def _button(action: Action, record: Deployment) -> Block:
+def button(action: Action, record: Deployment) -> Block:
     label, style, confirm = {
         Action.APPROVE: ("Approve", "primary", None),
         Action.CANCEL: ("Cancel", None, None),

@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     async_default_handlers,
 )
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -48,6 +49,13 @@ def checked(blocks: Blocks | None) -> list[dict[str, Any]] | None:
         parsed = Block.parse(block)
         out.append(parsed.to_dict() if parsed is not None else block)
     return out
+
+
+def checked_view(view: dict[str, Any]) -> dict[str, Any]:
+    """A Home tab or modal as slack_sdk's View model validates it (its blocks and limits)."""
+    model = View(**view)
+    model.validate_json()
+    return model.to_dict()
 
 
 async def _answered(call: Awaitable[T]) -> T:
@@ -258,6 +266,15 @@ class SlackChat:
             }.get(exc.code, "check the id and the app's usergroups:read scope")
             return f"user group {group_id} cannot be read ({exc.code}): {fix}; nobody approves through it until then"
         return None
+
+    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        await _answered(self.client.views_publish(user_id=user, view=checked_view(view)))
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await _answered(self.client.views_open(trigger_id=trigger_id, view=checked_view(view)))
+
+    async def update_view(self, view_id: str, view: dict[str, Any], view_hash: str) -> None:
+        await _answered(self.client.views_update(view_id=view_id, view=checked_view(view), hash=view_hash or None))
 
     def permalink(self, channel: str, ts: str) -> str:
         return f"{self.team_url}archives/{channel}/p{ts.replace('.', '')}"

@@ -44,11 +44,14 @@ class Clicks:
     fault: Faults = no_faults
 
     async def click(self, action: Action, record_id: str, user: str, team: str, channel: str) -> None:
+        """``channel``: where the button was ("" on the Home tab: the answer goes to the record's channel)."""
         audit.begin(team, channel)
         record = await self.store.get(record_id)
         if record is None:
-            await self.chat.ephemeral(channel, user, answers.no_record())
+            if channel:
+                await self.chat.ephemeral(channel, user, answers.no_record())
             return
+        channel = channel or record.channel
         structlog.contextvars.bind_contextvars(
             request_id=record.id, app=record.app, version=record.tag, deployment_id=record.deployment_id
         )

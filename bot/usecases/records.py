@@ -9,7 +9,7 @@ root re-rendered, the owed messages sent). Use cases say what to decide; they ne
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import structlog
@@ -21,6 +21,7 @@ from ..domain.keys import app_lock
 from ..domain.lifecycle import explain_state
 from ..domain.models import Deployment
 from ..domain.ports import Clock, StaleRecord, Store
+from .changed import Changed
 from .saving import save_decided
 from .telling import Teller
 
@@ -41,6 +42,7 @@ class Records:
     store: Store
     teller: Teller
     clock: Clock
+    changed: Changed = field(default_factory=Changed)  # what the Home tabs re-publish for
 
     async def create(self, record: Deployment, entry: Entry) -> Deployment:
         """Store a new record (StaleRecord if its id exists) and audit how it came to be."""
@@ -53,6 +55,7 @@ class Records:
     async def note(self, record_id: str, app: str, entry: Entry) -> None:
         """An audit entry that changes no record (a refusal, a lock), or follows a change."""
         await self.store.audit(audit.event(self.clock(), record_id, app, entry.actor, entry.action, **entry.detail))
+        self.changed.mark(app)  # a lock, an unlock, a refusal: Home tabs may show it
 
     async def change(self, record: Deployment | str, decide: Decide, *, tell: Tell = Tell.ALL) -> Deployment | None:
         """Decide on the stored record and save the decision; the saved record, or the stored one when
@@ -80,6 +83,8 @@ class Records:
             return None
         if wrote and made:
             await self._after(before[0], saved, made[0])
+        if wrote:
+            self.changed.mark(saved.app, ended=saved.state.terminal and not before[0].state.terminal)
         if tell is Tell.ALL:
             await self.teller.sync_root(saved)
         if tell is not Tell.LATER and saved.outbox:

@@ -40,10 +40,11 @@ class Reports:
         if not await self._reported(team, response_url):
             return
         in_flight = await self.store.in_flight()
-        rows = [await self._running(app, in_flight) for app in apps]
+        rows = [await self.running(app, in_flight) for app in apps]
         await self.chat.respond(response_url, status_text(rows))
 
-    async def _running(self, app: AppConfig, in_flight: list[Deployment]) -> Running:
+    async def running(self, app: AppConfig, in_flight: list[Deployment]) -> Running:
+        """What the app runs in that environment, how it got there, and what is in flight for it."""
         mine = [
             (r, self.chat.permalink(r.channel, r.message_ts or ""))
             for r in in_flight

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from ..domain.catalog import Catalog
 from ..runtime.tasks import TaskSupervisor
 from .clicks import Clicks
+from .dialog import Dialog
 from .holding import Holding
 from .holds import Holds
+from .home import Home
 from .reports import Reports
 from .requests import Requests
 
@@ -22,3 +24,5 @@ class Services:
     holds: Holds
     tasks: TaskSupervisor
     holding: Holding
+    home: Home
+    dialog: Dialog

@@ -196,6 +196,19 @@ class Deliverer:
             return await self.post_signed(urlencode(fields))
         return await self._deliver_socket("slash_commands", fields, accepts=True)
 
+    async def event(self, payload: dict[str, Any]) -> DeliveryResult:
+        """An Events API event: a signed JSON post, or an ``events_api`` envelope."""
+        if self.events_urls:
+            return await self.post_signed(json.dumps(payload), content_type="application/json")
+        return await self._deliver_socket("events_api", payload, accepts=False)
+
+    async def with_response(self, payload: dict[str, Any]) -> DeliveryResult:
+        """An interaction whose ack carries an answer (block_suggestion's options, view_submission's
+        response_action): the same form post over HTTP; an envelope that accepts a payload in Socket Mode."""
+        if self.events_urls:
+            return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+        return await self._deliver_socket("interactive", payload, accepts=True)
+
     async def interactive(self, payload: dict[str, Any]) -> DeliveryResult:
         if self.events_urls:
             return await self.post_signed(urlencode({"payload": json.dumps(payload)}))

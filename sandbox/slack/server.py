@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from .delivery import Deliverer, DeliveryResult
+from .surfaces import Surfaces
 from .workspace import (
     APP_ID,
     BOT_ID,
@@ -89,6 +90,7 @@ class LocalSlack:
         self.ws = Workspace()
         self.deliverer = Deliverer(self.ws.signing_secret)
         self.deliverer.on_change = self.changed
+        self.surfaces = Surfaces(self.ws, self.deliverer, self.changed)
         self.limiter = RateLimiter()
         # Per method, what the next calls get: "429", "500", "timeout", "fatal" (ok:false fatal_error,
         # which slack_sdk does not retry), or "ok" (answered normally).
@@ -116,6 +118,7 @@ class LocalSlack:
         app.router.add_post("/_sandbox/command", self._control_command)
         app.router.add_post("/_sandbox/click", self._control_click)
         app.router.add_post("/_sandbox/faults", self._control_faults)
+        app.router.add_post("/_sandbox/view", self._control_view)
         app.router.add_post("/_sandbox/aws", self._control_aws)
         app.router.add_get("/_sandbox/stats", self._stats)
         return app
@@ -251,6 +254,8 @@ class LocalSlack:
             return {"channel": channel.to_api()}
         if method in ("conversations.history", "conversations.replies"):
             return ws.history(args, replies=method == "conversations.replies")
+        if method.startswith("views."):
+            return self.surfaces.dispatch(method, args)
         if method == "usergroups.users.list":
             group = ws.usergroups.get(str(args.get("usergroup")))
             if group is None:
@@ -331,7 +336,7 @@ class LocalSlack:
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": self.new_hook(ch.id, person.id, None, "commands"),
-            "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}",
+            "trigger_id": self.surfaces.new_trigger(person.id),
         }
         result = await self.deliverer.slash_command(fields)
         await self._show_ack(result, ch.id, person.id, f"{command} {text}".strip())
@@ -383,7 +388,7 @@ class LocalSlack:
             "api_app_id": APP_ID,
             "token": "sandbox-verification-token",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": ch.id, "is_ephemeral": False},
-            "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}",
+            "trigger_id": self.surfaces.new_trigger(person.id),
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
             "enterprise": None,
             "is_enterprise_install": False,
@@ -488,6 +493,7 @@ class LocalSlack:
             "transport": "http" if self.deliverer.events_url else "socket",
             "bot_connected": bool(self.deliverer.connections) or bool(self.deliverer.events_url),
             "aws": aws,
+            **self.surfaces.snapshot(viewer),
         }
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
@@ -527,6 +533,41 @@ class LocalSlack:
             result = await self.click(message, str(body.get("action_id")), user=str(body.get("user", "U0BOB")))
         except (SlackError, LookupError, KeyError) as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
+        return web.json_response({"ok": result.ok, "error": result.error, "ack_seconds": result.elapsed})
+
+    async def _control_view(self, request: web.Request) -> web.Response:
+        """The page's Home tab and modal: open the tab, press a button, pick, type, submit, close."""
+        body = await self._json(request)
+        user, op = str(body.get("user", "U0ALICE")), str(body.get("op", ""))
+        action, value = str(body.get("action_id", "")), body.get("value")
+        surfaces = self.surfaces
+        result: DeliveryResult | None
+        if user not in self.ws.users:
+            raise web.HTTPBadRequest(text="unknown user")
+        try:
+            if op == "open_home":
+                result = await surfaces.open_home(user)
+            elif op == "press":
+                result = await surfaces.press(user, action, str(value) if value is not None else None)
+            elif op == "pick":
+                result = await surfaces.pick(user, action, str(value))
+            elif op == "suggest":
+                return web.json_response(
+                    {"ok": True, "options": await surfaces.suggest(user, action, str(value or ""))}
+                )
+            elif op == "submit":
+                result = await surfaces.submit(user)
+            elif op == "close":
+                surfaces.close(user)
+                await self.changed()
+                return web.json_response({"ok": True})
+            else:
+                raise web.HTTPBadRequest(text="op must be open_home, press, pick, suggest, submit or close")
+        except LookupError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        await self.changed()
+        if result is None:
+            return web.json_response({"ok": True})
         return web.json_response({"ok": result.ok, "error": result.error, "ack_seconds": result.elapsed})
 
     async def _control_faults(self, request: web.Request) -> web.Response:

@@ -349,11 +349,12 @@ def _invalid(reason: str) -> SlackError:
     return SlackError("invalid_blocks", errors=[reason])
 
 
-def validate_blocks(blocks: Any) -> list[dict[str, Any]]:
+def validate_blocks(blocks: Any, *, limit: int = MAX_BLOCKS, inputs: bool = False) -> list[dict[str, Any]]:
+    """Blocks as Slack checks them; ``limit`` 100 and ``inputs`` for a view (Home tab or modal)."""
     if not isinstance(blocks, list):
         raise SlackError("invalid_blocks_format")
-    if len(blocks) > MAX_BLOCKS:
-        raise _invalid(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > limit:
+        raise _invalid(f"no more than {limit} items allowed [json-pointer:/blocks]")
     seen: set[str] = set()
     for i, block in enumerate(blocks):
         if not isinstance(block, dict) or "type" not in block:
@@ -363,8 +364,24 @@ def validate_blocks(blocks: Any) -> list[dict[str, Any]]:
             if len(str(block_id)) > 255 or block_id in seen:
                 raise _invalid(f"invalid or duplicate block_id [json-pointer:/blocks/{i}/block_id]")
             seen.add(str(block_id))
+        if block["type"] == "input":
+            if not inputs:
+                raise _invalid(f"input blocks are only allowed in modals [json-pointer:/blocks/{i}]")
+            _validate_input(i, block)
+            continue
         _validate_block(i, block)
     return blocks
+
+
+def _validate_input(i: int, block: dict[str, Any]) -> None:
+    where = f"[json-pointer:/blocks/{i}]"
+    label = block.get("label") or {}
+    if label.get("type") != "plain_text" or not 0 < _text_len(label) <= 2000:
+        raise _invalid(f"input label must be plain_text of 1-2000 characters {where}")
+    element = block.get("element")
+    if not isinstance(element, dict):
+        raise _invalid(f"input needs an element {where}")
+    _validate_select(element, where)
 
 
 def _validate_block(i: int, block: dict[str, Any]) -> None:
@@ -404,6 +421,31 @@ def _validate_block(i: int, block: dict[str, Any]) -> None:
         pass
     else:
         raise _invalid(f"unsupported block type {kind} {where}")
+
+
+def _validate_select(element: dict[str, Any], where: str) -> None:
+    kind = element.get("type")
+    if kind not in ("static_select", "external_select"):
+        raise _invalid(f"unsupported input element type {kind} {where}")
+    if not element.get("action_id") or len(str(element["action_id"])) > 255:
+        raise _invalid(f"select needs an action_id of up to 255 characters {where}")
+    if kind == "static_select":
+        options = element.get("options") or []
+        if not 0 < len(options) <= 100:
+            raise _invalid(f"static_select needs 1-100 options {where}")
+        for option in options:
+            validate_option(option, where)
+        initial = element.get("initial_option")
+        if initial is not None and initial not in options:
+            raise _invalid(f"initial_option must be one of the options {where}")
+
+
+def validate_option(option: Any, where: str = "") -> None:
+    text = option.get("text") if isinstance(option, dict) else None
+    if not isinstance(text, dict) or text.get("type") != "plain_text" or not 0 < _text_len(text) <= 75:
+        raise _invalid(f"option text must be plain_text of 1-75 characters {where}")
+    if not 0 < len(str(option.get("value", ""))) <= 150:
+        raise _invalid(f"option value must be 1-150 characters {where}")
 
 
 def _validate_element(element: dict[str, Any], where: str) -> None:

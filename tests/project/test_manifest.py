@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.domain.lifecycle import Action
 from bot.runtime.config import load_catalog
-from handlers import actions, commands
+from handlers import actions, commands, home
 from sandbox.runner import CATALOG
 from sandbox.slack.workspace import METHOD_SCOPES
 
@@ -45,9 +45,13 @@ def test_every_registered_command_and_action_is_declared() -> None:
     runtime = Runtime(settings, load_catalog(CATALOG))
     app: AsyncApp = runtime.bolt
     runtime.store.close()
-    assert len(app._async_listeners) == 2  # one command listener, one action listener
+    # the command; the buttons; the Home tab's event and Deploy button; the dialog's options, picks, submission
+    # (the app and environment picks are two listeners)
+    assert len(app._async_listeners) == 8
     declared = {c["command"] for c in manifest()["features"]["slash_commands"]}  # type: ignore[index]
     assert {commands.COMMAND} == declared
+    assert set(home.EVENTS) <= set(manifest()["settings"]["event_subscriptions"]["bot_events"])  # type: ignore[index]
+    assert manifest()["features"]["app_home"]["home_tab_enabled"] is True  # type: ignore[index]
     assert all(actions.ACTION_PATTERN.match(a.value) for a in Action)
     assert manifest()["settings"]["interactivity"]["is_enabled"] is True  # type: ignore[index]
 
