@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.render.home import OPEN_DIALOG
 from bot.usecases.services import Services
 
-from .payloads import ButtonClick, HomeOpened
+from .payloads import DeployButton, HomeOpened
 
 log = structlog.get_logger(__name__)
 EVENTS = ("app_home_opened",)  # what the manifest must subscribe to
@@ -34,11 +34,8 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_deploy_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         try:
-            click = ButtonClick.model_validate(body)
+            click = DeployButton.model_validate(body)
         except ValidationError:
             log.warning("click_malformed")
-            return
-        if not click.trigger_id:
-            log.warning("click_malformed", reason="no trigger_id")
             return
         services.tasks.spawn("dialog_open", services.dialog.open(click.trigger_id, click.user.id, ""))

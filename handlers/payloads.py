@@ -56,6 +56,15 @@ class ButtonClick(BaseModel):
     trigger_id: str = ""
 
 
+class DeployButton(BaseModel):
+    """The Home tab's Deploy button: who pressed it, and the trigger that opens the dialog."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user: _User
+    trigger_id: str = Field(min_length=1)
+
+
 class HomeOpened(BaseModel):
     """The ``app_home_opened`` event (its ``tab``: home, messages or about)."""
 

@@ -89,7 +89,7 @@ def _yours(record: Deployment, link: str) -> Block:
     approvals = count if record.approvals_needed > 1 else ""
     expires = f" · expires {record.expires_at:%H:%M} UTC" if record.expires_at else ""
     text = (
-        f"*{linked(esc(title(record)), link)}*\nrequested by <@{record.requester}> · "
+        f"{linked(esc(title(record)), link)}\nrequested by <@{record.requester}> · "
         f"`{esc(record.image.short_digest)}`{approvals}{expires}"
     )
     return {"type": "section", "text": mrkdwn(cut(text, SECTION)), "accessory": button(Action.APPROVE, record)}

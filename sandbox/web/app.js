@@ -1,11 +1,12 @@
 // The sandbox workspace page: renders the Block Kit deploybot sends and acts as alice, bob or carol.
 "use strict";
-const state = { version: -1, user: "U0ALICE", channel: "C0DEPLOYS", thread: null, data: null };
+const state = { version: -1, user: "U0ALICE", channel: "C0DEPLOYS", thread: null, data: null, home: false, clockAt: 0 };
 const EMOJI = {
   white_check_mark: "✅", x: "❌", rocket: "🚀", hourglass: "⌛", hourglass_flowing_sand: "⏳",
   traffic_light: "🚦", twisted_rightwards_arrows: "🔀", rewind: "⏪", arrow_forward: "▶️",
   fast_forward: "⏩", no_entry_sign: "🚫", gear: "⚙️", octagonal_sign: "🛑", building_construction: "🏗️",
   lock: "🔒", unlock: "🔓", alarm_clock: "⏰", eyes: "👀", grey_question: "❔", mag: "🔍", warning: "⚠️",
+  package: "📦",
 };
 const $ = (sel) => document.querySelector(sel);
 
@@ -46,7 +47,8 @@ function mrkdwn(text) {
     return escapeHtml(part);
   }).join("");
 }
-function textOf(obj) { return obj ? (obj.type === "plain_text" ? escapeHtml(obj.text) : mrkdwn(obj.text)) : ""; }
+function emoji(html) { return html.replace(/:([a-z_]+):/g, (m, name) => EMOJI[name] || m); }
+function textOf(obj) { return obj ? (obj.type === "plain_text" ? emoji(escapeHtml(obj.text)) : mrkdwn(obj.text)) : ""; }
 
 function renderBlocks(msg) {
   if (!msg.blocks || !msg.blocks.length) return `<div>${mrkdwn(msg.text)}</div>`;
@@ -56,7 +58,15 @@ function renderBlocks(msg) {
     if (b.type === "context") return `<div class="block-context">${b.elements.map(textOf).join(" ")}</div>`;
     if (b.type === "section") {
       const fields = b.fields ? `<div class="block-fields">${b.fields.map((f) => `<div>${textOf(f)}</div>`).join("")}</div>` : "";
-      return `<div class="block-section">${b.text ? `<div>${textOf(b.text)}</div>` : ""}${fields}</div>`;
+      const acc = b.accessory && b.accessory.type === "button"
+        ? `<button class="${b.accessory.style || ""}" data-home-action="${escapeHtml(b.accessory.action_id)}"
+            data-value="${escapeHtml(b.accessory.value || "")}">${escapeHtml(b.accessory.text.text)}</button>` : "";
+      return `<div class="block-section${acc ? " with-accessory" : ""}">${b.text ? `<div>${textOf(b.text)}</div>` : ""}${fields}${acc}</div>`;
+    }
+    if (b.type === "actions" && msg.home) {
+      return `<div class="block-actions">${b.elements.map((e) =>
+        `<button class="${e.style || ""}" data-home-action="${escapeHtml(e.action_id)}"
+          data-value="${escapeHtml(e.value || "")}">${escapeHtml(e.text.text)}</button>`).join("")}</div>`;
     }
     if (b.type === "actions") {
       return `<div class="block-actions">${b.elements.map((e, i) =>
@@ -68,7 +78,7 @@ function renderBlocks(msg) {
 }
 function renderMessage(msg, { inThread = false } = {}) {
   // 24-hour, as the AWS panel's clock and every time deploybot writes.
-  const when = new Date(parseFloat(msg.ts) * 1000).toLocaleTimeString("en-GB", { hour12: false });
+  const when = new Date(parseFloat(msg.ts) * 1000).toLocaleTimeString("en-GB", { hour12: false, timeZone: "UTC" });
   const replies = !inThread && msg.reply_count
     ? `<div class="replies" data-open-thread="${escapeHtml(msg.ts)}">${msg.reply_count} repl${msg.reply_count === 1 ? "y" : "ies"}</div>` : "";
   return `<div class="msg" data-ts="${escapeHtml(msg.ts)}"><span class="who">${escapeHtml(msg.user_name || msg.user)}</span>
@@ -85,8 +95,22 @@ function render() {
   $("#user").innerHTML = data.users.map((u) =>
     `<option value="${u.id}" ${u.id === state.user ? "selected" : ""}>${u.name} (${u.title})</option>`).join("");
   $("#channels").innerHTML = data.channels.map((c) =>
-    `<li data-channel="${c.id}" class="${c.id === state.channel ? "active" : ""}"># ${escapeHtml(c.name)}</li>`).join("");
+    `<li data-channel="${c.id}" class="${!state.home && c.id === state.channel ? "active" : ""}"># ${escapeHtml(c.name)}</li>`).join("");
+  $("#apps li").classList.toggle("active", state.home);
   $("#transport").textContent = `bot ${data.bot_connected ? "connected" : "not connected"} (${data.transport === "http" ? "HTTP mode" : "Socket Mode"})`;
+  renderModal(data.modal, data.options || []);
+  renderAws(data.aws);
+  $("#messages").hidden = state.home;
+  $("#composer").hidden = state.home;
+  $("#home").hidden = !state.home;
+  if (state.home) {
+    $("#channel-name").textContent = "deploybot · Home";
+    const html = data.home ? renderBlocks({ blocks: data.home.blocks, home: true })
+      : `<p class="muted">Opening deploybot's Home tab…</p>`;
+    // Replaced only when it changed: a re-render between a press and its release would lose the click.
+    if (html !== state.homeHtml) { $("#home").innerHTML = html; state.homeHtml = html; }
+    return;
+  }
   const ch = currentChannel();
   $("#channel-name").textContent = `# ${ch.name}`;
   const top = ch.messages.filter((m) => !m.thread_ts || m.thread_ts === m.ts || m.subtype === "thread_broadcast");
@@ -101,13 +125,52 @@ function render() {
     const root = ch.messages.find((m) => m.ts === state.thread);
     const replies = ch.messages.filter((m) => m.thread_ts === state.thread && m.ts !== state.thread);
     $("#thread").hidden = !root;
-    if (root) $("#thread-messages").innerHTML = [root, ...replies].map((m) => renderMessage(m, { inThread: true })).join("");
+    const pane = $("#thread-messages");
+    const following = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 40;
+    if (root) pane.innerHTML = [root, ...replies].map((m) => renderMessage(m, { inThread: true })).join("");
+    if (following) pane.scrollTop = pane.scrollHeight;  // new replies stay in sight
   }
-  renderAws(data.aws);
+}
+function renderModal(modal, options) {
+  const box = $("#view-modal");
+  if (!modal) { box.hidden = true; return; }
+  const focused = document.activeElement && document.activeElement.id;
+  const typed = $("#ext-input") ? $("#ext-input").value : "";
+  box.hidden = false;
+  const v = modal.view;
+  $("#view-title").textContent = v.title ? v.title.text : "";
+  $("#view-submit").textContent = v.submit ? v.submit.text : "Submit";
+  $("#view-close").textContent = v.close ? v.close.text : "Cancel";
+  $("#view-error").textContent = modal.errors[""] || "";
+  $("#view-blocks").innerHTML = v.blocks.map((b) => {
+    if (b.type !== "input") return renderBlocks({ blocks: [b] });
+    const e = b.element;
+    const picked = ((modal.values[b.block_id] || {})[e.action_id] || {}).selected_option;
+    const error = modal.errors[b.block_id] ? `<div class="field-error">${escapeHtml(modal.errors[b.block_id])}</div>` : "";
+    const hint = b.hint ? `<div class="hint">${escapeHtml(b.hint.text)}</div>` : "";
+    let control;
+    if (e.type === "static_select") {
+      control = `<select data-pick="${escapeHtml(e.action_id)}">${picked ? "" : `<option value="">${escapeHtml(e.placeholder ? e.placeholder.text : "Choose")}</option>`}
+        ${e.options.map((o) => `<option value="${escapeHtml(o.value)}" ${picked && picked.value === o.value ? "selected" : ""}>${escapeHtml(o.text.text)}</option>`).join("")}</select>`;
+    } else {
+      const list = options.map((o) => `<div data-suggestion="${escapeHtml(o.value)}" data-action="${escapeHtml(e.action_id)}">${escapeHtml(o.text.text)}</div>`).join("");
+      control = `<input id="ext-input" data-external="${escapeHtml(e.action_id)}" placeholder="${escapeHtml(e.placeholder ? e.placeholder.text : "")}"
+        value="${escapeHtml(picked ? picked.text.text : "")}" autocomplete="off">
+        ${state.suggesting ? `<div class="suggestions" data-testid="suggestions">${list || `<div class="muted">No results</div>`}</div>` : ""}`;
+    }
+    return `<div class="input-block"><label>${escapeHtml(b.label.text)}</label>${control}${hint}${error}</div>`;
+  }).join("");
+  if (focused === "ext-input" && $("#ext-input")) { $("#ext-input").value = typed; $("#ext-input").focus(); }
+}
+function viewOp(body) { return post("/_sandbox/view", { user: state.user, ...body }); }
+async function suggest(actionId, typed) {
+  state.suggesting = true;
+  await viewOp({ op: "suggest", action_id: actionId, value: typed });
 }
 function renderAws(aws) {
   if (!aws) { $("#aws").hidden = true; return; }
-  $("#clock").textContent = `clock ${aws.clock} · ${aws.manual ? "manual" : `×${aws.speed}`}`;
+  state.clockAt = Date.now();
+  showClock();
   $("#services").innerHTML = aws.services.map((s) => `<div class="svc" data-service="${s.name}">
     <div class="name">${s.name} <span class="muted">${escapeHtml(s.task_definition)}</span></div>
     <div class="muted">${escapeHtml(s.engine)} · ${escapeHtml(s.strategy)}</div>
@@ -116,6 +179,16 @@ function renderAws(aws) {
     <label><input type="checkbox" data-fault="fail_next" ${s.fail_next ? "checked" : ""}> ${escapeHtml(s.fail_label)}</label>
     ${s.alarm === null ? "" : `<br><label><input type="checkbox" data-fault="alarm" ${s.alarm ? "checked" : ""}> alarm in ALARM</label>`}</div>`).join("");
 }
+// The AWS clock runs between snapshots too (at its speed), instead of freezing until the next change.
+function showClock() {
+  const aws = state.data && state.data.aws;
+  if (!aws) return;
+  const base = Date.parse(aws.clock);
+  const now = aws.manual ? base : base + (Date.now() - state.clockAt) * aws.speed;
+  const shown = new Date(now).toISOString().slice(0, 19).replace("T", " ");
+  $("#clock").textContent = `clock ${shown} UTC · ${aws.manual ? "manual" : `×${aws.speed}`}`;
+}
+setInterval(showClock, 1000);
 function renderDeployment(d) {
   const weight = Number(d.weight);
   const stage = d.stage ? ` · <code>${escapeHtml(d.stage)}</code>${d.paused ? " ⏸ paused" : ""}` : "";
@@ -131,19 +204,27 @@ async function post(path, body) {
 async function poll() {
   for (;;) {
     try {
-      const resp = await fetch(`/_sandbox/state?since=${state.version}&user=${state.user}`);
+      const asked = state.user;
+      state.polling = new AbortController();
+      const resp = await fetch(`/_sandbox/state?since=${state.version}&user=${asked}`, { signal: state.polling.signal });
       const data = await resp.json();
+      if (asked !== state.user) continue;  // switched meanwhile: that answer shows someone else's view
       state.version = data.version;
       state.data = data;
       render();
     } catch (err) {
+      if (err.name === "AbortError") continue;  // the person switched: ask again for the new one at once
+      console.error("sandbox page:", err);
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
 }
 async function refresh() {
-  const resp = await fetch(`/_sandbox/state?since=-1&user=${state.user}`);
-  state.data = await resp.json();
+  const asked = state.user;
+  const resp = await fetch(`/_sandbox/state?since=-1&user=${asked}`);
+  const data = await resp.json();
+  if (asked !== state.user) return;
+  state.data = data;
   state.version = state.data.version;
   render();
 }
@@ -161,9 +242,18 @@ function confirmDialog(confirm) {
 }
 
 document.addEventListener("click", async (ev) => {
+  const s = ev.target.closest("[data-suggestion]");
+  if (s) { state.suggesting = false; await viewOp({ op: "pick", action_id: s.dataset.action, value: s.dataset.suggestion }); return; }
   const t = ev.target.closest("button, li, .replies");
   if (!t) return;
-  if (t.dataset.channel) { state.channel = t.dataset.channel; state.thread = null; $("#thread").hidden = true; render(); }
+  if (t.dataset.channel) { state.home = false; state.channel = t.dataset.channel; state.thread = null; $("#thread").hidden = true; render(); }
+  if (t.dataset.home) { state.home = true; state.thread = null; $("#thread").hidden = true; render(); await viewOp({ op: "open_home" }); }
+  if (t.dataset.homeAction) {
+    const ok = await viewOp({ op: "press", action_id: t.dataset.homeAction, value: t.dataset.value || null });
+    if (ok.error) console.warn(`That did not work: ${ok.error}`);
+  }
+  if (t.id === "view-submit") { state.suggesting = false; await viewOp({ op: "submit" }); }
+  if (t.id === "view-close") { state.suggesting = false; await viewOp({ op: "close" }); }
   if (t.dataset.openThread) { state.thread = t.dataset.openThread; render(); }
   if (t.id === "close-thread") { state.thread = null; $("#thread").hidden = true; }
   if (t.dataset.action) {
@@ -179,12 +269,24 @@ document.addEventListener("click", async (ev) => {
 });
 document.addEventListener("change", async (ev) => {
   const t = ev.target;
-  if (t.id === "user") { state.user = t.value; await refresh(); }
+  if (t.id === "user") {
+    state.user = t.value;
+    if (state.polling) state.polling.abort();
+    await refresh();
+    if (state.home) await viewOp({ op: "open_home" });
+  }
+  if (t.dataset.pick && t.value) await viewOp({ op: "pick", action_id: t.dataset.pick, value: t.value });
   if (t.id === "rate-limits") await post("/_sandbox/faults", { rate_limits: t.checked });
   if (t.dataset.fault) {
     const service = t.closest(".svc").dataset.service;
     await post("/_sandbox/aws", { action: t.dataset.fault, service, on: t.checked });
   }
+});
+document.addEventListener("focusin", async (ev) => {
+  if (ev.target.dataset && ev.target.dataset.external) await suggest(ev.target.dataset.external, ev.target.value);
+});
+document.addEventListener("input", async (ev) => {
+  if (ev.target.dataset && ev.target.dataset.external) await suggest(ev.target.dataset.external, ev.target.value);
 });
 $("#composer").addEventListener("submit", async (ev) => {
   ev.preventDefault();

@@ -138,3 +138,15 @@ async def test_deploy_dialog_shows_the_request_paths_errors_in_place(sandbox: Sa
     (message,) = errors.values()
     assert "locked" in message and "`" not in message
     assert not [m for m in box.slack.messages() if "Deploy web1" in m.text]  # nothing was asked
+
+
+async def test_the_home_tabs_deploy_button_opens_the_dialog(sandbox: Sandbox, bot: object) -> None:
+    box = sandbox
+    await box.slack.surfaces.open_home(ALICE)
+    await wait_home(box, ALICE, "home_deploy")
+    pressed = await box.slack.surfaces.press(ALICE, "home_deploy")
+    assert pressed.ok, pressed.error
+    view = await wait_modal(box, ALICE, "dialog_app")
+    assert "version@" not in json.dumps(view)  # no app yet: versions once one is picked
+    await box.slack.surfaces.pick(ALICE, "dialog_app", "shop")
+    await wait_modal(box, ALICE, "version@shop@")

@@ -151,3 +151,48 @@ async def test_the_page_shows_names_emoji_and_24_hour_times(sandbox: Sandbox, bo
     assert errors == []
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "sandbox-page-1280.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("transport", ["socket"])
+async def test_home_tab_and_deploy_dialog_in_the_browser(sandbox: Sandbox, bot: object, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{sandbox.slack.base_url}/")
+    await sandbox.slack.slash("web1 v1.2.3", user="U0ALICE")
+    await act_as(page, "U0BOB")
+    await page.get_by_test_id("home-tab").click()
+    home = page.get_by_test_id("home")
+    await expect(home).to_contain_text("Waiting for your approval")
+    await expect(home).to_contain_text("What runs where")
+    await expect(home).to_contain_text("v1.2.2")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-home-1280.png"), full_page=True)
+    await home.get_by_role("button", name="Approve").click()
+    await expect(home).not_to_contain_text("Waiting for your approval")
+    await expect(home).to_contain_text("In flight")
+
+    await act_as(page, "U0ALICE")  # the tab follows the person: hers has no Approve button
+    await expect(home).to_contain_text("Deploy web1 v1.2.3")
+    await expect(home).not_to_contain_text("Opening")
+    await expect(home.get_by_role("button", name="Approve")).to_have_count(0)
+    await page.locator("#channels li", has_text="deploys").click()
+    await page.get_by_test_id("composer").fill("/deploy web2")  # an app and no version: the dialog
+    await page.get_by_test_id("composer").press("Enter")
+    dialog = page.get_by_test_id("view-modal")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.locator("select[data-pick=dialog_environment]")).to_be_visible()
+    await dialog.locator("select[data-pick=dialog_environment]").select_option("staging")
+    version = dialog.locator("#ext-input")
+    await version.click()
+    suggestions = page.get_by_test_id("suggestions")
+    await expect(suggestions).to_contain_text("running now")
+    await version.press_sequentially("1.2.3")
+    await expect(suggestions.locator("[data-suggestion]")).to_have_count(1)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-dialog-1280.png"))
+    await suggestions.locator("[data-suggestion=v1\\.2\\.3]").click()
+    await dialog.get_by_role("button", name="Ask to deploy").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#messages .block-header", has_text="Deploy web2 v1.2.3 to staging")).to_be_visible()
+    assert errors == []
