@@ -29,7 +29,7 @@ async def test_help(sandbox: Sandbox, bot: object) -> None:
         ("web1 1.2.3", "must match"),
         ("web1 v1.2.3\n", "must match"),
         ("web1 v" + "1" * 200, "the limit is 128"),
-        ("web1", "I need an app and a version"),
+        ("wbe1", "I need an app and a version"),  # an app alone opens the dialog (test_home_and_dialog)
     ],
 )
 async def test_bad_requests_are_refused_in_the_ack(sandbox: Sandbox, bot: object, text: str, expected: str) -> None:
