@@ -48,12 +48,14 @@ def test_any_command_text_parses_or_gets_a_safe_message(text: str) -> None:
     except DeployError as exc:
         assert safe(exc.message.replace("`", "")), exc.message
         return
-    assert parsed.kind in ("help", "audit", "deploy")
+    assert parsed.kind in ("help", "audit", "deploy", "dialog")
     if parsed.kind != "help":
         assert parsed.app is not None and parsed.app.name in CATALOG_.apps
     if parsed.kind == "deploy":
         assert parsed.version == "latest" or ECR_TAG.fullmatch(parsed.version)
         assert tokens(text) == [parsed.app.name, parsed.version]  # type: ignore[union-attr]
+    if parsed.kind == "dialog":  # an app alone, nothing else: the dialog asks for the version
+        assert tokens(text) == [parsed.app.name]  # type: ignore[union-attr]
 
 
 @given(st.text(max_size=200))
