@@ -13,7 +13,10 @@ STACK := deploy/deploybot.cfn.yml
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> Installing deploybot's pinned set into $(VENV) (the first time takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@# One line per package (Collecting …) is the progress a first install shows; pip's own status is kept.
+	{ $(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -c constraints.txt -e '.[dev]'; \
+		echo $$? > $(VENV)/.pip-status; } | grep --line-buffered -E '^(Collecting|ERROR)' | cut -c1-100; \
+		exit $$(cat $(VENV)/.pip-status)
 	@echo "==> Installed"
 	rm -f $(VENV)/.installed-*
 	touch $@

@@ -41,11 +41,11 @@ def _busiest(times: list[float], window: float) -> float:
 
 
 async def run(quick: bool) -> list[Figure]:
-    count = 10 if quick else 100
+    count = 5 if quick else 100
     settings = {"DEPLOYBOT_POLL_INTERVAL": "1", "DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
     # Long enough that the bot, posting at most about one message a second in the channel, has found
     # (and opened a thread for) every deployment before the first one ends.
-    speed = 5.0 if quick else 1.0
+    speed = 12.0 if quick else 1.0
     async with Stack(fleet=count, speed=speed, termination="1" if quick else "2,3", settings=settings) as stack:
         box = stack.sandbox
         await box.faults(rate_limits=True)

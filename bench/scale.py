@@ -58,7 +58,7 @@ def _create_all(stack: Stack) -> list[str]:
 
 
 async def run(quick: bool) -> list[Figure]:
-    count = 20 if quick else 1000
+    count = 10 if quick else 1000
     interval = 1.0 if quick else 10.0
     settings = {"DEPLOYBOT_POLL_INTERVAL": "1", "DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
     speed = 20.0 if quick else 2.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,13 @@ ECS = {spec.name: spec for spec in ECS_SERVICES}
 
 
 class Sandbox:
-    def __init__(self, *, slack_port: int = 0, aws_port: int = 0, speed: float | None = None) -> None:
+    def __init__(
+        self, *, slack_port: int = 0, aws_port: int = 0, speed: float | None = None, one_clock: bool = False
+    ) -> None:
         self.aws = LocalAws(port=aws_port)
-        self.slack = LocalSlack(port=slack_port)
+        # one_clock (the demo): Slack's message times come from the simulated clock too, as the bot's do.
+        stamp = (lambda: CONTROL.clock.now().timestamp()) if one_clock else time.time
+        self.slack = LocalSlack(port=slack_port, clock=stamp)
         self.speed = speed
 
     async def start(self) -> Sandbox:
@@ -36,6 +42,10 @@ class Sandbox:
         self.slack.aws_control = self.control
         self.slack.aws_stats = self.aws.stats
         return self
+
+    def now(self) -> datetime:
+        """The sandbox's clock: what the local AWS (and, with one_clock, Slack) reads."""
+        return CONTROL.clock.now()
 
     async def stop(self) -> None:
         await self.slack.stop()

@@ -107,15 +107,20 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+    sandbox: Sandbox,
+    tmp_path: Path,
+    transport: str,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Clock = utcnow,
+    **overrides: Any,
 ) -> AsyncIterator[Any]:
-    """A bot on the sandbox with the test settings, ``overrides`` replacing some of them."""
+    """A bot on the sandbox with the test settings, ``overrides`` replacing some of them, on ``clock``."""
     from bot.app import Runtime
 
     for name, value in sandbox.aws.env().items():
         monkeypatch.setenv(name, value)
     config = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport).model_copy(update=overrides)
-    runtime = Runtime(config, load_catalog(CATALOG))
+    runtime = Runtime(config, load_catalog(CATALOG), clock=clock)
     await runtime.start()
     if transport == "http":
         sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{runtime.port}/slack/events"

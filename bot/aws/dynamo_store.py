@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from ..domain.audit import AuditEvent
 from ..domain.models import Deployment, Hold
-from ..domain.ports import StaleRecord
+from ..domain.ports import Clock, StaleRecord
 from .calls import USER_AGENT, session
 
 if TYPE_CHECKING:
@@ -44,8 +44,10 @@ HOLDS = "holds"
 
 
 class DynamoStore:
-    def __init__(self, table: str, region: str, endpoint_url: str | None = None) -> None:
+    def __init__(self, table: str, region: str, endpoint_url: str | None = None, clock: Clock | None = None) -> None:
         self.table = table
+        # Leases are written from the bot's clock, so they are checked against the same one.
+        self.now: Clock = clock or (lambda: datetime.now(UTC))
         self.client: DynamoDBClient = session(region).client(
             "dynamodb",
             endpoint_url=endpoint_url,
@@ -53,11 +55,13 @@ class DynamoStore:
         )
 
     @classmethod
-    def from_url(cls, url: str, region: str, endpoint_url: str | None = None) -> DynamoStore:
+    def from_url(
+        cls, url: str, region: str, endpoint_url: str | None = None, clock: Clock | None = None
+    ) -> DynamoStore:
         table = url.removeprefix("dynamodb://").strip("/")
         if not table:
             raise ValueError("DEPLOYBOT_STORE=dynamodb://<table name> needs a table name")
-        return cls(table, region, endpoint_url)
+        return cls(table, region, endpoint_url, clock)
 
     def close(self) -> None:
         self.client.close()
@@ -181,7 +185,7 @@ class DynamoStore:
         return {"pk": {"S": f"lock#{key}"}, "sk": {"S": "lock"}}
 
     async def acquire_lock(self, key: str, owner: str, until: datetime) -> str | None:
-        now = datetime.now(UTC).timestamp()
+        now = self.now().timestamp()
         try:
             await asyncio.to_thread(
                 self.client.put_item,

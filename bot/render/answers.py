@@ -52,9 +52,11 @@ def status_text(rows: list[Running]) -> str:
             continue
         version = f"`{esc(row.version)}`" if row.version else "an unknown version"
         pinned = f" (`{esc(row.digest[:19])}`)" if row.digest else ""
+        # A service running since before deploybot's first look has no start it could know.
+        since = f"since {when(row.since)}" if row.since else "since before deploybot knew it"
         line = (
             f"• *{esc(row.label)}*: {version}{pinned} · task definition "
-            f"`{esc(row.task_definition.rsplit('/', 1)[-1])}` · since {when(row.since)}"
+            f"`{esc(row.task_definition.rsplit('/', 1)[-1])}` · {since}"
         )
         if row.record is not None and row.record.outside:
             line += f" · {_requested(row.record)}"

@@ -213,11 +213,21 @@ async def _sandbox(slack_port: int, aws_port: int, speed: float, events_url: str
         await box.stop()
 
 
+def _on_the_sandbox_clock(speed: float) -> dict[str, str]:
+    """The demo's bot lives on the sandbox's clock, ``speed`` times faster than the wall: what is meant
+    in real seconds (leases renewed every poll, an approval a person has ten minutes to give) is scaled."""
+    return {
+        "DEPLOYBOT_LEASE_SECONDS": f"{30 * speed:g}",
+        "DEPLOYBOT_STARTING_GRACE_SECONDS": f"{60 * speed:g}",
+        "DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES": f"{max(120.0, 10 * speed):g}",
+    }
+
+
 async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
     from ..app import Runtime
 
     runner = _sandbox_module()
-    box = await runner.Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed).start()
+    box = await runner.Sandbox(slack_port=slack_port, aws_port=aws_port, speed=speed, one_clock=True).start()
     # The sandbox's AWS is new on every run, so the previous demo's records point at nothing: start empty.
     store = Path(".deploybot") / "demo.db"
     for leftover in (store, store.with_name("demo.db-wal"), store.with_name("demo.db-shm")):
@@ -230,10 +240,11 @@ async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
         "DEPLOYBOT_POLL_INTERVAL": "1",
         "DEPLOYBOT_LOG_FORMAT": "console",
         "DEPLOYBOT_STORE": f"sqlite:///{store}",
+        **_on_the_sandbox_clock(speed),
     }
     os.environ.update(env)
     settings = load_settings()
-    runtime = Runtime(settings, load_catalog(settings.config_path))
+    runtime = Runtime(settings, load_catalog(settings.config_path), clock=box.now)
     await runtime.start()
     sys.stdout.write(
         "\n  deploybot demo is running.\n"

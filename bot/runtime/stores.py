@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..domain.ports import Store
+from ..domain.ports import Clock, Store
 from ..store.sqlite import SqliteStore
 from .config import ConfigError
 
@@ -42,7 +42,8 @@ def load_store_settings() -> StoreSettings:
         raise ConfigError(f"environment: {problems}") from None
 
 
-def open_store(settings: StoreSettings) -> Store:
+def open_store(settings: StoreSettings, clock: Clock | None = None) -> Store:
+    """The store, reading lease expiry from ``clock`` (the wall clock unless the bot runs on another)."""
     if settings.kind == "sqlite":
         if settings.replicas > 1:
             raise ConfigError(
@@ -50,11 +51,11 @@ def open_store(settings: StoreSettings) -> Store:
                 "SQLite serves one replica only. "
                 "Use dynamodb://<table> for several replicas (create it with `deploybot init-store`)."
             )
-        return SqliteStore.from_url(settings.store_url)
+        return SqliteStore.from_url(settings.store_url, clock)
     from ..aws.dynamo_store import DynamoStore
 
     try:
-        return DynamoStore.from_url(settings.store_url, settings.aws_region, settings.aws_endpoint_url)
+        return DynamoStore.from_url(settings.store_url, settings.aws_region, settings.aws_endpoint_url, clock)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

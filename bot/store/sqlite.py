@@ -11,7 +11,7 @@ from typing import Any
 
 from ..domain.audit import AuditEvent
 from ..domain.models import Deployment, Hold, State
-from ..domain.ports import StaleRecord
+from ..domain.ports import Clock, StaleRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -56,8 +56,10 @@ IN_FLIGHT = tuple(s.value for s in State if s.in_flight)
 
 
 class SqliteStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, clock: Clock | None = None) -> None:
         self.path = path
+        # Leases are written from the bot's clock, so they are checked against the same one.
+        self.now: Clock = clock or (lambda: datetime.now(UTC))
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -69,13 +71,13 @@ class SqliteStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str) -> SqliteStore:
+    def from_url(cls, url: str, clock: Clock | None = None) -> SqliteStore:
         """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite://:memory:`."""
         if url == "sqlite://:memory:":
-            return cls(":memory:")
+            return cls(":memory:", clock)
         if not url.startswith("sqlite:///") or url == "sqlite:///":
             raise ValueError(f"unsupported store URL {url!r}: use sqlite:///path/to/deploybot.db")
-        return cls(url.removeprefix("sqlite:///"))
+        return cls(url.removeprefix("sqlite:///"), clock)
 
     def close(self) -> None:
         with self._lock:
@@ -144,7 +146,7 @@ class SqliteStore:
         return [r for r in found if r.environment == environment][:limit]
 
     async def acquire_lock(self, key: str, owner: str, until: datetime) -> str | None:
-        now = datetime.now(UTC).timestamp()
+        now = self.now().timestamp()
 
         def work() -> str | None:
             with self._lock:

@@ -13,6 +13,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from .moto_ext import CONTROL, Control, advance_all, install
 from .seed import ACCOUNT, REGION, seed
 from .seed_ecs import role_in, seed_ecs
+from .snapshot import Snapshot
 
 DUMMY_KEY = "testing"
 TICK = 0.1  # seconds between catching up with a running clock
@@ -28,6 +29,7 @@ class LocalAws:
         self._lock = threading.Lock()
         self._session = boto3.session.Session()
         self._clients: dict[tuple[str, str, str], Any] = {}
+        self._seeded: Snapshot | None = None
 
     def start(self) -> LocalAws:
         install()
@@ -99,14 +101,19 @@ class LocalAws:
         seed_ecs(self.client)
 
     def reset(self) -> None:
-        """Drop every resource and fault (moto's own reset), then seed again."""
+        """Drop every resource and fault, then seed again: the first time by moto's own reset and the seed
+        calls, after that by putting back the copy of the backends taken just after that first seed."""
+        with self._lock:  # assumed roles made since are gone: their clients would land in the home account
+            self._clients = {k: v for k, v in self._clients.items() if k[2] == ACCOUNT}
+        CONTROL.reset_faults()
+        if self._seeded is not None:
+            self._seeded.restore()
+            return
         import requests  # moto[server] depends on requests; only the sandbox uses it
 
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
-        with self._lock:  # assumed roles are gone with the reset: their clients would land in the home account
-            self._clients = {k: v for k, v in self._clients.items() if k[2] == ACCOUNT}
-        CONTROL.reset_faults()
         self.seed()
+        self._seeded = Snapshot.take()
 
     def env(self) -> dict[str, str]:
         return {

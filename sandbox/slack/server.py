@@ -85,9 +85,9 @@ AwsStats = Callable[[], dict[str, Any]]
 
 
 class LocalSlack:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time) -> None:
         self.host, self.port = host, port
-        self.ws = Workspace()
+        self.ws = Workspace(clock)
         self.deliverer = Deliverer(self.ws.signing_secret)
         self.deliverer.on_change = self.changed
         self.surfaces = Surfaces(self.ws, self.deliverer, self.changed)

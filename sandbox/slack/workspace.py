@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,7 +157,8 @@ class Call:
 
 
 class Workspace:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # message timestamps: the wall clock, or the sandbox's in the demo
         self.bot_token = "xoxb-sandbox-" + secrets.token_hex(12)
         self.app_token = "xapp-1-" + APP_ID + "-" + secrets.token_hex(12)
         self.signing_secret = secrets.token_hex(16)
@@ -201,7 +203,7 @@ class Workspace:
 
     def next_ts(self) -> str:
         # Unique and increasing, like Slack's "<epoch>.<6 digits>".
-        now = max(time.time(), self._last_ts + 0.000001)
+        now = max(self.clock(), self._last_ts + 0.000001)
         self._last_ts = now
         return f"{now:.6f}"
 

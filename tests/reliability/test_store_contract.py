@@ -34,9 +34,27 @@ async def store(
     else:
         settings = StoreSettings(store_url="dynamodb://deploybot-test", aws_endpoint_url=aws.endpoint, replicas=3)
         init_store(settings)
-    opened = open_store(settings)
+    opened = open_store(settings, CLOCK)
     yield opened
     opened.close()
+
+
+class SettableClock:
+    """The bot's clock as the stores see it; the wall clock unless a test moves it (the demo's is faster)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+CLOCK = SettableClock()
+
+
+@pytest.fixture(autouse=True)
+def _wall_clock() -> None:
+    CLOCK.offset = timedelta(0)
 
 
 async def test_compare_and_set(store: Store) -> None:
@@ -90,6 +108,16 @@ async def test_app_lock_has_one_owner_and_a_lease(store: Store) -> None:
     assert await store.acquire_lock("web1", "r-4", soon) is None  # ... so r-4 takes over
     results = await asyncio.gather(*(store.acquire_lock("web9", f"r-{i}", soon) for i in range(10)))
     assert sum(r is None for r in results) == 1
+
+
+async def test_a_lease_runs_out_on_the_bots_clock_not_the_wall_clock(store: Store) -> None:
+    # In the demo the bot's clock runs 30x faster: a lease written from it must also end by it.
+    CLOCK.offset = timedelta(hours=6)
+    lease = CLOCK() + timedelta(seconds=30)
+    assert await store.acquire_lock("web1", "r-1", lease) is None
+    assert await store.acquire_lock("web1", "r-2", lease) == "r-1"  # held: 30 s left on the bot's clock
+    CLOCK.offset += timedelta(seconds=31)
+    assert await store.acquire_lock("web1", "r-2", CLOCK() + timedelta(seconds=30)) is None  # ran out by it
 
 
 async def test_audit_is_append_only_ordered_and_per_app(store: Store) -> None:

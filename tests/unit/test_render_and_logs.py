@@ -159,3 +159,11 @@ def test_version_links_carry_no_code_formatting_in_their_label() -> None:
     history = history_text("web1", [record(state=State.SUCCEEDED)], [], {"r-1": "https://t/2"})
     assert "<https://t/1|v1.2.3>" in status and "<https://t/2|v1.2.3>" in history
     assert not re.search(r"<[^>|]+\|[^>]*`", status + history)
+
+
+def test_a_service_older_than_deploybot_says_so_rather_than_an_unknown_time() -> None:
+    seeded = Running("web1", "v1.2.2", "sha256:" + "b" * 64, "td/web1:3", None, None, None, [])
+    known = Running("web2", "v1.0.0", "sha256:" + "c" * 64, "td/web2:1", NOW, None, None, [])
+    text = status_text([seeded, known])
+    assert "since before deploybot knew it" in text and "unknown time" not in text
+    assert f"since {NOW:%Y-%m-%d %H:%M} UTC" in text
