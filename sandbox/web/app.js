@@ -272,6 +272,9 @@ document.addEventListener("change", async (ev) => {
   if (t.id === "user") {
     state.user = t.value;
     if (state.polling) state.polling.abort();
+    // The previous person's Home tab must not stay on screen (its buttons would press as the new one).
+    state.homeHtml = null;
+    $("#home").innerHTML = `<p class="muted">Opening deploybot's Home tab…</p>`;
     await refresh();
     if (state.home) await viewOp({ op: "open_home" });
   }

@@ -177,11 +177,10 @@ async def test_home_tab_and_deploy_dialog_in_the_browser(sandbox: Sandbox, bot: 
     await expect(home).to_contain_text("Deploy web1 v1.2.3")
     await expect(home).not_to_contain_text("Opening")
     await expect(home.get_by_role("button", name="Approve")).to_have_count(0)
-    await page.locator("#channels li", has_text="deploys").click()
-    await page.get_by_test_id("composer").fill("/deploy web2")  # an app and no version: the dialog
-    await page.get_by_test_id("composer").press("Enter")
+    await home.get_by_role("button", name="Deploy…").click()  # the Home tab's way in
     dialog = page.get_by_test_id("view-modal")
     await expect(dialog).to_be_visible()
+    await dialog.locator("select[data-pick=dialog_app]").select_option("web2")
     await expect(dialog.locator("select[data-pick=dialog_environment]")).to_be_visible()
     await dialog.locator("select[data-pick=dialog_environment]").select_option("staging")
     version = dialog.locator("#ext-input")
@@ -194,5 +193,7 @@ async def test_home_tab_and_deploy_dialog_in_the_browser(sandbox: Sandbox, bot: 
     await suggestions.locator("[data-suggestion=v1\\.2\\.3]").click()
     await dialog.get_by_role("button", name="Ask to deploy").click()
     await expect(dialog).to_be_hidden()
+    await expect(home).to_contain_text("Deploy web2 v1.2.3 to staging")  # in flight on her tab, then the channel
+    await page.locator("#channels li", has_text="deploys").click()
     await expect(page.locator("#messages .block-header", has_text="Deploy web2 v1.2.3 to staging")).to_be_visible()
     assert errors == []
