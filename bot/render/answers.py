@@ -73,6 +73,13 @@ def status_text(rows: list[Running]) -> str:
     return cut("\n".join(lines), LIMIT)
 
 
+# A history line is short: a deployment still running is named by its state, not by its phase's long line.
+IN_FLIGHT = {
+    State.IN_PROGRESS: ":arrows_counterclockwise: *In progress*",
+    State.ROLLING_BACK: ":rewind: *Rolling back*",
+}
+
+
 def history_text(label: str, records: list[Deployment], past: list[PastDeployment], links: dict[str, str]) -> str:
     """deploybot's requests merged with the engine's own list (deployments deploybot did not start too)."""
     by_deployment = {r.deployment_id: r for r in records if r.deployment_id}
@@ -85,7 +92,7 @@ def history_text(label: str, records: list[Deployment], past: list[PastDeploymen
         rows.append(
             (
                 record.created_at,
-                f"• {when(record.created_at)} · {tag} · {STATUS_LINE.get(record.state, record.state.value)} · "
+                f"• {when(record.created_at)} · {tag} · {STATUS_LINE.get(record.state) or IN_FLIGHT[record.state]} · "
                 f"{_requested(record)} · approved by {approver} · took {took}",
             )
         )

@@ -167,3 +167,11 @@ def test_a_service_older_than_deploybot_says_so_rather_than_an_unknown_time() ->
     text = status_text([seeded, known])
     assert "since before deploybot knew it" in text and "unknown time" not in text
     assert f"since {NOW:%Y-%m-%d %H:%M} UTC" in text
+
+
+def test_history_names_a_running_deployment_by_its_state_not_its_raw_value() -> None:
+    running = record(state=State.IN_PROGRESS, started_at=NOW)
+    back = record(id="r-2", state=State.ROLLING_BACK, started_at=NOW)
+    text = history_text("web1", [running, back], [], {})
+    assert "*In progress*" in text and "*Rolling back*" in text
+    assert "in_progress" not in text and "rolling_back" not in text
