@@ -97,6 +97,9 @@ def explain_state(record: Deployment) -> str:
         return f"This request was already approved{who} and the deployment is starting."
     if record.expired:
         return "That button no longer applies: this request expired without an approval. Ask again with /deploy."
+    if record.state is State.SUCCEEDED:
+        approved = f", approved by <@{record.approver}>" if record.approver else ""
+        return f"That button no longer applies: this request already finished successfully (deployed{approved})."
     if record.approver and record.state is not State.PENDING_APPROVAL:
         who = f" (approved by <@{record.approver}>)"
     return f"That button no longer applies: this request is {STATE_TEXT[record.state]}{who}."

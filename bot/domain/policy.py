@@ -20,7 +20,7 @@ from enum import StrEnum
 from .catalog import AppConfig, People
 from .errors import NotAllowed
 from .lifecycle import Action
-from .models import Deployment, Hold
+from .models import Deployment, Hold, State
 
 
 class Ask(StrEnum):
@@ -90,7 +90,8 @@ def check(
             raise NotAllowed(f"Only approvers of `{app.label}` can approve ({who}). Nothing was changed.")
         if user == record.requester and not app.allow_self_approval:
             raise NotAllowed("You asked for this deployment, so someone else has to approve it.")
-        if user in record.approvals:
+        # Only while it waits: once it has moved on, its state (deployed, approved by ...) is what to tell.
+        if user in record.approvals and record.state is State.PENDING_APPROVAL:
             raise NotAllowed(
                 f"You already approved this request; it needs {needed(app, record) - len(record.approvals)} more "
                 "approval(s) from someone else."

@@ -180,6 +180,24 @@ async def test_who_may_approve(h: Harness, app: str, clickers: list[str], state:
         assert h.engine.started[0].approvals == clickers  # the engine is told who approved
 
 
+@pytest.mark.parametrize(
+    ("state", "told"),
+    [
+        (State.IN_PROGRESS, "already approved by <@U0BOB>"),
+        (State.SUCCEEDED, "already finished successfully (deployed, approved by <@U0BOB>)."),
+    ],
+)
+async def test_an_approve_pressed_again_later_explains_the_state_first(h: Harness, state: State, told: str) -> None:
+    # A replayed click (same body, within Slack's five minutes) from the approver himself, after it moved on.
+    record = await h.request("solo")
+    assert record is not None
+    record = await h.click(record, Action.APPROVE, "U0BOB")
+    await h.store.save(record.model_copy(update={"state": state}))
+    again = await h.click(record, Action.APPROVE, "U0BOB")
+    assert again.state is state and len(h.engine.started) == 1
+    assert told in h.told("U0BOB")[-1] and "more approval" not in h.told("U0BOB")[-1]
+
+
 # -- cancel, open the gate, finish, roll back -----------------------------------------------------------
 
 ACTS = [
