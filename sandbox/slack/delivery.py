@@ -67,6 +67,8 @@ class Deliverer:
         self._ids = itertools.count(1)
         self._rr = itertools.count()
         self.ack_deadline = ACK_DEADLINE
+        # The last signed post (body, timestamp, content type): what a replay sends again, byte for byte.
+        self.last_signed: tuple[str, str, str] | None = None
         self.on_change: Callable[[], Awaitable[None]] | None = None  # wakes waiters when connections change
 
     @property
@@ -161,6 +163,7 @@ class Deliverer:
             return DeliveryResult(False, "dispatch_failed")
         url = self._next_url()
         ts = timestamp if timestamp is not None else str(int(time.time()))
+        self.last_signed = (body, ts, content_type)
         headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
@@ -188,6 +191,14 @@ class Deliverer:
             with contextlib.suppress(ValueError):
                 parsed = json.loads(text)
         return DeliveryResult(True, status=200, body=parsed, elapsed=elapsed)
+
+    async def replay(self) -> DeliveryResult:
+        """The last signed post again, same body, timestamp and signature: a captured request replayed
+        within Slack's five minutes (which the signature alone cannot refuse)."""
+        if self.last_signed is None:
+            raise LookupError("nothing was posted yet")
+        body, ts, content_type = self.last_signed
+        return await self.post_signed(body, timestamp=ts, content_type=content_type)
 
     # -- both --------------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import Sandbox
 from sandbox.slack.delivery import sign
 
+from .helpers import advance, request_and_wait_root, wait_thread
+
 # What the watcher calls on its own (the outside-deployment scan), whatever requests arrive.
 BACKGROUND = {"ListDeployments", "ListServiceDeployments", "DescribeServices", "AssumeRole"}
 
@@ -119,3 +121,22 @@ def test_slacks_published_signature_vector_is_accepted() -> None:
     assert refusal(headers, body, secret, now=1531420618 + 299) is None
     assert refusal(headers, body, secret, now=1531420618 + 301) == "timestamp too old or in the future"
     assert refusal(headers, body + b"x", secret, now=1531420618) == "signature does not match"
+
+
+@pytest.mark.parametrize("transport", ["http"])
+async def test_a_replayed_approve_after_the_deployment_explains_its_state(sandbox: Sandbox, bot: Runtime) -> None:
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3")
+    await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
+    await wait_thread(sandbox, root, "created with")
+    advance(3)
+    advance(2000)
+    await wait_thread(sandbox, root, "is live")
+    replayed = await sandbox.slack.deliverer.replay()  # the same signed body, well within five minutes
+    assert replayed.ok, replayed
+    told = await sandbox.slack.wait_for(
+        lambda: next((t for t in sandbox.slack.ephemerals("U0BOB") if "no longer applies" in t), None),
+        what="the replayed click answered",
+    )
+    assert "already finished successfully (deployed, approved by <@U0BOB>)" in told
+    assert not any("more approval" in t for t in sandbox.slack.ephemerals("U0BOB"))
+    assert len([c for c in CONTROL.calls if c[1] == "CreateDeployment"]) == 1  # nothing deployed twice
