@@ -70,8 +70,30 @@ def first_revision(service: str) -> str:
     return f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{service}:1"
 
 
-def seed_fleet(clients: Any, count: int, termination_minutes: Sequence[int]) -> list[str]:
-    """``count`` services; service i waits ``termination_minutes[i % len]`` before blue is terminated."""
+# Custom deployment configurations the benchmarks use beside the predefined ones: the predefined canary and
+# linear configurations take 5 to 27 minutes to move all traffic, too long to run thirty of each.
+CUSTOM_CONFIGS: dict[str, dict[str, Any]] = {
+    "Canary10Percent1Minute": {
+        "type": "TimeBasedCanary",
+        "timeBasedCanary": {"canaryPercentage": 10, "canaryInterval": 1},
+    },
+    "Linear34PercentEvery1Minute": {
+        "type": "TimeBasedLinear",
+        "timeBasedLinear": {"linearPercentage": 34, "linearInterval": 1},
+    },
+}
+
+
+def seed_fleet(
+    clients: Any,
+    count: int,
+    termination_minutes: Sequence[int],
+    configs: Sequence[str] = ("CodeDeployDefault.ECSAllAtOnce",),
+    ready_minutes: Sequence[int | None] = (None,),
+) -> list[str]:
+    """``count`` services; service i waits ``termination_minutes[i % len]`` before blue is terminated,
+    shifts traffic by ``configs[i % len]``, and (``ready_minutes[i % len]`` not None) waits at Ready that
+    many minutes before its deployment is stopped."""
     ec2, elb, ecr, ecs, cd = (clients(s) for s in ("ec2", "elbv2", "ecr", "ecs", "codedeploy"))
     vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["deploybot-sandbox"]}])["Vpcs"][0]["VpcId"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
@@ -83,6 +105,10 @@ def seed_fleet(clients: Any, count: int, termination_minutes: Sequence[int]) -> 
     blue = elb.create_target_group(Name="fleet-blue", Protocol="HTTP", Port=3000, VpcId=vpc, TargetType="ip")
     elb.create_target_group(Name="fleet-green", Protocol="HTTP", Port=3000, VpcId=vpc, TargetType="ip")
     blue_arn = blue["TargetGroups"][0]["TargetGroupArn"]
+    for config in dict.fromkeys(c for c in configs if c in CUSTOM_CONFIGS):
+        cd.create_deployment_config(
+            deploymentConfigName=config, computePlatform="ECS", trafficRoutingConfig=CUSTOM_CONFIGS[config]
+        )
     lb = [{"targetGroupArn": blue_arn, "containerName": REPOSITORY, "containerPort": 3000}]
     services = []
     for i in range(count):
@@ -100,14 +126,20 @@ def seed_fleet(clients: Any, count: int, termination_minutes: Sequence[int]) -> 
         )  # the sandbox, as ECS does, gives a CODE_DEPLOY service its PRIMARY task set
         app, group = f"AppECS-{CLUSTER}-{svc}", f"DgpECS-{CLUSTER}-{svc}"
         cd.create_application(applicationName=app, computePlatform="ECS")
+        ready = ready_minutes[i % len(ready_minutes)]
+        ready_option = (
+            {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0}
+            if ready is None
+            else {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": ready}
+        )
         cd.create_deployment_group(
             applicationName=app,
             deploymentGroupName=group,
-            deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+            deploymentConfigName=configs[i % len(configs)],
             serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/ecsCodeDeployRole",
             deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
             blueGreenDeploymentConfiguration={
-                "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0},
+                "deploymentReadyOption": ready_option,
                 "terminateBlueInstancesOnDeploymentSuccess": {
                     "action": "TERMINATE",
                     "terminationWaitTimeInMinutes": termination_minutes[i % len(termination_minutes)],

@@ -33,11 +33,19 @@ class Sandbox:
     """`python -m bench.sandbox_proc` and its control API."""
 
     def __init__(
-        self, workdir: Path, *, fleet: int, speed: float, termination: str, events_url: str | None, channels: int = 0
+        self,
+        workdir: Path,
+        *,
+        fleet: int,
+        speed: float,
+        termination: str,
+        events_url: str | None,
+        channels: int = 0,
+        configs: str = "CodeDeployDefault.ECSAllAtOnce",
     ) -> None:
         self.workdir = workdir
         self.catalog = workdir / "catalog.yml"
-        self.args = ["--fleet", str(fleet), "--speed", str(speed), "--termination", termination]
+        self.args = ["--fleet", str(fleet), "--speed", str(speed), "--termination", termination, "--configs", configs]
         self.args += ["--channels", str(channels)]
         self.args += ["--catalog", str(self.catalog)] + (["--events-url", events_url] if events_url else [])
         self.proc: asyncio.subprocess.Process | None = None
@@ -182,6 +190,7 @@ class Stack:
         termination: str = "1",
         channels: int = 0,
         settings: Mapping[str, str] | None = None,
+        configs: str = "CodeDeployDefault.ECSAllAtOnce",
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="deploybot-bench-")
         self.workdir = Path(self._tmp.name)
@@ -193,6 +202,7 @@ class Stack:
             termination=termination,
             events_url=f"http://127.0.0.1:{self.port}/slack/events",
             channels=channels,
+            configs=configs,
         )
         self.settings = dict(settings or {})
         self.bot: Bot | None = None

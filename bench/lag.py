@@ -23,26 +23,40 @@ import yaml
 
 from . import fleet
 from .harness import Bot, Stack, free_port
-from .report import Figure, median
+from .report import Figure, median, percentile
 
 SECTION = "2. Status lag"
+CONFIGS = ("CodeDeployDefault.ECSAllAtOnce", "Canary10Percent1Minute", "Linear34PercentEvery1Minute")
+TERMINATIONS = "0,0,0,1,1,1"  # minutes, cycled: with and without a termination wait (bake time)
+FAIL_AT = ("Install", "AfterInstall", "AfterAllowTestTraffic", "AfterAllowTraffic")  # the failing half's steps
 NOTES = """
-Each deployment is started by `aws ecs deploy` (awscli 1.46.3 from PyPI, `--endpoint-url` at the
-sandbox), at a random moment within 15 s, and its Install step takes a random 0 to 30 s longer, so
-neither tool's polling phase is lined up with the moment CodeDeploy finishes. Half of them
-fail at AfterAllowTestTraffic (and CodeDeploy rolls them back). The sandbox runs at half speed, so a
-deployment lasts long enough for deploybot's default 60 s scan to find deployments it did not start.
-`aws ecs deploy` waits with botocore's `DeploymentSuccessful` waiter: one GetDeployment every 15 s, so
-its lag is spread evenly over 0 to 15 s. deploybot at its defaults reads every in-flight deployment in
-one BatchGetDeployments every 10 s (±10 % jitter); with `DEPLOYBOT_EVENTS_QUEUE_URL` set it also
-long-polls the queue that an EventBridge rule fills with CodeDeploy's state-change events, and re-reads
-at once when one arrives (polling stays on as the safety net).
+Sixty deployments, thirty that succeed and thirty that fail, each started by `aws ecs deploy` (awscli
+1.46.3 from PyPI, `--endpoint-url` at the sandbox) at a random moment within 15 s, over a fleet that
+mixes deployment configurations (all at once; a 10 % canary for a minute; linear, a third every minute)
+with and without a one-minute termination wait. The failing half fails at Install (the tasks do not
+start), AfterInstall, AfterAllowTestTraffic or AfterAllowTraffic, in turn (CodeDeploy rolls each back).
+Each Install takes a random 15 to 45 s longer, so neither tool's polling is lined up with the moment
+CodeDeploy finishes. The sandbox runs at real speed. `aws ecs deploy` waits with botocore's
+`DeploymentSuccessful` waiter: one GetDeployment every 15 s. Two deploybots watch the same deployments
+as outside deployments (found by their scan, every 60 s): one at its default settings, one with the
+EventBridge-to-SQS wake-up. The lag is from the moment the sandbox's CodeDeploy reaches Succeeded or
+Failed to the moment each tool says so (the CLI exits; deploybot posts the outcome, the failed step or
+"Rolling back" in the deployment's thread).
 
-Why the defaults do not reach 10x: a 10 s poll is late by 5 s on average, against the waiter's 7.5 s.
-Ten times better than the waiter would mean reading every in-flight deployment about once a second, and
-AWS Support has attributed CodeDeploy throttling to far less (about 41 GetDeployment calls a minute,
-awslabs/aws-codedeploy-plugin#95), in an account whose CI jobs poll too. The default stays polite; the
-events wake-up is how deploybot gets under a second, and the figures below show it does.
+deploybot at its defaults reads under a budget: 180 AWS calls a minute for the installation and 4 a
+minute per deployment in flight (the waiter's rate), the lower winning, three quarters of it for
+statuses. One BatchGetDeployments describes 25 deployments, so with many in flight every one is read
+every second or two for the calls the waiter spends on one each 15 s; the rest of the budget reads the
+ECS targets (steps, traffic weights) and the scan. A deployment whose next change CodeDeploy's own
+schedule names (a traffic step, the end of the termination wait, the Ready timeout) is read just after
+that moment. Read calls are every CodeDeploy and ECS call each tool made during the run, counted by the
+sandbox by the caller's User-Agent (each process sets its own app id); for the CLI, only the waiter's
+GetDeployment calls (its RegisterTaskDefinition, CreateDeployment and the like are not reads).
+
+What the figures do not cover: a deployment alone in flight. Batching gains nothing there, so at the
+waiter's rate deploybot reads it about every 20 s between predicted moments (and at them just after),
+and the events wake-up is what makes it punctual. ECS's own engines (rolling, and native blue/green,
+linear and canary) are not measured against their peers here yet.
 """
 DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{9}")
 
@@ -57,7 +71,7 @@ def _files(workdir: Path, service: str) -> tuple[Path, Path]:
 async def _aws_ecs_deploy(stack: Stack, service: str, delay: float) -> dict[str, Any]:
     await asyncio.sleep(delay)  # spreads the starts over the CLI's polling period
     td, spec = _files(stack.workdir, service)
-    env = {**stack.sandbox.env}
+    env = {**stack.sandbox.env, "AWS_SDK_UA_APP_ID": "aws-ecs-deploy"}
     args = [
         "ecs",
         "deploy",
@@ -110,11 +124,109 @@ def _reported(calls: list[dict[str, Any]], channels: Collection[str] | None) -> 
     return out
 
 
+TOOLS = ("aws ecs deploy", "deploybot (defaults)", "deploybot + events")
+AGENTS = {
+    "aws ecs deploy": "aws-ecs-deploy",
+    "deploybot (defaults)": "bot-defaults",
+    "deploybot + events": "bot-events",
+}
+
+
+def _reads(stats: dict[str, Any], tool: str) -> int:
+    """Read calls ``tool`` made (the CLI: its waiter's GetDeployment; a bot: every call it made)."""
+    rows = [r for r in stats["agent_calls"] if r["agent"] == AGENTS[tool]]
+    if tool == "aws ecs deploy":
+        rows = [r for r in rows if r["op"] == "GetDeployment"]
+    return sum(int(r["calls"]) for r in rows)
+
+
+async def _deploy_all(stack: Stack, quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    box = stack.sandbox
+    rng = random.Random(7)  # noqa: S311 - spreading start times and durations, not crypto
+    for service in box.services:
+        # Deployments differ in length (image pulls, say): each tool's polling phase then falls
+        # anywhere against the moment CodeDeploy finishes.
+        await box.aws(
+            action="slow_install", service=service, seconds=rng.uniform(0, 5) if quick else rng.uniform(15, 45)
+        )
+    for i, service in enumerate(box.services[1::2]):
+        await box.aws(action="fail_next", service=service, event=FAIL_AT[i % len(FAIL_AT)])
+    runs = await asyncio.gather(*(_aws_ecs_deploy(stack, s, rng.uniform(0, 2 if quick else 15)) for s in box.services))
+    await asyncio.sleep(3 if quick else 20)  # deploybot's slowest report is well within this
+    return list(runs), await box.stats()
+
+
+def _lags(
+    runs: list[dict[str, Any]], stats: dict[str, Any], count: int
+) -> tuple[dict[tuple[str, str], list[float]], list[str]]:
+    finished = {t["deployment_id"]: t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed")}
+    first, second = {f"C0TEAM{i:03d}" for i in range(count)}, {f"C0TEAM{i:03d}" for i in range(count, 2 * count)}
+    seen = {TOOLS[1]: _reported(stats["slack_calls"], first), TOOLS[2]: _reported(stats["slack_calls"], second)}
+    lags: dict[tuple[str, str], list[float]] = {}
+    missing = []
+    for r in runs:
+        end = finished.get(r["deployment_id"] or "")
+        if end is None:
+            missing.append(f"{r['service']}: {r['output']!r}")
+            continue
+        lags.setdefault((TOOLS[0], end["status"]), []).append(r["ended"] - end["at"])
+        for tool, told in seen.items():
+            if r["deployment_id"] in told:
+                lags.setdefault((tool, end["status"]), []).append(told[r["deployment_id"]] - end["at"])
+            else:
+                missing.append(f"{tool} never reported {r['deployment_id']}")
+    return lags, missing
+
+
+def _figures(lags: dict[tuple[str, str], list[float]], reads: dict[str, float]) -> list[Figure]:
+    figures = []
+    for outcome, factor in (("Succeeded", 10), ("Failed", 5)):
+        cli = lags.get((TOOLS[0], outcome), [])
+        cli_median = median(cli)
+        for tool, goal in ((TOOLS[1], f"{factor}x lower than aws ecs deploy"), (TOOLS[2], "< 1 s")):
+            mine = lags.get((tool, outcome), [])
+            value = median(mine)
+            if value is None or cli_median is None:
+                met = None
+            else:
+                met = value * factor <= cli_median if tool == TOOLS[1] else value < 1.0
+            p90, peer_p90 = percentile(mine, 90), percentile(cli, 90)
+            label = "defaults" if tool == TOOLS[1] else "events wake-up"
+            note = f"{len(mine)} deployments; p90 {p90:.2f} s against {peer_p90:.1f} s" if p90 and peer_p90 else ""
+            figures.append(Figure(SECTION, f"{outcome}: median lag, {label}", value, "s", goal, met, cli_median, note))
+    waiter = reads[TOOLS[0]]
+    for tool in TOOLS[1:]:
+        label = "defaults" if tool == TOOLS[1] else "events wake-up"
+        figures.append(
+            Figure(
+                SECTION,
+                f"AWS reads per deployment, {label}",
+                reads[tool],
+                "",
+                "<= the waiter's",
+                met=None if not waiter else reads[tool] <= waiter,
+                peer=waiter,
+                note=f"the waiter: {waiter:.1f} GetDeployment per deployment",
+            )
+        )
+    return figures
+
+
 async def run(quick: bool) -> list[Figure]:
-    count = 2 if quick else 12
-    speed = 8.0 if quick else 0.5
-    quick_settings = {"DEPLOYBOT_SCAN_SECONDS": "1", "DEPLOYBOT_POLL_INTERVAL": "1"} if quick else {}
-    async with Stack(fleet=count, speed=speed, termination="0", channels=2 * count, settings=quick_settings) as stack:
+    count = 4 if quick else 60
+    speed = 8.0 if quick else 1.0
+    quick_settings = {"DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
+    if quick:  # the sandbox runs 8x faster: so do the budget's minutes
+        quick_settings |= {"DEPLOYBOT_READS_PER_MINUTE": "1440", "DEPLOYBOT_READS_PER_DEPLOYMENT": "32"}
+    stack = Stack(
+        fleet=count,
+        speed=speed,
+        termination=TERMINATIONS,
+        channels=2 * count,
+        settings={**quick_settings, "AWS_SDK_UA_APP_ID": AGENTS[TOOLS[1]]},
+        configs=",".join(CONFIGS),
+    )
+    async with stack:
         box = stack.sandbox
         queue = box.client("sqs").get_queue_url(QueueName="deploybot-codedeploy-events")["QueueUrl"]
         # Each app has its own channel (as teams do), one set per bot, so the two bots' messages are told
@@ -128,70 +240,19 @@ async def run(quick: bool) -> list[Figure]:
         eventful = await Bot(
             box,
             free_port(),
-            {**quick_settings, "DEPLOYBOT_CONFIG": str(events_catalog), "DEPLOYBOT_EVENTS_QUEUE_URL": queue},
+            {
+                **quick_settings,
+                "DEPLOYBOT_CONFIG": str(events_catalog),
+                "DEPLOYBOT_EVENTS_QUEUE_URL": queue,
+                "AWS_SDK_UA_APP_ID": AGENTS[TOOLS[2]],
+            },
         ).start()
         try:
-            rng = random.Random(7)  # noqa: S311 - spreading start times and durations, not crypto
-            for service in box.services:
-                # Deployments differ in length (image pulls, say): each tool's polling phase then falls
-                # anywhere against the moment CodeDeploy finishes.
-                await box.aws(action="slow_install", service=service, seconds=rng.uniform(0, 30))
-            failing = set(box.services[1::2])
-            for service in failing:
-                await box.aws(action="fail_next", service=service, event="AfterAllowTestTraffic")
-            runs = await asyncio.gather(
-                *(_aws_ecs_deploy(stack, s, rng.uniform(0, 2 if quick else 15)) for s in box.services)
-            )
-            await asyncio.sleep(3 if quick else 15)  # deploybot's slowest report is within one poll interval
-            stats = await box.stats()
+            runs, stats = await _deploy_all(stack, quick)
         finally:
             await eventful.stop()
-    finished = {t["deployment_id"]: t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed")}
-    first, second = {f"C0TEAM{i:03d}" for i in range(count)}, {f"C0TEAM{i:03d}" for i in range(count, 2 * count)}
-    default, events = _reported(stats["slack_calls"], first), _reported(stats["slack_calls"], second)
-    lags: dict[tuple[str, str], list[float]] = {}
-    missing = []
-    for r in runs:
-        end = finished.get(r["deployment_id"] or "")
-        if end is None:
-            missing.append(f"{r['service']}: {r['output']!r}")
-            continue
-        outcome = end["status"]
-        lags.setdefault(("aws ecs deploy", outcome), []).append(r["ended"] - end["at"])
-        for tool, seen in (("deploybot (defaults)", default), ("deploybot + events", events)):
-            if r["deployment_id"] in seen:
-                lags.setdefault((tool, outcome), []).append(seen[r["deployment_id"]] - end["at"])
-            else:
-                missing.append(f"{tool} never reported {r['deployment_id']}")
-    figures = []
-    for outcome in ("Succeeded", "Failed"):
-        cli = median(lags.get(("aws ecs deploy", outcome), []))
-        plain = median(lags.get(("deploybot (defaults)", outcome), []))
-        woken = median(lags.get(("deploybot + events", outcome), []))
-        n = len(lags.get(("aws ecs deploy", outcome), []))
-        figures.append(
-            Figure(
-                SECTION,
-                f"{outcome}: median lag, defaults",
-                plain,
-                "s",
-                "10x lower than aws ecs deploy",
-                met=None if plain is None or cli is None else plain * 10 <= cli,
-                peer=cli,
-                note=f"{n} deployments",
-            )
-        )
-        figures.append(
-            Figure(
-                SECTION,
-                f"{outcome}: median lag, events wake-up",
-                woken,
-                "s",
-                "< 1 s",
-                met=None if woken is None else woken < 1.0,
-                peer=cli,
-            )
-        )
+    lags, missing = _lags(runs, stats, count)
+    figures = _figures(lags, {tool: _reads(stats, tool) / max(1, len(runs)) for tool in TOOLS})
     if missing:
         figures[0].note += "; not measured: " + "; ".join(missing[:5])
     return figures

@@ -22,7 +22,8 @@ async def main(args: argparse.Namespace) -> None:
     box = await Sandbox(speed=args.speed).start()
     box.slack.deliverer.events_url = args.events_url
     minutes = [int(m) for m in args.termination.split(",")]
-    services = await asyncio.to_thread(seed_fleet, box.aws.client, args.fleet, minutes)
+    configs = args.configs.split(",")
+    services = await asyncio.to_thread(seed_fleet, box.aws.client, args.fleet, minutes, configs)
     channels = [box.slack.ws.add_channel(f"C0TEAM{i:03d}", f"team-{i:03d}").id for i in range(args.channels)]
     write_catalog(Path(args.catalog), services, channels or ["C0DEPLOYS"])
     sys.stdout.write(json.dumps({"env": box.env(), "slack": box.slack.base_url, "services": services}) + "\n")
@@ -39,6 +40,9 @@ if __name__ == "__main__":
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--fleet", type=int, default=10)
     parser.add_argument("--termination", default="1", help="termination waits in minutes, cycled over the fleet")
+    parser.add_argument(
+        "--configs", default="CodeDeployDefault.ECSAllAtOnce", help="deployment configurations, cycled over the fleet"
+    )
     parser.add_argument("--catalog", required=True)
     parser.add_argument("--channels", type=int, default=0, help="team channels the fleet is spread over (0: #deploys)")
     parser.add_argument("--events-url")

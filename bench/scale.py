@@ -22,21 +22,24 @@ SECTION = "3. Scale"
 NOTES = """
 A thousand fleet services (CodeDeploy's default limit of concurrent deployments per account), each
 with its own deployment group (AllAtOnce, termination waits of 4 to 6 minutes, the sandbox at double
-speed). The deployments are created first; then deploybot starts at its defaults (poll every 10 s,
-scan for unknown deployments every 60 s, SQLite store) and adopts them. The window starts once every
+speed). The deployments are created first; then deploybot starts at its defaults (a read budget of 180
+calls a minute, scan for unknown deployments every 60 s, SQLite store) and adopts them. The window starts once every
 deployment has its thread and ends before the first one finishes. Read calls are every CodeDeploy, ECS
 and ECR call the bot made in that window (the sandbox counts them by the bot's User-Agent); CPU is the
 bot process's user+system time over the window; RSS is the largest sample (one per second). The apps'
 threads are spread over 50 team channels (a thousand threads in one channel would take Slack's pace,
 about one message a second, a quarter of an hour just to open).
 
-What keeps the reads down: every tracked deployment is read each tick 25 per BatchGetDeployments (40
-calls for 1,000), but its ECS target (lifecycle events, traffic weights) only within a ration of 8 calls
-a tick, failures first, then status changes, then the stalest; the scan is one account-wide listing.
-The lag is mostly Slack's pace: a third of the deployments finish in the same minute, and each channel's
-outcomes queue for its turns.
+What keeps the reads down: the budget. Three quarters of it reads statuses, 25 deployments per
+BatchGetDeployments (40 calls for 1,000, so each is read about every 18 s), the rest their ECS targets
+(lifecycle events, traffic weights: failures first, then status changes, then the stalest) and the scan,
+one account-wide listing. Each deployment's termination wait ends at a moment CodeDeploy's schedule
+names, and it is read just after it, so the outcomes are not told at the 18 s pace. The lag is mostly
+Slack's pace: a third of the deployments finish in the same minute, and each channel's outcomes queue
+for its turns. The fleet is CodeDeploy's alone: a fleet mixing ECS's own engines is not measured yet.
 """
 READS = ("Get", "Batch", "List", "Describe")
+BEFORE = 193.0  # reads a minute at 1,000 in flight before the read schedule (issue 16's baseline)
 
 
 def _create_all(stack: Stack) -> list[str]:
@@ -59,9 +62,13 @@ def _create_all(stack: Stack) -> list[str]:
 
 async def run(quick: bool) -> list[Figure]:
     count = 10 if quick else 1000
-    interval = 1.0 if quick else 10.0
-    settings = {"DEPLOYBOT_POLL_INTERVAL": "1", "DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
     speed = 20.0 if quick else 2.0
+    # The quick run's sandbox is 20x faster: so are the budget's minutes.
+    settings = (
+        {"DEPLOYBOT_SCAN_SECONDS": "1", "DEPLOYBOT_READS_PER_MINUTE": "3600", "DEPLOYBOT_READS_PER_DEPLOYMENT": "80"}
+        if quick
+        else {}
+    )
     termination = "3" if quick else "4,5,6"
     async with Stack(
         fleet=count, speed=speed, termination=termination, channels=5 if quick else 50, settings=settings
@@ -102,7 +109,7 @@ async def run(quick: bool) -> list[Figure]:
     reads = [c for c in stats["aws_calls"] if window_start <= c["at"] < window_end and c["op"].startswith(READS)]
     minutes = (window_end - window_start) / 60
     per_minute = len(reads) / minutes
-    budget = count / 20 * (60 / interval)  # 1/20 of one GetDeployment per deployment per interval
+    budget = 30.0 if quick else BEFORE  # no more than before the read schedule
     cpu = (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) / (window_end - window_start)
     lags = [told[i] - done[i]["at"] for i in ids if i in told and i in done]
     p95 = percentile(lags, 95)
@@ -129,8 +136,8 @@ async def run(quick: bool) -> list[Figure]:
             "p95 status lag (Succeeded to Slack)",
             p95,
             "s",
-            f"< {2 * interval:g} s",
-            met=p95 is not None and p95 < 2 * interval and len(lags) == count,
+            "< 20 s",
+            met=p95 is not None and p95 < 20 and len(lags) == count,
             note=f"{len(lags)} of {count} outcomes measured",
         ),
     ]

@@ -11,6 +11,8 @@ import asyncio
 import os
 import secrets
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +59,7 @@ from .usecases.requests import Requests
 from .usecases.services import Services
 from .usecases.starts import Starts
 from .usecases.telling import Teller
+from .watch.budget import INSTALLATION_PER_MINUTE, PER_DEPLOYMENT_PER_MINUTE, ReadBudget
 from .watch.leases import Leases
 from .watch.rules import ClockRules
 from .watch.wakeup import Wakeup
@@ -80,13 +83,17 @@ class Ports:
     registry: ImageRegistry
     clock: Clock = utcnow
     faults: Faults = no_faults
+    ticker: Callable[[], float] = time.monotonic  # seconds, for the pace of reads (the read budget)
 
 
 @dataclass(frozen=True)
 class Tuning:
     replica: str = "single"
     lease: timedelta = CLAIM
-    poll_interval: float = 10.0
+    poll_interval: float = 1.0
+    reads_per_minute: float = INSTALLATION_PER_MINUTE
+    reads_per_deployment: float = PER_DEPLOYMENT_PER_MINUTE
+    clock_speed: float = 1.0  # the clock's seconds per second of the loop (the demo's sandbox clock is faster)
     approval_timeout: timedelta = APPROVAL_TIMEOUT
     lock_reminder: timedelta = REMINDER
     starting_grace: timedelta = STARTING_GRACE
@@ -141,6 +148,9 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
         starting_grace=tuning.starting_grace,
         scan_every=tuning.scan_every,
         faults=faults,
+        budget=ReadBudget(tuning.reads_per_minute, tuning.reads_per_deployment, ports.ticker),
+        clock_speed=tuning.clock_speed,
+        ticker=ports.ticker,
     )
     home_tabs = Home(catalog, store, chat, engine, reports, clock, changed)
     dialog = Dialog(catalog, ports.registry, engine, chat, requests, tasks)
@@ -161,7 +171,13 @@ class Runtime:
     """One running deploybot: Bolt app, watcher, store, and the HTTP server (events and /healthz)."""
 
     def __init__(
-        self, settings: Settings, catalog: Catalog, *, faults: Faults = no_faults, clock: Clock = utcnow
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        *,
+        faults: Faults = no_faults,
+        clock: Clock = utcnow,
+        clock_speed: float = 1.0,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -196,6 +212,9 @@ class Runtime:
             replica=self.replica,
             lease=timedelta(seconds=settings.lease_seconds),
             poll_interval=settings.poll_interval,
+            reads_per_minute=settings.reads_per_minute,
+            reads_per_deployment=settings.reads_per_deployment,
+            clock_speed=clock_speed,
             approval_timeout=timedelta(minutes=settings.approval_timeout_minutes),
             lock_reminder=timedelta(hours=settings.lock_reminder_hours),
             starting_grace=timedelta(seconds=settings.starting_grace_seconds),

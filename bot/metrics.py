@@ -8,6 +8,10 @@ store at scrape time, so any replica answers for all."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
@@ -88,3 +92,25 @@ TICK = Histogram(
 TICKED = Gauge(
     "deploybot_watcher_last_tick_timestamp_seconds", "When the watcher last finished a pass", registry=REGISTRY
 )
+
+
+_TALLY: ContextVar[list[int] | None] = ContextVar("deploybot_aws_tally", default=None)
+
+
+@contextmanager
+def tally() -> Iterator[list[int]]:
+    """Counts the AWS calls made inside the block (by this task and the tasks it starts): what the
+    watcher charges its read budget with, the calls it really made rather than an estimate."""
+    box = [0]
+    token = _TALLY.set(box)
+    try:
+        yield box
+    finally:
+        _TALLY.reset(token)
+
+
+def tallied() -> None:
+    """One AWS call made (``bot.aws.calls``)."""
+    box = _TALLY.get()
+    if box is not None:
+        box[0] += 1

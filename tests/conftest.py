@@ -80,6 +80,10 @@ def bot_settings(slack: LocalSlack, aws: LocalAws, tmp_path: Path, transport: st
         http_port=0,
         log_format="console",
         poll_interval=0.05,
+        # The read budget has its own tests (tests/watch/); here the sandbox's deployments last seconds,
+        # and a budget of real minutes would only leave them unread.
+        reads_per_minute=0,
+        reads_per_deployment=0,
         scan_seconds=0.2,
         api_token="ci-token-for-tests",
         transport=transport,

@@ -49,7 +49,7 @@ class FakeEngine:
     async def find(self, app: AppConfig, record: Deployment) -> Started | None:
         return None
 
-    async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
+    async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         return {}
 
     async def open_gate(self, record: Deployment, gate: Gate) -> None:

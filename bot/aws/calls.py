@@ -136,6 +136,7 @@ async def call(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
 
 async def call_as(special: Translate | None, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """As ``call``, with the room's own meaning for some error codes."""
+    metrics.tallied()
     try:
         result = await asyncio.to_thread(fn, *args, **kwargs)
     except ClientError as exc:

@@ -89,13 +89,13 @@ class Engines:
     async def find(self, app: AppConfig, record: Deployment) -> Started | None:
         return await self._for(record).find(app, record)
 
-    async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
+    async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         by_engine: dict[str, list[Deployment]] = {}
         for record in records:
             by_engine.setdefault(record.engine or LEGACY, []).append(record)
         out: dict[str, Progress] = {}
         for key, mine in by_engine.items():
-            out |= await self.engines.get(key, self.engines[LEGACY]).read(mine)
+            out |= await self.engines.get(key, self.engines[LEGACY]).read(mine, detail)
         return out
 
     async def open_gate(self, record: Deployment, gate: Gate) -> None:

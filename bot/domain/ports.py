@@ -55,9 +55,11 @@ class DeploymentEngine(Protocol):
         """The deployment ``record`` started, if one exists (after a crash between asking and recording)."""
         ...
 
-    async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
+    async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         """A reading of each record's deployment, by record id. A record left out: the engine no longer
-        knows its deployment. DeployError when the engine could not be read at all."""
+        knows its deployment. DeployError when the engine could not be read at all. ``detail``: how many
+        calls the reading may spend beyond the statuses (on steps and traffic; a failure's diagnostics are
+        read regardless); None: the engine's own ration."""
         ...
 
     async def open_gate(self, record: Deployment, gate: Gate) -> None: ...

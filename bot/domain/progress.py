@@ -86,6 +86,9 @@ class Progress(BaseModel):
     test_traffic: float | None = None  # percent of test traffic on it, for engines with a test listener
     stage: str | None = None  # where it is, in the engine's own words (shown beside the phase)
     bake_ends_at: datetime | None = None  # when the old version is let go, if the engine says
+    # When the engine's own schedule next changes the deployment (a traffic step, the end of a wait), if
+    # known: the watcher reads it then instead of waiting its turn.
+    next_change_at: datetime | None = None
     gate: Gate | None = None
     can_finish_early: bool = False  # the old version's keep-alive can be ended now
     result: Result | None = None  # once the deployment's fate is known (it may still be rolling back)

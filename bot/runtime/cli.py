@@ -17,7 +17,15 @@ import structlog
 
 from ..domain.catalog import Catalog
 from ..domain.ports import Faults, no_faults
-from .config import ConfigError, Settings, load_catalog, load_settings, settings_catalog
+from .config import (
+    INSTALLATION_PER_MINUTE,
+    PER_DEPLOYMENT_PER_MINUTE,
+    ConfigError,
+    Settings,
+    load_catalog,
+    load_settings,
+    settings_catalog,
+)
 from .logging import configure
 
 log = structlog.get_logger(__name__)
@@ -220,6 +228,9 @@ def _on_the_sandbox_clock(speed: float) -> dict[str, str]:
         "DEPLOYBOT_LEASE_SECONDS": f"{30 * speed:g}",
         "DEPLOYBOT_STARTING_GRACE_SECONDS": f"{60 * speed:g}",
         "DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES": f"{max(120.0, 10 * speed):g}",
+        # Reads a minute of the sandbox's clock, not of ours: the deployments run ``speed`` times faster.
+        "DEPLOYBOT_READS_PER_MINUTE": f"{INSTALLATION_PER_MINUTE * speed:g}",
+        "DEPLOYBOT_READS_PER_DEPLOYMENT": f"{PER_DEPLOYMENT_PER_MINUTE * speed:g}",
     }
 
 
@@ -244,7 +255,7 @@ async def _demo(slack_port: int, aws_port: int, speed: float) -> None:
     }
     os.environ.update(env)
     settings = load_settings()
-    runtime = Runtime(settings, load_catalog(settings.config_path), clock=box.now)
+    runtime = Runtime(settings, load_catalog(settings.config_path), clock=box.now, clock_speed=speed)
     await runtime.start()
     sys.stdout.write(
         "\n  deploybot demo is running.\n"

@@ -13,6 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..domain.catalog import Catalog
 
+# The read budget's defaults (bot/watch/budget.py keeps the same: runtime does not import the watcher).
+INSTALLATION_PER_MINUTE = 180.0
+PER_DEPLOYMENT_PER_MINUTE = 4.0  # the AWS CLI waiter's: one GetDeployment every 15 s
+
 
 class ConfigError(Exception):
     """A configuration problem, phrased for the person who has to fix it."""
@@ -41,7 +45,16 @@ class Settings(BaseSettings):
     http_host: str = Field(default="0.0.0.0", validation_alias="DEPLOYBOT_HTTP_HOST")  # noqa: S104 - a server binds all
     http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="DEPLOYBOT_HTTP_PORT")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="DEPLOYBOT_LOG_FORMAT")
-    poll_interval: float = Field(default=10.0, gt=0, validation_alias="DEPLOYBOT_POLL_INTERVAL")
+    # The shortest gap between two reads of a deployment; how often they really come is the read budget's.
+    poll_interval: float = Field(default=1.0, gt=0, validation_alias="DEPLOYBOT_POLL_INTERVAL")
+    # AWS read calls a minute for the whole installation (shared by the replicas), and per deployment in
+    # flight (the AWS CLI waiter makes 4); the lower wins; 0 lifts a limit.
+    reads_per_minute: float = Field(
+        default=INSTALLATION_PER_MINUTE, ge=0, validation_alias="DEPLOYBOT_READS_PER_MINUTE"
+    )
+    reads_per_deployment: float = Field(
+        default=PER_DEPLOYMENT_PER_MINUTE, ge=0, validation_alias="DEPLOYBOT_READS_PER_DEPLOYMENT"
+    )
     transport: Literal["auto", "socket", "http"] = Field(default="auto", validation_alias="DEPLOYBOT_TRANSPORT")
     approval_timeout_minutes: float = Field(default=120.0, gt=0, validation_alias="DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES")
     scan_seconds: float = Field(default=60.0, gt=0, validation_alias="DEPLOYBOT_SCAN_SECONDS")

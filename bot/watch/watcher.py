@@ -1,18 +1,21 @@
 """The one supervised loop that follows every deployment in flight.
 
-Each tick reads all tracked deployments from the engine at once, folds each reading into its record
-(``lifecycle.observe``, saved through ``Records``), applies the clock rules, and tells Slack, outcomes
-first. A poke (after a button press, or an event from the queue) runs the next tick at once instead of
-waiting the interval. Each deployment is told by exactly one replica: the holder of its watch lease.
+Each read asks the engine about the deployments due (``schedule``: once a pace, sooner near a moment
+the engine's schedule names or after a change), within the installation's read budget (``budget``);
+each reading is folded into its record (``lifecycle.observe``, saved through ``Records``), the clock
+rules applied, and Slack told, outcomes first. A poke (a button press) reads everything at once; an
+event from the queue reads its own deployment at once. Each deployment is told by exactly one replica:
+the holder of its watch lease, which is also what shares the budget among replicas.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import structlog
@@ -31,8 +34,10 @@ from ..usecases.holds import Holds
 from ..usecases.records import Records, Tell
 from ..usecases.recovery import Recovery
 from ..usecases.telling import Teller, reply
+from .budget import ReadBudget
 from .leases import Leases
 from .rules import ClockRules
+from .schedule import HOVER, ReadSchedule
 
 log = structlog.get_logger(__name__)
 # Longer than the slowest start with its retries, so a live replica is never overtaken.
@@ -41,6 +46,9 @@ STARTING_GRACE = timedelta(minutes=5)
 # started outside deploybot).
 SCAN = timedelta(seconds=60)
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
+HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
+PER_CALL = 25  # deployments one status read describes (CodeDeploy's batch; ECS's is 20)
+STATUS_SHARE = 0.75  # of the read budget, for statuses; the rest for details (steps, traffic) and the scan
 
 
 class Nudge:
@@ -48,15 +56,19 @@ class Nudge:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._everything = False
 
-    def poke(self) -> None:
+    def poke(self, everything: bool = True) -> None:
+        """Wake the watcher; ``everything``: read every deployment (else only those due)."""
+        self._everything |= everything
         self._event.set()
 
-    def take(self) -> bool:
-        """Whether a poke came since the last take."""
-        poked = self._event.is_set()
+    def take(self) -> tuple[bool, bool]:
+        """Whether a poke came since the last take, and whether one asked to read everything."""
+        poked, everything = self._event.is_set(), self._everything
         self._event.clear()
-        return poked
+        self._everything = False
+        return poked, everything
 
     async def wait(self, seconds: float) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
@@ -84,6 +96,9 @@ class Watcher:
         starting_grace: timedelta = STARTING_GRACE,
         scan_every: timedelta = SCAN,
         faults: Faults = no_faults,
+        budget: ReadBudget | None = None,
+        clock_speed: float = 1.0,
+        ticker: Callable[[], float] = time.monotonic,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -96,13 +111,20 @@ class Watcher:
         self.leases = leases
         self.nudge = nudge
         self.now = clock
-        self.interval = interval
+        self.interval = interval  # the shortest gap between two reads of a deployment
+        self.heartbeat = min(HEARTBEAT, 10 * interval)
+        self.budget = budget or ReadBudget(0, 0)  # none given: no limit
+        self.schedule = ReadSchedule(interval)
+        self.clock_speed = clock_speed  # how fast ``clock`` runs against the loop's seconds (the demo's)
+        self.ticker = ticker
+        self._everything = False  # a poke asked for a reading of everything, not yet made
         self.starting_grace = starting_grace
         self.scan_every = scan_every
         self.fault = faults
         self._ticking = asyncio.Lock()
         self._scanned: datetime | None = None
-        self._following: set[str] = set()  # the engine's ids of the deployments in the store, as of the last tick
+        self._following: dict[str, str] = {}  # engine's id -> record id, of the store's deployments (last tick)
+        self._tracked: list[str] = []  # the records this replica reads, as of the last tick
         self._near: list[DeploymentEvent] = []  # events about deployments nobody follows: search there first
         self._owed: set[str] = set()  # records with messages that waited for Slack's pace
 
@@ -110,27 +132,55 @@ class Watcher:
         self.nudge.poke()
 
     def wake(self, events: Iterable[DeploymentEvent]) -> None:
-        """State-change events: read now; a deployment nobody follows has its place searched first."""
-        self._near += [e for e in events if e.deployment_id not in self._following and e.scope]
-        self.nudge.poke()
+        """State-change events: read their deployments now. An event that names a deployment otherwise
+        (ECS's deployment events carry the service's own id) or one nobody follows reads everything, and
+        has its place searched first."""
+        unknown = False
+        for event in events:
+            record_id = self._following.get(event.deployment_id)
+            if record_id is not None:
+                self.schedule.bring_forward(record_id)
+                continue
+            unknown = True
+            if event.scope:
+                self._near.append(event)
+        self.nudge.poke(everything=unknown)
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time()  # of the next full tick (the engine's reads and all)
+        due = self.ticker()  # of the next pass
         while True:
-            poked = self.nudge.take()
+            poked, everything = self.nudge.take()
+            self._everything |= everything
             try:
-                if poked or loop.time() >= due:
-                    await self.tick()
-                    due = loop.time() + self.interval * (1 + random.uniform(-0.1, 0.1))  # noqa: S311 - jitter
+                if poked or self.ticker() >= due:
+                    # Reads wait for the budget; a pass without them (expiries, Slack) does not.
+                    await self.tick(everything=self._everything and not self.budget.seconds_until(1))
+                    due = self.next_pass()
                 elif self._owed:
                     await self.retell()  # only Slack: what waited for its pace, without reading AWS again
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("watcher_tick_failed")
-            wait = due - loop.time()
+            wait = due - self.ticker()
+            if self._everything:
+                wait = min(wait, self.budget.seconds_until(1))
             await self.nudge.wait(min(wait, PACED_RETRY) if self._owed else wait)
+
+    def next_pass(self) -> float:
+        """When (in the ticker's seconds) the loop makes its next pass: the first deployment due, once the
+        budget affords a read, or the heartbeat."""
+        now = self.ticker()
+        beat = now + self.heartbeat * (1 + random.uniform(-0.1, 0.1))  # noqa: S311 - jitter, not crypto
+        if self._scanned is not None:  # the scan for deployments nobody follows keeps its own rhythm
+            beat = min(beat, now + (self._scanned + self.scan_every - self.now()).total_seconds() / self.clock_speed)
+        read = self.schedule.next_at(self._tracked, now)
+        if read is None:
+            return beat
+        # Wait for the bucket to hold a few calls (up to half of it) rather than read 25 at a time, so that
+        # a thousand deployments due together cost a handful of passes, not one a third of a second.
+        calls = min(self.budget.capacity / 2, math.ceil(len(self._tracked) / PER_CALL)) if self.budget.limited else 1
+        return min(beat, max(read, now + self.budget.seconds_until(max(1, calls))))
 
     async def retell(self) -> None:
         """Tell Slack what waited for a turn in its pace (outcomes first), from the stored records."""
@@ -139,25 +189,74 @@ class Watcher:
             records = [r for r in [await self.store.get(i) for i in owed] if r is not None and self.leases.held(r.id)]
             await self._tell(records)
 
-    async def tick(self) -> None:
-        async with self._ticking:  # the loop and an explicit tick (tests, a poke) never interleave
+    async def tick(self, everything: bool = True) -> None:
+        """One pass: expiries, the scan, and reads of every deployment followed (``everything``: what a
+        test or a button press asks for) or only of those due (what the loop does on its own)."""
+        async with self._ticking:  # the loop and an explicit tick never interleave
             began = time.monotonic()
-            await self._pass()
+            await self._pass(everything)
+            if everything:
+                self._everything = False
             metrics.TICK.observe(time.monotonic() - began)
             metrics.TICKED.set_to_current_time()
 
-    async def _pass(self) -> None:
+    async def _pass(self, everything: bool) -> None:
         await self._scan()
-        everything = await self.store.in_flight()
-        self._following = {d for r in everything for d in (r.deployment_id, r.rollback_deployment_id) if d}
-        for stuck in everything:
+        flying = await self.store.in_flight()
+        self._following = {d: r.id for r in flying for d in (r.deployment_id, r.rollback_deployment_id) if d}
+        for stuck in flying:
             # A replica that died between approval and the engine's start leaves STARTING behind.
             if stuck.state is State.STARTING and self.now() - stuck.updated_at > self.starting_grace:
                 await self.recovery.stranded(stuck)
-        records = [r for r in everything if r.watched and await self.leases.own(r)]
-        readings = await self._read([r for r in records if not r.state.terminal and r.tracked_deployment])
-        followed = [await self._follow(record, readings) for record in records]
-        await self._tell([r for r in followed if r is not None])
+        records = [r for r in flying if r.watched and await self.leases.own(r)]
+        tracked = [r for r in records if not r.state.terminal and r.tracked_deployment]
+        self._tracked = [r.id for r in tracked]
+        self.schedule.keep(self._tracked)
+        self.budget.share(len(tracked), sum(1 for r in flying if r.tracked_deployment and not r.state.terminal))
+        now, pace = self.ticker(), self.pace(len(tracked))
+        if everything:
+            picked = set(self._tracked)  # a button press: read it all now, charged to the budget like the rest
+        else:
+            due = self.schedule.pick(self._tracked, now, pace)
+            if self.budget.limited:  # only what the bucket holds: the most overdue first, the rest next time
+                due = due[: PER_CALL * max(0, math.floor(self.budget.tokens))]
+            picked = set(due)
+        readings = await self._read([r for r in tracked if r.id in picked])
+        unread = set(self._tracked) - picked
+        followed = []
+        for record in records:
+            after = await self._follow(record, None if record.id in unread else readings, renew=record.id not in unread)
+            if record.id in picked:
+                self._schedule(record, after, (readings or {}).get(record.id), now, pace)
+            # One not read this time has nothing new to tell, unless it still owes messages.
+            if after is not None and (record.id not in unread or after.outbox):
+                followed.append(after)
+        await self._tell(followed)
+
+    def pace(self, tracked: int) -> float:
+        """Seconds between two reads of every deployment this replica follows: as often as the status
+        share of the budget affords, never more often than the shortest gap."""
+        calls = math.ceil(tracked / PER_CALL)
+        if not calls or not self.budget.limited:
+            return self.interval
+        return max(self.interval, 60 * calls / (self.budget.rate * STATUS_SHARE))
+
+    def _schedule(
+        self, before: Deployment, after: Deployment | None, reading: Progress | None, now: float, pace: float
+    ) -> None:
+        record = after or before
+        moved = after is not None and _seen_moving(before, after)
+        self.schedule.read(record.id, now, pace, changed=moved, moment=self._moment(record, reading, now))
+
+    def _moment(self, record: Deployment, reading: Progress | None, now: float) -> float | None:
+        """The next moment the engine's own schedule (or deploybot's deadline) changes ``record``, in the
+        loop's seconds; a moment that passed a short while ago still counts (its change may be late)."""
+        named = [record.deadline_at if not record.deadline_hit else None]
+        if reading is not None:
+            named += [reading.next_change_at, reading.bake_ends_at, reading.gate.expires_at if reading.gate else None]
+        clock = self.now()
+        moments = [now + (m - clock).total_seconds() / self.clock_speed for m in named if m is not None]
+        return min((m for m in moments if m > now - HOVER), default=None)
 
     async def _scan(self) -> None:
         if self._scanned is None or self.now() - self._scanned >= self.scan_every:
@@ -172,15 +271,26 @@ class Watcher:
     async def _read(self, records: list[Deployment]) -> dict[str, Progress] | None:
         if not records:
             return {}
-        try:
-            return await self.engine.read(records)
-        except DeployError as exc:
-            log.warning("watcher_read_failed", reason=exc.message)
-            return None
+        # Details (steps, traffic) spend what the budget holds beyond this read's statuses.
+        statuses = math.ceil(len(records) / PER_CALL)
+        detail = None if not self.budget.limited else max(0, math.floor(self.budget.tokens) - statuses)
+        # The budget is charged with the calls this reading really made. The scan (once a minute, one
+        # listing per account) is left out: its rhythm is its own, and it must not starve the reads.
+        with metrics.tally() as calls:
+            try:
+                return await self.engine.read(records, detail=detail)
+            except DeployError as exc:
+                log.warning("watcher_read_failed", reason=exc.message)
+                return None
+            finally:
+                self.budget.spend(calls[0])
 
-    async def _follow(self, record: Deployment, readings: dict[str, Progress] | None) -> Deployment | None:
-        """One record's turn in a tick: expire it, fold its reading in, apply the clock rules, keep its app.
-        The record to tell Slack about (None: a request still waiting for its approval, nothing new)."""
+    async def _follow(
+        self, record: Deployment, readings: dict[str, Progress] | None, *, renew: bool = True
+    ) -> Deployment | None:
+        """One record's turn in a tick: expire it, fold its reading in, apply the clock rules, keep its app
+        (``renew``: its lock, which lasts far longer than a pace, is renewed when it is read). The record
+        to tell Slack about (None: a request still waiting for its approval, nothing new)."""
         if record.state is State.PENDING_APPROVAL:
             if record.expires_at is not None and self.now() >= record.expires_at:
                 return await self.rules.expire(record)
@@ -194,7 +304,7 @@ class Watcher:
             record = await self.rules.missing(record)
         if record.state.terminal:
             await self.store.release_lock(app_lock(record.target), record.id)
-        elif record.state.in_flight:
+        elif record.state.in_flight and renew:
             await self.store.renew_lock(app_lock(record.target), record.id, self.now() + RUN_LEASE)
         return record
 
@@ -283,3 +393,14 @@ class Watcher:
             log.info("deployment_finished", outcome=saved.state.value, error_code=saved.error_code)
         for milestone in told:
             log.info("deployment_progressed", milestone=milestone, state=saved.state.value, traffic=saved.traffic)
+
+
+def _seen_moving(before: Deployment, after: Deployment) -> bool:
+    """Whether a reading changed what deploybot shows of a deployment."""
+    return (before.state, before.phase, before.steps, before.traffic, before.gate) != (
+        after.state,
+        after.phase,
+        after.steps,
+        after.traffic,
+        after.gate,
+    )

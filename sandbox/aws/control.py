@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import string
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,10 @@ class Control:
     # time the simulation applied it: what benchmarks measure deploybot against.
     bot_log: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=200_000))
     transitions: deque[tuple[str, str, float]] = field(default_factory=lambda: deque(maxlen=200_000))
+    # Calls by caller and operation, whoever called: the caller is the User-Agent's app id (botocore's
+    # AWS_SDK_UA_APP_ID) when it has one, else "aws-cli", "deploybot" or "other". Benchmarks compare tools
+    # by it.
+    agent_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def reset_faults(self) -> None:
         with self.lock:

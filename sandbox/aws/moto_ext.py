@@ -37,10 +37,22 @@ def advance_all() -> None:
         ecs.advance_ecs()
 
 
+def _agent(user_agent: str) -> str:
+    """Who called, from a User-Agent: its app id (AWS_SDK_UA_APP_ID), else the tool's name."""
+    app = next((part[4:] for part in user_agent.split() if part.startswith("app/")), None)
+    if app:
+        return app
+    if "deploybot/" in user_agent:
+        return "deploybot"
+    return "aws-cli" if "aws-cli/" in user_agent else "other"
+
+
 def _throttled_call_action(self: BaseResponse) -> Any:
     operation = self._get_action()
     CONTROL.calls.append((str(self.service_name), operation))
-    if "deploybot/" in str(self.headers.get("User-Agent", "")):
+    agent = str(self.headers.get("User-Agent", ""))
+    CONTROL.agent_calls[(_agent(agent), operation)] += 1
+    if "deploybot/" in agent:
         CONTROL.bot_calls.add((str(self.service_name), operation))
         CONTROL.bot_log.append((time.time(), str(self.service_name), operation))
     delay = CONTROL.latency_by_operation.get(operation, CONTROL.latency_seconds)

@@ -33,6 +33,8 @@ class Bot:
             "DEPLOYBOT_HTTP_HOST": "127.0.0.1",
             "DEPLOYBOT_HTTP_PORT": "0",
             "DEPLOYBOT_POLL_INTERVAL": "0.1",
+            "DEPLOYBOT_READS_PER_MINUTE": "0",  # as in tests/conftest.py: deployments of seconds, not minutes
+            "DEPLOYBOT_READS_PER_DEPLOYMENT": "0",
             # As in-process tests: pacing has its own tests, and would only slow these scenarios down.
             "DEPLOYBOT_SLACK_POSTS_PER_MINUTE": "0",
             "DEPLOYBOT_SLACK_UPDATES_PER_MINUTE": "0",

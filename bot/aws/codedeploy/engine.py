@@ -168,7 +168,7 @@ class CodeDeployEngine:
                 return self._started(place.region, str(info.get("deploymentId")))
         return None
 
-    async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
+    async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         by_place: dict[int, tuple[_Place, list[Deployment]]] = {}
         for record in records:
             place = self._of(record)
@@ -177,7 +177,7 @@ class CodeDeployEngine:
         for place, mine in by_place.values():
             tracked = {r.id: r.tracked_deployment for r in mine if r.tracked_deployment}
             rollbacks = {r.rollback_deployment_id for r in mine if r.rollback_deployment_id}
-            readings = await place.reader.read(list(dict.fromkeys(tracked.values())), rollbacks)
+            readings = await place.reader.read(list(dict.fromkeys(tracked.values())), rollbacks, detail)
             out |= {record_id: readings[dep] for record_id, dep in tracked.items() if dep in readings}
         return out
 

@@ -7,6 +7,11 @@ reads are rationed to a few calls per tick: a failure's diagnostics first, then 
 status just changed, then the one whose target is oldest. With a handful of deployments in flight
 every target is read every tick; with a thousand, the reads stay within 1/20 of a GetDeployment per
 deployment per tick, and a deployment not read this time shows its last target with a fresh status.
+The watcher may lower the ration further (``detail``), to what its read budget holds.
+
+Each reading also names the next moment CodeDeploy's own schedule changes the deployment (``schedule``):
+the next traffic step of a canary or linear configuration, the end of the termination wait, the Ready
+wait's timeout, so the watcher reads it then rather than on its pace.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ...domain.errors import DeployError
 from ...domain.progress import Gate, Phase, Progress, Result, Step, StepStatus
 from ..calls import call, call_as
 from ..taskdefs import TaskDefinitions
+from .schedule import Moments, moments, predefined
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
@@ -31,6 +37,7 @@ ACTIVE = ("InProgress", "Ready", "Baking", "Queued")  # not finished, and past C
 FINISHED = ("Succeeded", "Failed", "Stopped")
 STOP_CODES = ("MANUAL_STOP", "ALARM_ACTIVE", "TIMEOUT")  # stopped, not failed
 TARGET_CALLS = 8  # per tick, for targets beyond a failure's diagnostics (which are always read)
+FORGET_AFTER = 600  # reads: a deployment not asked about for this many is forgotten (finished, or elsewhere)
 READY_WAIT: Final = "READY_WAIT"  # ContinueDeployment's wait type for the Ready gate
 TERMINATION_WAIT: Final = "TERMINATION_WAIT"
 SHIFTING_EVENTS = ("AllowTraffic", "AfterAllowTraffic")
@@ -80,22 +87,31 @@ class ProgressReader:
         self.taskdefs = taskdefs
         self.target_calls = target_calls
         self._seen: dict[str, _Seen] = {}
+        self._asked: dict[str, int] = {}  # the read each deployment was last asked about in
+        self._routing: dict[str, dict[str, Any] | None] = {}  # custom deployment configurations, once read
         self._tick = 0
 
-    async def read(self, deployment_ids: Sequence[str], rollbacks: Collection[str] = ()) -> dict[str, Progress]:
+    async def read(
+        self, deployment_ids: Sequence[str], rollbacks: Collection[str] = (), detail: int | None = None
+    ) -> dict[str, Progress]:
         """A reading of each deployment CodeDeploy knows, by id. ``rollbacks``: ids that are rollbacks
-        CodeDeploy runs of a deployment deploybot follows (read for how they end)."""
+        CodeDeploy runs of a deployment deploybot follows (read for how they end). ``detail``: target
+        reads this time at most (None: the reader's own ration)."""
         self._tick += 1
         infos: list[dict[str, Any]] = []
         for start in range(0, len(deployment_ids), BATCH):
             chunk = list(deployment_ids[start : start + BATCH])
             resp = await call(self.codedeploy.batch_get_deployments, deploymentIds=chunk)
             infos += [dict(i) for i in resp.get("deploymentsInfo", [])]
-        # Forget deployments no longer asked about (finished, or watched by another replica now).
-        for gone in self._seen.keys() - set(deployment_ids):
-            del self._seen[gone]
+        self._asked |= dict.fromkeys(deployment_ids, self._tick)
+        # Forget deployments no longer asked about (finished, or watched by another replica now); the
+        # watcher reads only those due, so one not asked this time is not gone yet.
+        for gone in [d for d, at in self._asked.items() if self._tick - at > FORGET_AFTER]:
+            self._seen.pop(gone, None)
+            del self._asked[gone]
         # A rollback's own target adds nothing deploybot tells: only how the rollback ends is read.
-        due, diagnose = self._plan([i for i in infos if i["deploymentId"] not in rollbacks])
+        ration = self.target_calls if detail is None else min(self.target_calls, detail)
+        due, diagnose = self._plan([i for i in infos if i["deploymentId"] not in rollbacks], ration)
         out: dict[str, Progress] = {}
         for info in infos:
             dep_id = str(info["deploymentId"])
@@ -107,15 +123,38 @@ class ProgressReader:
             stopped: list[str] = []
             if dep_id in diagnose and info.get("status") == "Failed" and target:
                 stopped = await self._stopped_tasks(target)
-            out[dep_id] = progress(info, target, stopped)
+            reading = progress(info, target, stopped)
+            if reading.phase in (Phase.SHIFTING, Phase.BAKING, Phase.GATED):
+                reading = await self._scheduled(info, reading)
+            out[dep_id] = reading
         return out
 
-    def _plan(self, infos: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
-        """This tick's target reads: every new failure (diagnostics), then within the budget the
+    async def _scheduled(self, info: dict[str, Any], reading: Progress) -> Progress:
+        """``reading`` with the moments CodeDeploy's own schedule names for it."""
+        name = str(info.get("deploymentConfigName") or "")
+        routing = predefined(name)
+        if routing is None and reading.phase is Phase.SHIFTING:
+            if name not in self._routing:  # a custom configuration: read once, kept for the process
+                try:
+                    resp = await call(self.codedeploy.get_deployment_config, deploymentConfigName=name)
+                    found = resp.get("deploymentConfigInfo", {}).get("trafficRoutingConfig")
+                    self._routing[name] = dict(found) if found else None
+                except DeployError as exc:
+                    log.warning("deployment_config_unreadable", config=name, reason=exc.message)
+                    self._routing[name] = None
+            routing = self._routing[name]
+        when: Moments = moments(info, reading, routing)
+        gate = reading.gate.model_copy(update={"expires_at": when.gate_ends}) if reading.gate else None
+        return reading.model_copy(
+            update={"next_change_at": when.next_change, "bake_ends_at": when.bake_ends, "gate": gate}
+        )
+
+    def _plan(self, infos: list[dict[str, Any]], ration: int) -> tuple[set[str], set[str]]:
+        """This read's target reads: every new failure (diagnostics), then within ``ration`` the
         deployments whose status moved, then those whose target is oldest."""
         due: set[str] = set()
         diagnose: set[str] = set()
-        budget = self.target_calls
+        budget = ration
         for info in sorted(infos, key=self._priority):
             dep_id, status = info["deploymentId"], info.get("status")
             if status not in ACTIVE and status not in FINISHED:

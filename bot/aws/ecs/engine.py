@@ -172,7 +172,8 @@ class EcsEngine:
                 }
         return place.revisions.get(revision, "")
 
-    async def read(self, records: Sequence[Deployment]) -> dict[str, Progress]:
+    async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
+        # One DescribeServiceDeployments says everything deploybot shows: no details to ration.
         by_place: dict[int, tuple[_Place, list[Deployment]]] = {}
         for record in records:
             if record.deployment_id:

@@ -1,0 +1,77 @@
+"""The read budget: how many AWS calls a minute the watcher may make, for the whole installation.
+
+A token bucket refilled on the event loop's clock (real seconds, whatever clock the records live on).
+Its rate is set on every tick from two limits, the lower winning: the installation's calls a minute,
+shared by the replicas in proportion to the deployments whose watch lease each holds, and a rate per
+deployment in flight (by default the AWS CLI waiter's: one read every 15 s). The bucket holds a few
+seconds' worth, so a moment many deployments are due at is read at once without exceeding the rate
+over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+INSTALLATION_PER_MINUTE = 180.0  # below today's 1,000-in-flight figure, far below CodeDeploy's throttling
+PER_DEPLOYMENT_PER_MINUTE = 4.0  # `aws deploy wait deployment-successful`: a GetDeployment every 15 s
+BURST_SECONDS = 10.0  # how much of the rate the bucket may save up
+FLOOR_PER_MINUTE = 2.0  # even one deployment alone is read at least this often
+
+
+class ReadBudget:
+    def __init__(
+        self,
+        installation: float = INSTALLATION_PER_MINUTE,
+        per_deployment: float = PER_DEPLOYMENT_PER_MINUTE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.installation = installation  # 0: no limit for the installation
+        self.per_deployment = per_deployment  # 0: no limit per deployment
+        self._clock = clock
+        self._at = clock()
+        self.rate = installation or float("inf")  # calls a minute, as last set
+        self._tokens = self.capacity
+
+    @property
+    def limited(self) -> bool:
+        return self.rate != float("inf")
+
+    @property
+    def capacity(self) -> float:
+        return max(2.0, self.rate * BURST_SECONDS / 60) if self.limited else float("inf")
+
+    def share(self, watched: int, in_flight: int) -> float:
+        """Set (and return) the rate for a replica that watches ``watched`` of the installation's
+        ``in_flight`` deployments."""
+        self._refill()
+        limits = []
+        if self.installation:
+            limits.append(self.installation * min(1.0, watched / max(1, in_flight)))
+        if self.per_deployment:
+            limits.append(self.per_deployment * watched)
+        self.rate = max(FLOOR_PER_MINUTE, min(limits)) if limits else float("inf")
+        self._tokens = min(self._tokens, self.capacity)
+        return self.rate
+
+    @property
+    def tokens(self) -> float:
+        self._refill()
+        return self._tokens
+
+    def spend(self, calls: int) -> None:
+        """Charge ``calls`` made (the bucket may go below zero: the next reads wait the longer)."""
+        self._refill()
+        if self.limited:
+            self._tokens -= calls
+
+    def seconds_until(self, calls: float) -> float:
+        """How long until ``calls`` may be made (0: now)."""
+        missing = min(calls, self.capacity) - self.tokens
+        return 0.0 if missing <= 0 or not self.limited else missing * 60 / self.rate
+
+    def _refill(self) -> None:
+        now = self._clock()
+        if self.limited:
+            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate / 60)
+        self._at = now

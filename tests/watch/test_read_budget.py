@@ -1,0 +1,147 @@
+"""The watcher's reads under its budget, in simulated time: deployments whose engine names the moment
+of their next change are read just after it, and however many are due at once, the installation's
+reads a minute stay within its budget. The engine is a fake of the domain's port that charges the calls
+a real one makes (one per 25 deployments) the way ``bot.aws.calls`` does."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot import metrics
+from bot.app import Ports, Tuning, compose
+from bot.domain.models import Deployment, State
+from bot.domain.progress import Phase, Progress
+from bot.runtime.config import load_catalog
+from bot.runtime.tasks import TaskSupervisor
+from bot.slack.chat import SlackChat
+from bot.store.sqlite import SqliteStore
+from bot.watch.watcher import Watcher
+from sandbox.runner import CATALOG
+from sandbox.slack.server import LocalSlack
+from tests.fakes import FakeEngine
+from tests.unit.factories import record
+
+START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class Sim:
+    """One simulated time: the loop's seconds and the records' clock move together."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def seconds(self) -> float:
+        return self.t
+
+    def now(self) -> datetime:
+        return START + timedelta(seconds=self.t)
+
+
+class ScheduledEngine(FakeEngine):
+    """Each deployment moves to its next stage at its moment (the reading names it until then); reads
+    are charged per call."""
+
+    def __init__(self, sim: Sim, moments: dict[str, datetime]) -> None:
+        super().__init__()
+        self.sim = sim
+        self.moments = moments
+        self.calls: list[tuple[float, int]] = []  # (when, calls)
+        self.reads: dict[str, list[float]] = {}  # record id -> when it was read
+        self.seen: dict[str, float] = {}  # record id -> when a read first found its change
+
+    async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
+        calls = math.ceil(len(records) / 25)
+        for _ in range(calls):
+            metrics.tallied()
+        self.calls.append((self.sim.t, calls))
+        out = {}
+        for r in records:
+            self.reads.setdefault(r.id, []).append(self.sim.t)
+            stepped = self.sim.now() >= self.moments[r.id]
+            if stepped:
+                self.seen.setdefault(r.id, self.sim.t)
+            out[r.id] = Progress(
+                deployment_id=r.deployment_id or "",
+                phase=Phase.SHIFTING,
+                began=True,
+                traffic=10.0,
+                stage="step 2" if stepped else "step 1",
+                next_change_at=None if stepped else self.moments[r.id],
+            )
+        return out
+
+
+async def fleet(
+    tmp_path: Path, slack: LocalSlack, count: int, moments: list[float], **tuning: float
+) -> tuple[Watcher, ScheduledEngine, Sim]:
+    sim = Sim()
+    store = SqliteStore(str(tmp_path / "w.db"), clock=sim.now)
+    ids = [f"r-{i:04d}" for i in range(count)]
+    engine = ScheduledEngine(sim, {i: START + timedelta(seconds=m) for i, m in zip(ids, moments, strict=True)})
+    for i, record_id in enumerate(ids):
+        await store.create(
+            record(
+                id=record_id,
+                app=f"fleet-{i:04d}",
+                state=State.IN_PROGRESS,
+                deployment_id=f"d-{i:09d}",
+                phase=Phase.SHIFTING,
+                began=True,
+                traffic=10.0,
+                stage="step 1",
+                created_at=START,
+                updated_at=START,
+            )
+        )
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    ports = Ports(store, chat, engine, engine, sim.now, ticker=sim.seconds)
+    parts = compose(load_catalog(CATALOG), ports, Tuning(**tuning), TaskSupervisor())  # type: ignore[arg-type]
+    return parts.watcher, engine, sim
+
+
+async def run_for(watcher: Watcher, sim: Sim, seconds: float) -> None:
+    """The watcher's loop, with simulated time jumping to each pass it asks for."""
+    end = sim.t + seconds
+    while sim.t < end:
+        await watcher.tick(everything=False)
+        sim.t = max(watcher.next_pass(), sim.t + 0.01)
+
+
+def busiest_minute(calls: list[tuple[float, int]]) -> int:
+    return max(sum(n for t, n in calls if start <= t < start + 60) for start, _ in calls)
+
+
+async def test_a_thousand_deployments_due_together_stay_within_the_installation_budget(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    # A thousand deployments whose next change falls within the same half minute, two minutes in.
+    moments = [120 + (i % 30) for i in range(1000)]
+    watcher, engine, sim = await fleet(tmp_path, slack, 1000, moments, reads_per_minute=180)
+    await run_for(watcher, sim, 300)
+    budget = watcher.budget
+    assert budget.rate == 180
+    # Over any minute: the rate, plus what the bucket may have saved up (ten seconds' worth).
+    assert busiest_minute(engine.calls) <= 180 + budget.capacity
+    assert sum(n for _, n in engine.calls) <= 180 * 5 + budget.capacity
+    # Every deployment was read after its moment, most of them soon after.
+    late = [engine.seen[r] - m for r, m in zip(sorted(engine.reads), moments, strict=True)]
+    assert statistics.median(late) < 10 and max(late) < 30
+
+
+async def test_a_few_deployments_are_read_just_after_their_moments_at_the_waiters_rate(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    moments = [37.0 + 23 * i for i in range(12)]  # one change each, at moments spread over five minutes
+    watcher, engine, sim = await fleet(tmp_path, slack, 12, moments)  # the defaults: 4 a minute each
+    await run_for(watcher, sim, 330)
+    assert sum(n for _, n in engine.calls) / 12 <= 4 * 330 / 60  # no more than `aws deploy wait` makes
+    late = [engine.seen[f"r-{i:04d}"] - m for i, m in enumerate(moments)]
+    assert max(late) <= 1.0  # each change seen within a second of its moment
+    # Between moments the pace is the budget's: one call reads all twelve, as often as three of each
+    # deployment's four reads a minute allow (the fourth is left for details and the scan).
+    assert watcher.pace(12) == 60 / (12 * 4 * 0.75)

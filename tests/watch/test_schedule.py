@@ -1,0 +1,90 @@
+"""The read schedule and the read budget on their own: when a deployment is next read, how the budget
+is shared and refilled (simulated seconds throughout)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.watch.budget import FLOOR_PER_MINUTE, ReadBudget
+from bot.watch.schedule import HOVER, MARGIN, ReadSchedule
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_deployment_never_read_is_due_now_and_one_read_waits_a_pace() -> None:
+    schedule = ReadSchedule(shortest_gap=1.0)
+    assert schedule.pick(["a"], 10.0, pace=5.0) == ["a"]
+    assert schedule.read("a", 10.0, 5.0, changed=False, moment=None) == 15.0
+    assert schedule.pick(["a"], 14.9, pace=5.0) == []
+    assert schedule.pick(["a"], 15.0, pace=5.0) == ["a"]
+
+
+def test_a_read_takes_along_those_due_within_half_a_pace_and_nothing_before_one_is_due() -> None:
+    schedule = ReadSchedule(shortest_gap=1.0)
+    for key, at in (("a", 0.0), ("b", 1.0), ("c", 3.0)):
+        schedule.read(key, at, 10.0, changed=False, moment=None)  # due at 10, 11, 13
+    assert schedule.pick(["a", "b", "c"], 9.0, pace=10.0) == []
+    assert schedule.pick(["a", "b", "c"], 10.0, pace=4.0) == ["a", "b"]
+    assert schedule.next_at(["a", "b", "c"], 0.0) == 10.0
+
+
+def test_a_predicted_moment_brings_the_read_forward_to_just_after_it() -> None:
+    schedule = ReadSchedule(shortest_gap=1.0)
+    assert schedule.read("a", 0.0, 60.0, changed=False, moment=20.0) == 20.0 + MARGIN
+    assert schedule.read("a", 0.0, 60.0, changed=False, moment=90.0) == 60.0  # later than a pace: the pace
+
+
+def test_after_a_moment_passes_unseen_it_is_read_at_every_chance_for_a_while() -> None:
+    schedule = ReadSchedule(shortest_gap=1.0)
+    assert schedule.read("a", 21.0, 60.0, changed=False, moment=20.0) == 22.0
+    assert schedule.read("a", 20.0 + HOVER + 1, 60.0, changed=False, moment=20.0) == 20.0 + HOVER + 61
+
+
+def test_a_deployment_that_just_moved_is_read_again_soon() -> None:
+    schedule = ReadSchedule(shortest_gap=1.0)
+    assert schedule.read("a", 0.0, 60.0, changed=True, moment=None) == 2.0
+
+
+def test_an_event_brings_its_deployment_forward_and_forgotten_ones_are_due_at_once() -> None:
+    schedule = ReadSchedule(shortest_gap=1.0)
+    schedule.read("a", 0.0, 60.0, changed=False, moment=None)
+    schedule.read("b", 0.0, 60.0, changed=False, moment=None)
+    schedule.bring_forward("b")
+    assert schedule.pick(["a", "b"], 1.0, pace=60.0) == ["b"]
+    schedule.keep(["b"])
+    assert schedule.due("a", 5.0) == 5.0
+
+
+def test_the_budget_is_the_lower_of_the_installation_share_and_the_per_deployment_rate() -> None:
+    budget = ReadBudget(installation=180, per_deployment=4, clock=Seconds())
+    assert budget.share(watched=10, in_flight=10) == 40  # 4 each is below the installation's 180
+    assert budget.share(watched=1000, in_flight=1000) == 180
+    # Three replicas with a third of the deployments each: a third of the installation's budget each.
+    assert budget.share(watched=300, in_flight=900) == pytest.approx(60)
+    assert budget.share(watched=0, in_flight=900) == FLOOR_PER_MINUTE
+
+
+def test_the_bucket_refills_at_the_rate_holds_a_few_seconds_and_may_be_overdrawn() -> None:
+    seconds = Seconds()
+    budget = ReadBudget(installation=60, per_deployment=0, clock=seconds)  # one call a second
+    budget.share(watched=5, in_flight=5)
+    assert budget.tokens == budget.capacity == 10
+    budget.spend(14)
+    assert budget.tokens == -4 and budget.seconds_until(1) == pytest.approx(5)
+    seconds.t += 5
+    assert budget.tokens == pytest.approx(1) and budget.seconds_until(1) == 0
+    seconds.t += 3600
+    assert budget.tokens == 10  # never more than its capacity saved up
+
+
+def test_no_limit_means_reads_never_wait() -> None:
+    budget = ReadBudget(installation=0, per_deployment=0, clock=Seconds())
+    budget.share(watched=1000, in_flight=1000)
+    budget.spend(10_000)
+    assert not budget.limited and budget.seconds_until(1_000) == 0
