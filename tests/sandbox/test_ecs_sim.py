@@ -166,7 +166,35 @@ def test_rolling_update_and_its_circuit_breaker(aws: LocalAws) -> None:
     assert breaker["status"] == "TRIGGERED" and breaker["failureCount"] >= breaker["threshold"] == 3
     tasks = aws.client("ecs").list_tasks(cluster="apps", serviceName="shop-staging", desiredStatus="STOPPED")
     stopped = aws.client("ecs").describe_tasks(cluster="apps", tasks=tasks["taskArns"])["tasks"]
-    assert stopped and all(t["containers"][0]["exitCode"] == 1 for t in stopped)
+    broken = [t for t in stopped if t["containers"][0]["image"].endswith("-broken")]
+    assert broken and all(t["containers"][0]["exitCode"] == 1 for t in broken)
+    scaled = [t for t in stopped if t not in broken]  # the first good deployment replaced the seeded tasks
+    assert scaled and all(t["containers"][0]["exitCode"] == 0 for t in scaled)
+    assert all(t["stoppedReason"].startswith("Scaling activity initiated by (deployment ") for t in scaled)
+
+
+def running(aws: LocalAws, service: str) -> list[str]:
+    """The task definitions of the service's RUNNING tasks, as ListTasks and DescribeTasks tell them."""
+    ecs = aws.client("ecs")
+    arns = ecs.list_tasks(cluster="apps", serviceName=service)["taskArns"]  # RUNNING, ECS's default filter
+    tasks = ecs.describe_tasks(cluster="apps", tasks=arns)["tasks"] if arns else []
+    assert all(t["lastStatus"] == "RUNNING" and t["group"] == f"service:{service}" for t in tasks)
+    return sorted(t["taskDefinitionArn"].rsplit("/", 1)[-1] for t in tasks)
+
+
+def test_a_service_runs_its_tasks_and_a_deployment_replaces_them(aws: LocalAws) -> None:
+    before = running(aws, "shop-staging")
+    assert len(before) == 2 and len(set(before)) == 1 and running(aws, "shop") != before  # each its own
+    good = deploy(aws, "shop-staging")
+    walk(aws, good, 120, 5)
+    after = running(aws, "shop-staging")
+    assert len(after) == 2 and not set(after) & set(before)
+    assert running(aws, "shop-staging") == after  # describing them does not move them on
+    bad = deploy(aws, "shop-staging", "v1.2.4-broken")
+    CONTROL.clock.advance(20)
+    assert running(aws, "shop-staging") == after  # the new tasks fail to start; the old ones serve on
+    walk(aws, bad, 180, 5)
+    assert describe(aws, bad)["status"] == "ROLLBACK_SUCCESSFUL" and running(aws, "shop-staging") == after
 
 
 def test_the_other_account_is_reached_through_the_role(aws: LocalAws) -> None:

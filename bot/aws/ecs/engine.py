@@ -37,6 +37,7 @@ from ..accounts import Accounts
 from ..calls import call, call_as
 from ..taskdefs import LiveService, TaskDefinitions, claim
 from . import reading
+from .busy import BusyServices
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -91,6 +92,7 @@ class EcsEngine:
         self.catalog = catalog
         self._places: dict[int, _Place] = {}
         self._ignored: set[str] = set()
+        self.busy = BusyServices()
 
     def place(self, app: AppConfig | None) -> _Place:
         clients = self.accounts.clients(app) if app is not None else self.accounts.home
@@ -254,12 +256,27 @@ class EcsEngine:
     async def unfollowed(
         self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
     ) -> list[Found]:
-        scopes = None if near is None else {e.scope for e in near}
+        if near is None:
+            listed = await self._busy(apps)
+        else:
+            scopes = {e.scope for e in near}
+            listed = [a for a in apps if any(s.endswith(f"/{a.cluster}/{a.service}") for s in scopes)]
         out: list[Found] = []
+        for app in listed:
+            found = await self._unfollowed(app, following)
+            if not found:
+                self.busy.settle(self.place(app).ecs, app)
+            out += found
+        return out
+
+    async def _busy(self, apps: Sequence[AppConfig]) -> list[AppConfig]:
+        by_place: dict[int, tuple[_Place, list[AppConfig]]] = {}
         for app in apps:
-            if scopes is not None and not any(s.endswith(f"/{app.cluster}/{app.service}") for s in scopes):
-                continue
-            out += await self._unfollowed(app, following)
+            place = self.place(app)
+            by_place.setdefault(id(place), (place, []))[1].append(app)
+        out: list[AppConfig] = []
+        for place, mine in by_place.values():
+            out += await self.busy.among(place.ecs, mine)
         return out
 
     async def _unfollowed(self, app: AppConfig, following: Collection[str]) -> list[Found]:

@@ -23,7 +23,7 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.events.models import events_backends
 
 from ..control import CONTROL, _now
-from ..tasks import record_stopped
+from ..tasks import keep_running, listed, record_stopped
 from . import native, rolling
 from .state import Failure, Revision, ServiceDeploymentRun, new_id
 from .transitions import stop, supersede
@@ -122,6 +122,7 @@ def _sync_service(backend: EC2ContainerServiceBackend, run: ServiceDeploymentRun
     service = backend.services.get(f"{run.cluster}:{run.service}")
     if service is None:
         return
+    keep_running(backend, run.cluster, run.service, _running(run), run.short_id)
     state = {"SUCCESSFUL": "COMPLETED", "ROLLBACK_SUCCESSFUL": "FAILED", "STOPPED": "FAILED"}.get(run.status)
     primary = {
         "id": run.short_id,
@@ -143,6 +144,16 @@ def _sync_service(backend: EC2ContainerServiceBackend, run: ServiceDeploymentRun
         return
     old = [dict(d, status="ACTIVE") for d in service.deployments if d.get("id") != run.short_id]
     service.deployments = [primary] + ([] if run.status == "SUCCESSFUL" else old[:1])
+
+
+def _running(run: ServiceDeploymentRun) -> dict[str, int]:
+    """How many tasks of each task definition the service runs at this point of its deployment."""
+    source = run.source.task_definition if run.source else None
+    if run.status == "SUCCESSFUL" or source is None:
+        return {run.target.task_definition: run.desired if run.status == "SUCCESSFUL" else run.running}
+    if run.status in ("ROLLBACK_SUCCESSFUL", "STOPPED"):
+        return {source: run.desired}
+    return {source: run.desired, run.target.task_definition: run.running}
 
 
 # -- requests ------------------------------------------------------------------------------------
@@ -205,6 +216,13 @@ def create_service(self: EC2ContainerServiceResponse) -> ActionResult:
     service = _service_of(result)
     service.deployment_configuration = self._get_param("deploymentConfiguration") or {}
     backend = self.ecs_backend
+    if service.deployment_controller.get("type", "ECS") == "ECS":
+        # The service's first tasks run at once (moto leaves its first deployment IN_PROGRESS for ever).
+        keep_running(backend, service.cluster_name, service.name, {service.task_definition: service.desired_count}, "")
+        service.running_count, service.pending_count = service.desired_count, 0
+        for first in service.deployments:
+            first.update(runningCount=service.desired_count, pendingCount=0, rolloutState="COMPLETED")
+            first["rolloutStateReason"] = f"ECS deployment {first['id']} completed."
     if service.deployment_controller.get("type") == "CODE_DEPLOY":
         # Real ECS gives a CODE_DEPLOY service its first (PRIMARY) task set; moto does not.
         task_set = backend.create_task_set(
@@ -332,7 +350,15 @@ def continue_service_deployment(self: EC2ContainerServiceResponse) -> ActionResu
     return ActionResult({"serviceDeploymentArn": arn})
 
 
+def list_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
+    cluster = str(self._get_param("cluster", "default"))
+    started_by, desired = self._get_param("startedBy"), self._get_param("desiredStatus")
+    service = self._get_param("serviceName")
+    return ActionResult({"taskArns": listed(self.ecs_backend, cluster, service, started_by, desired)})
+
+
 HANDLERS = {
+    "list_tasks": list_tasks,
     "create_service": create_service,
     "update_service": update_service,
     "list_service_deployments": list_service_deployments,

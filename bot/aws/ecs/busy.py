@@ -1,0 +1,58 @@
+"""Which services the scan for deployments nobody follows has to list.
+
+ListServiceDeployments answers for one service a call; DescribeServices for ten. The scan asks the latter
+which services have a deployment in progress (``rolloutState``), and lists only those, and among them only
+the ones whose deployments in progress changed since a listing that found nothing new: a fleet of a
+thousand quiet services costs a hundred calls a scan, not a thousand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ...domain.catalog import AppConfig
+from ..calls import call
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+DESCRIBE_BATCH = 10  # DescribeServices takes at most ten services
+
+
+class BusyServices:
+    """What the last scans saw of each service's deployments in progress (ECS's own ids for them)."""
+
+    def __init__(self) -> None:
+        self._settled: dict[tuple[int, str, str], frozenset[str]] = {}
+        self._seen: dict[tuple[int, str, str], frozenset[str]] = {}
+
+    async def among(self, ecs: ECSClient, apps: Sequence[AppConfig]) -> list[AppConfig]:
+        """The apps whose service has a deployment in progress not already settled."""
+        by_cluster: dict[str, list[AppConfig]] = {}
+        for app in apps:
+            by_cluster.setdefault(app.cluster, []).append(app)
+        out: list[AppConfig] = []
+        for cluster, mine in by_cluster.items():
+            for start in range(0, len(mine), DESCRIBE_BATCH):
+                chunk = mine[start : start + DESCRIBE_BATCH]
+                names = list(dict.fromkeys(a.service for a in chunk))
+                resp = await call(ecs.describe_services, cluster=cluster, services=names)
+                moving = {
+                    str(s.get("serviceName")): frozenset(
+                        str(d.get("id")) for d in s.get("deployments", []) if d.get("rolloutState") == "IN_PROGRESS"
+                    )
+                    for s in resp.get("services", [])
+                }
+                for app in chunk:
+                    key = (id(ecs), cluster, app.service)
+                    ids = moving.get(app.service, frozenset())
+                    self._seen[key] = ids
+                    if ids and self._settled.get(key) != ids:
+                        out.append(app)
+        return out
+
+    def settle(self, ecs: ECSClient, app: AppConfig) -> None:
+        """A listing of ``app``'s service found nothing new: skip it until its deployments in progress change."""
+        key = (id(ecs), app.cluster, app.service)
+        self._settled[key] = self._seen.get(key, frozenset())

@@ -1,0 +1,62 @@
+"""The scan for ECS deployments nobody follows, against the sandbox's ECS: quiet services cost one
+DescribeServices per ten; only a service with a new deployment in progress is listed, and only until
+a listing finds nothing new in it."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from bot.aws.accounts import Accounts
+from bot.aws.ecs.engine import EcsEngine
+from bot.domain.catalog import AppConfig
+from bot.runtime.config import load_catalog
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.server import LocalAws
+from sandbox.runner import CATALOG
+
+from ...sandbox.test_ecs_sim import deploy
+
+
+@pytest.fixture
+def engine(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> EcsEngine:
+    for name, value in aws.env().items():
+        monkeypatch.setenv(name, value)
+    return EcsEngine(Accounts("us-east-1", aws.endpoint), load_catalog(CATALOG))
+
+
+def home_apps(engine: EcsEngine) -> list[AppConfig]:
+    """The catalog's apps on ECS's own deployments in the home account (their one cluster)."""
+    return [a for a in engine.catalog.all() if a.service in ("shop", "shop-staging", "api")]
+
+
+def calls() -> Counter[str]:
+    return Counter(op for service, op in CONTROL.calls if service == "ecs")
+
+
+async def test_quiet_services_cost_one_describe_per_ten(engine: EcsEngine) -> None:
+    apps = home_apps(engine)
+    CONTROL.calls.clear()
+    assert await engine.unfollowed(apps, following=()) == []
+    assert calls() == Counter({"DescribeServices": 1})  # three services, one call; nothing listed
+
+
+async def test_a_new_deployment_is_listed_until_it_is_followed(aws: LocalAws, engine: EcsEngine) -> None:
+    apps = home_apps(engine)
+    deploy(aws, "shop-staging", "v1.2.3")
+    CONTROL.clock.advance(5)
+    CONTROL.calls.clear()
+    found = await engine.unfollowed(apps, following=())
+    assert [f.app for f in found] == ["shop:staging"]
+    assert calls()["ListServiceDeployments"] == 1  # only the busy one
+    CONTROL.calls.clear()
+    again = await engine.unfollowed(apps, following=[found[0].deployment_id])  # adopted meanwhile
+    assert again == [] and calls()["ListServiceDeployments"] == 1
+    CONTROL.calls.clear()
+    assert await engine.unfollowed(apps, following=[found[0].deployment_id]) == []
+    assert calls() == Counter({"DescribeServices": 1})  # settled: not listed while nothing changes
+    deploy(aws, "shop-staging", "v1.2.4-broken")  # another one supersedes it
+    CONTROL.clock.advance(5)
+    newer = await engine.unfollowed(apps, following=[found[0].deployment_id])
+    assert [f.app for f in newer] == ["shop:staging"] and newer[0].deployment_id != found[0].deployment_id
