@@ -5,7 +5,8 @@ Its rate is set on every tick from two limits, the lower winning: the installati
 shared by the replicas in proportion to the deployments whose watch lease each holds, and a rate per
 deployment in flight (by default the AWS CLI waiter's: one read every 15 s). The bucket holds a few
 seconds' worth, so a moment many deployments are due at is read at once without exceeding the rate
-over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``).
+over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``), the
+scan for deployments nobody follows included: the scan comes as often as a tenth of the rate affords.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ INSTALLATION_PER_MINUTE = 180.0  # below today's 1,000-in-flight figure, far bel
 PER_DEPLOYMENT_PER_MINUTE = 4.0  # `aws deploy wait deployment-successful`: a GetDeployment every 15 s
 BURST_SECONDS = 10.0  # how much of the rate the bucket may save up
 FLOOR_PER_MINUTE = 2.0  # even one deployment alone is read at least this often
+SCAN_SHARE = 0.1  # of the rate, for the scan for deployments nobody follows (outside, or lost)
+SCAN_SOONEST = 10.0  # seconds: the shortest gap between two scans, however cheap
 
 
 class ReadBudget:
@@ -69,6 +72,14 @@ class ReadBudget:
         """How long until ``calls`` may be made (0: now)."""
         missing = min(calls, self.capacity) - self.tokens
         return 0.0 if missing <= 0 or not self.limited else missing * 60 / self.rate
+
+    def scan_gap(self, cost: float, longest: float) -> float:
+        """Seconds between two scans that cost ``cost`` calls each: as often as the scan's share of the
+        rate affords, between ``SCAN_SOONEST`` and ``longest`` (with no limit, always ``longest``)."""
+        if not self.limited:
+            return longest
+        gap = 60 * max(1.0, cost) / (self.rate * SCAN_SHARE)
+        return max(min(SCAN_SOONEST, longest), min(longest, gap))
 
     def _refill(self) -> None:
         now = self._clock()

@@ -16,7 +16,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
@@ -37,13 +37,14 @@ from ..usecases.telling import Teller, reply
 from .budget import ReadBudget
 from .leases import Leases
 from .rules import ClockRules
+from .scan import Scan
 from .schedule import HOVER, ReadSchedule
 
 log = structlog.get_logger(__name__)
 # Longer than the slowest start with its retries, so a live replica is never overtaken.
 STARTING_GRACE = timedelta(minutes=5)
-# How often the catalog's services are searched for deployments the store does not know (lost, or
-# started outside deploybot).
+# The longest gap between two searches of the catalog's services for deployments the store does not know
+# (lost, or started outside deploybot); the budget may afford them more often (``ReadBudget.scan_gap``).
 SCAN = timedelta(seconds=60)
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
@@ -119,13 +120,11 @@ class Watcher:
         self.ticker = ticker
         self._everything = False  # a poke asked for a reading of everything, not yet made
         self.starting_grace = starting_grace
-        self.scan_every = scan_every
         self.fault = faults
         self._ticking = asyncio.Lock()
-        self._scanned: datetime | None = None
+        self.scan = Scan(recovery, holds, self.budget, clock, scan_every, clock_speed)
         self._following: dict[str, str] = {}  # engine's id -> record id, of the store's deployments (last tick)
         self._tracked: list[str] = []  # the records this replica reads, as of the last tick
-        self._near: list[DeploymentEvent] = []  # events about deployments nobody follows: search there first
         self._owed: set[str] = set()  # records with messages that waited for Slack's pace
 
     def poke(self) -> None:
@@ -142,8 +141,7 @@ class Watcher:
                 self.schedule.bring_forward(record_id)
                 continue
             unknown = True
-            if event.scope:
-                self._near.append(event)
+            self.scan.near(event)
         self.nudge.poke(everything=unknown)
 
     async def run(self) -> None:
@@ -172,8 +170,9 @@ class Watcher:
         budget affords a read, or the heartbeat."""
         now = self.ticker()
         beat = now + self.heartbeat * (1 + random.uniform(-0.1, 0.1))  # noqa: S311 - jitter, not crypto
-        if self._scanned is not None:  # the scan for deployments nobody follows keeps its own rhythm
-            beat = min(beat, now + (self._scanned + self.scan_every - self.now()).total_seconds() / self.clock_speed)
+        scan = self.scan.seconds_until()  # the scan for deployments nobody follows keeps its own rhythm
+        if scan is not None:
+            beat = min(beat, now + scan)
         read = self.schedule.next_at(self._tracked, now)
         if read is None:
             return beat
@@ -201,7 +200,7 @@ class Watcher:
             metrics.TICKED.set_to_current_time()
 
     async def _pass(self, everything: bool) -> None:
-        await self._scan()
+        await self.scan.run()
         flying = await self.store.in_flight()
         self._following = {d: r.id for r in flying for d in (r.deployment_id, r.rollback_deployment_id) if d}
         for stuck in flying:
@@ -258,24 +257,13 @@ class Watcher:
         moments = [now + (m - clock).total_seconds() / self.clock_speed for m in named if m is not None]
         return min((m for m in moments if m > now - HOVER), default=None)
 
-    async def _scan(self) -> None:
-        if self._scanned is None or self.now() - self._scanned >= self.scan_every:
-            self._scanned = self.now()  # at start-up, then now and then: never on every tick
-            self._near.clear()
-            await self.recovery.lost()
-            await self.holds.remind()
-        elif self._near:
-            near, self._near = self._near, []
-            await self.recovery.lost(near)
-
     async def _read(self, records: list[Deployment]) -> dict[str, Progress] | None:
         if not records:
             return {}
         # Details (steps, traffic) spend what the budget holds beyond this read's statuses.
         statuses = math.ceil(len(records) / PER_CALL)
         detail = None if not self.budget.limited else max(0, math.floor(self.budget.tokens) - statuses)
-        # The budget is charged with the calls this reading really made. The scan (once a minute, one
-        # listing per account) is left out: its rhythm is its own, and it must not starve the reads.
+        # The budget is charged with the calls this reading really made (the scan is, too, in ``_searched``).
         with metrics.tally() as calls:
             try:
                 return await self.engine.read(records, detail=detail)

@@ -26,7 +26,7 @@ async def eventful_bot(
     queue = sandbox.aws.client("sqs").get_queue_url(QueueName=ALERT_QUEUE)["QueueUrl"]
     overrides = {"poll_interval": HOUR, "scan_seconds": HOUR, "events_queue_url": queue}
     async with running_bot(sandbox, tmp_path, transport, monkeypatch, **overrides) as runtime:
-        await sandbox.slack.wait_for(lambda: runtime.watcher._scanned is not None, what="the start-up scan")
+        await sandbox.slack.wait_for(lambda: runtime.watcher.scan.scanned is not None, what="the start-up scan")
         yield runtime
 
 

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import metrics
 from bot.app import Ports, Tuning, compose
+from bot.domain.catalog import AppConfig
 from bot.domain.models import Deployment, State
-from bot.domain.progress import Phase, Progress
+from bot.domain.ports import Found
+from bot.domain.progress import DeploymentEvent, Phase, Progress
 from bot.runtime.config import load_catalog
 from bot.runtime.tasks import TaskSupervisor
 from bot.slack.chat import SlackChat
@@ -52,6 +56,17 @@ class ScheduledEngine(FakeEngine):
         self.calls: list[tuple[float, int]] = []  # (when, calls)
         self.reads: dict[str, list[float]] = {}  # record id -> when it was read
         self.seen: dict[str, float] = {}  # record id -> when a read first found its change
+        self.scan_cost = 1  # calls one search for deployments nobody follows makes (a listing, say)
+        self.scans: list[float] = []  # when the watcher searched
+
+    async def unfollowed(
+        self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
+    ) -> list[Found]:
+        for _ in range(self.scan_cost):
+            metrics.tallied()
+        self.calls.append((self.sim.t, self.scan_cost))
+        self.scans.append(self.sim.t)
+        return []
 
     async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         calls = math.ceil(len(records) / 25)
@@ -145,3 +160,35 @@ async def test_a_few_deployments_are_read_just_after_their_moments_at_the_waiter
     # Between moments the pace is the budget's: one call reads all twelve, as often as three of each
     # deployment's four reads a minute allow (the fourth is left for details and the scan).
     assert watcher.pace(12) == 60 / (12 * 4 * 0.75)
+
+
+async def test_the_scan_comes_as_often_as_its_share_of_the_budget_affords_and_is_charged_to_it(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    moments = [37.0 + 23 * i for i in range(12)]
+    watcher, engine, sim = await fleet(tmp_path, slack, 12, moments)  # the defaults: 4 a minute each
+    engine.scan_cost = 2
+    await run_for(watcher, sim, 330)
+    # Twelve in flight: 48 calls a minute, a tenth of it for the scan, which costs 2: one every 25 s,
+    # far sooner than the longest gap (60 s), and every call of it counted in the budget.
+    assert watcher.budget.scan_gap(2, 60) == pytest.approx(25)
+    gaps = [b - a for a, b in zip(engine.scans[1:], engine.scans[2:], strict=False)]
+    assert gaps and min(gaps) > 24.99 and statistics.median(gaps) < 30
+    assert sum(n for _, n in engine.calls) / 12 <= 4 * 330 / 60 + 1  # scans included: no more than the waiter
+    late = [engine.seen[f"r-{i:04d}"] - m for i, m in enumerate(moments)]
+    assert max(late) <= 1.0
+
+
+async def test_with_nothing_in_flight_or_no_limit_the_scan_keeps_its_longest_gap(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    watcher, engine, sim = await fleet(tmp_path, slack, 0, [])
+    await run_for(watcher, sim, 300)
+    gaps = [b - a for a, b in zip(engine.scans, engine.scans[1:], strict=False)]
+    assert gaps and min(gaps) > 59.99 and max(gaps) < 61
+    unlimited, engine, sim = await fleet(
+        tmp_path / "u", slack, 12, [1e6] * 12, reads_per_minute=0, reads_per_deployment=0
+    )
+    await run_for(unlimited, sim, 300)
+    gaps = [b - a for a, b in zip(engine.scans, engine.scans[1:], strict=False)]
+    assert gaps and min(gaps) > 59.99 and max(gaps) < 61
