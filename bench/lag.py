@@ -133,8 +133,8 @@ AGENTS = {
 
 
 def _reads(stats: dict[str, Any], tool: str) -> int:
-    """Read calls ``tool`` made (the CLI: its waiter's GetDeployment; a bot: every call it made)."""
-    rows = [r for r in stats["agent_calls"] if r["agent"] == AGENTS[tool]]
+    """Read calls ``tool`` made (the CLI: its waiter's GetDeployment; a bot: every CodeDeploy and ECS call)."""
+    rows = [r for r in stats["agent_calls"] if r["agent"] == AGENTS[tool] and r["service"] in ("codedeploy", "ecs")]
     if tool == "aws ecs deploy":
         rows = [r for r in rows if r["op"] == "GetDeployment"]
     return sum(int(r["calls"]) for r in rows)

@@ -80,6 +80,7 @@ class Progress(BaseModel):
 
     deployment_id: str
     phase: Phase
+    scope: str = ""  # where it happens, in the engine's terms (as its events name it)
     began: bool = False  # the engine is past its queue and working on it
     steps: list[Step] = Field(default_factory=list)
     traffic: float | None = None  # percent of production traffic on the new version; None: not read this time

@@ -125,23 +125,26 @@ class Watcher:
         self.scan = Scan(recovery, holds, self.budget, clock, scan_every, clock_speed)
         self._following: dict[str, str] = {}  # engine's id -> record id, of the store's deployments (last tick)
         self._tracked: list[str] = []  # the records this replica reads, as of the last tick
+        self._scopes: dict[str, str] = {}  # where each tracked deployment happens (its readings say) -> record id
         self._owed: set[str] = set()  # records with messages that waited for Slack's pace
 
     def poke(self) -> None:
         self.nudge.poke()
 
     def wake(self, events: Iterable[DeploymentEvent]) -> None:
-        """State-change events: read their deployments now. An event that names a deployment otherwise
-        (ECS's deployment events carry the service's own id) or one nobody follows reads everything, and
-        has its place searched first."""
+        """State-change events: read their deployments now, known by their id or, for an event that names
+        a deployment otherwise (ECS's deployment events carry the service's own id), by where it happened.
+        One about a deployment nobody follows has its place searched (what is found there is read at
+        once); only an event that says neither reads everything."""
         unknown = False
         for event in events:
-            record_id = self._following.get(event.deployment_id)
+            record_id = self._following.get(event.deployment_id) or self._scopes.get(event.scope)
             if record_id is not None:
                 self.schedule.bring_forward(record_id)
-                continue
-            unknown = True
-            self.scan.near(event)
+            elif event.scope:
+                self.scan.near(event)
+            else:
+                unknown = True
         self.nudge.poke(everything=unknown)
 
     async def run(self) -> None:
@@ -222,6 +225,9 @@ class Watcher:
             picked = set(due)
         readings = await self._read([r for r in tracked if r.id in picked])
         unread = set(self._tracked) - picked
+        gone = set(self._scopes.values()) - set(self._tracked)
+        self._scopes = {w: i for w, i in self._scopes.items() if i not in gone}
+        self._scopes |= {reading.scope: i for i, reading in (readings or {}).items() if reading.scope}
         followed = []
         for record in records:
             after = await self._follow(record, None if record.id in unread else readings, renew=record.id not in unread)

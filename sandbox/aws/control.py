@@ -56,7 +56,7 @@ class Control:
     # Calls by caller and operation, whoever called: the caller is the User-Agent's app id (botocore's
     # AWS_SDK_UA_APP_ID) when it has one, else "aws-cli", "deploybot" or "other". Benchmarks compare tools
     # by it.
-    agent_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    agent_calls: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (agent, service, op)
 
     def reset_faults(self) -> None:
         with self.lock:

@@ -51,7 +51,7 @@ def _throttled_call_action(self: BaseResponse) -> Any:
     operation = self._get_action()
     CONTROL.calls.append((str(self.service_name), operation))
     agent = str(self.headers.get("User-Agent", ""))
-    CONTROL.agent_calls[(_agent(agent), operation)] += 1
+    CONTROL.agent_calls[(_agent(agent), str(self.service_name), operation)] += 1
     if "deploybot/" in agent:
         CONTROL.bot_calls.add((str(self.service_name), operation))
         CONTROL.bot_log.append((time.time(), str(self.service_name), operation))

@@ -81,6 +81,7 @@ class ScheduledEngine(FakeEngine):
                 self.seen.setdefault(r.id, self.sim.t)
             out[r.id] = Progress(
                 deployment_id=r.deployment_id or "",
+                scope=f"service/{r.app}",
                 phase=Phase.SHIFTING,
                 began=True,
                 traffic=10.0,
@@ -192,3 +193,27 @@ async def test_with_nothing_in_flight_or_no_limit_the_scan_keeps_its_longest_gap
     await run_for(unlimited, sim, 300)
     gaps = [b - a for a, b in zip(engine.scans, engine.scans[1:], strict=False)]
     assert gaps and min(gaps) > 59.99 and max(gaps) < 61
+
+
+async def test_an_event_wakes_its_deployment_by_id_or_by_place_and_only_a_nameless_one_reads_everything(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    watcher, engine, sim = await fleet(tmp_path, slack, 3, [1e6] * 3)
+    await watcher.tick(everything=False)  # each reading says where its deployment happens
+    nudge = watcher.nudge
+    nudge.take()
+    # ECS's deployment events carry the service's own id: the place names the deployment followed there.
+    watcher.wake([DeploymentEvent(deployment_id="ecs-svc/123", scope="service/fleet-0001")])
+    assert watcher.schedule.due("r-0001", sim.t) == float("-inf")
+    assert watcher.schedule.due("r-0000", sim.t) > sim.t
+    assert nudge.take() == (True, False)
+    # Somewhere nobody is followed (a deployment started outside): that place is searched, nothing else read.
+    watcher.wake([DeploymentEvent(deployment_id="d-OUTSIDE01", state="START", scope="service/elsewhere")])
+    assert nudge.take() == (True, False)
+    before = len(engine.scans)
+    await watcher.tick(everything=False)
+    assert len(engine.scans) == before + 1  # the search near the event
+    assert watcher.schedule.due("r-0000", sim.t) > sim.t
+    # An event that names neither a followed deployment nor a place: everything is read.
+    watcher.wake([DeploymentEvent(deployment_id="d-UNKNOWN01")])
+    assert nudge.take() == (True, True)

@@ -26,6 +26,7 @@ from ...domain.errors import DeployError
 from ...domain.progress import Gate, Phase, Progress, Result, Step, StepStatus
 from ..calls import call, call_as
 from ..taskdefs import TaskDefinitions
+from .events import scope
 from .schedule import Moments, moments, predefined
 
 if TYPE_CHECKING:
@@ -271,6 +272,7 @@ def progress(info: dict[str, Any], target: dict[str, Any] | None, stopped_tasks:
         phase = Phase.ROLLING_BACK  # CodeDeploy rolls back with a deployment of its own
     return Progress(
         deployment_id=str(info["deploymentId"]),
+        scope=_scope(info),
         phase=phase,
         began=status not in ("Created", "Queued"),
         steps=steps,
@@ -291,13 +293,20 @@ def rollback_progress(info: dict[str, Any]) -> Progress:
     """A reading of the rollback CodeDeploy runs after a failed or stopped deployment."""
     status = str(info["status"])
     if status not in FINISHED:
-        return Progress(deployment_id=str(info["deploymentId"]), phase=Phase.ROLLING_BACK, began=True)
+        return Progress(
+            deployment_id=str(info["deploymentId"]), scope=_scope(info), phase=Phase.ROLLING_BACK, began=True
+        )
     message = (info.get("errorInformation") or {}).get("message")
     failure = None if status == "Succeeded" else f"{status}: {message or 'no reason given'}"
     return Progress(
         deployment_id=str(info["deploymentId"]),
+        scope=_scope(info),
         phase=Phase.DONE,
         began=True,
         rollback_error=failure,
         finished_at=info.get("completeTime"),
     )
+
+
+def _scope(info: dict[str, Any]) -> str:
+    return scope(str(info.get("applicationName") or ""), str(info.get("deploymentGroupName") or ""))

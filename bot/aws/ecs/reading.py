@@ -124,6 +124,7 @@ def native(info: dict[str, Any], stopped_tasks: list[str]) -> Progress:
     production, test = _weights(info)
     common: dict[str, Any] = {
         "deployment_id": str(info["serviceDeploymentArn"]),
+        "scope": str(info.get("serviceArn") or ""),
         "began": status != "PENDING",
         "stage": info.get("lifecycleStage"),
         "started_at": info.get("startedAt"),
@@ -181,6 +182,7 @@ def rolling(info: dict[str, Any], stopped_tasks: list[str]) -> Progress:
     share = 100.0 * int(target.get("runningTaskCount") or 0) / wanted if wanted else 0.0
     common: dict[str, Any] = {
         "deployment_id": str(info["serviceDeploymentArn"]),
+        "scope": str(info.get("serviceArn") or ""),
         "began": status != "PENDING",
         "started_at": info.get("startedAt"),
         "stopped_tasks": stopped_tasks,
