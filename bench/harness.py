@@ -42,11 +42,13 @@ class Sandbox:
         events_url: str | None,
         channels: int = 0,
         configs: str = "CodeDeployDefault.ECSAllAtOnce",
+        ecs: tuple[int, int] = (0, 0),
     ) -> None:
         self.workdir = workdir
         self.catalog = workdir / "catalog.yml"
         self.args = ["--fleet", str(fleet), "--speed", str(speed), "--termination", termination, "--configs", configs]
         self.args += ["--channels", str(channels)]
+        self.args += ["--ecs-rolling", str(ecs[0]), "--ecs-native", str(ecs[1])]  # (rolling, native) services
         self.args += ["--catalog", str(self.catalog)] + (["--events-url", events_url] if events_url else [])
         self.proc: asyncio.subprocess.Process | None = None
         self.env: dict[str, str] = {}
@@ -191,6 +193,7 @@ class Stack:
         channels: int = 0,
         settings: Mapping[str, str] | None = None,
         configs: str = "CodeDeployDefault.ECSAllAtOnce",
+        ecs: tuple[int, int] = (0, 0),
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="deploybot-bench-")
         self.workdir = Path(self._tmp.name)
@@ -203,6 +206,7 @@ class Stack:
             events_url=f"http://127.0.0.1:{self.port}/slack/events",
             channels=channels,
             configs=configs,
+            ecs=ecs,
         )
         self.settings = dict(settings or {})
         self.bot: Bot | None = None

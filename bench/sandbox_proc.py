@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sandbox.runner import Sandbox
 
+from . import ecs_fleet
 from .fleet import seed_fleet, write_catalog
 
 
@@ -23,9 +24,14 @@ async def main(args: argparse.Namespace) -> None:
     box.slack.deliverer.events_url = args.events_url
     minutes = [int(m) for m in args.termination.split(",")]
     configs = args.configs.split(",")
-    services = await asyncio.to_thread(seed_fleet, box.aws.client, args.fleet, minutes, configs)
     channels = [box.slack.ws.add_channel(f"C0TEAM{i:03d}", f"team-{i:03d}").id for i in range(args.channels)]
-    write_catalog(Path(args.catalog), services, channels or ["C0DEPLOYS"])
+    if args.ecs_rolling or args.ecs_native:  # ECS's own engines instead of CodeDeploy's
+        seeded = (box.aws.client, args.ecs_rolling, args.ecs_native)
+        services = await asyncio.to_thread(ecs_fleet.seed_ecs_fleet, *seeded)
+        ecs_fleet.write_catalog(Path(args.catalog), services, channels or ["C0DEPLOYS"])
+    else:
+        services = await asyncio.to_thread(seed_fleet, box.aws.client, args.fleet, minutes, configs)
+        write_catalog(Path(args.catalog), services, channels or ["C0DEPLOYS"])
     sys.stdout.write(json.dumps({"env": box.env(), "slack": box.slack.base_url, "services": services}) + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()
@@ -46,4 +52,6 @@ if __name__ == "__main__":
     parser.add_argument("--catalog", required=True)
     parser.add_argument("--channels", type=int, default=0, help="team channels the fleet is spread over (0: #deploys)")
     parser.add_argument("--events-url")
+    parser.add_argument("--ecs-rolling", type=int, default=0, help="ECS rolling services (instead of --fleet)")
+    parser.add_argument("--ecs-native", type=int, default=0, help="ECS native blue/green, linear, canary services")
     asyncio.run(main(parser.parse_args()))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from .. import metrics
 from ..domain.catalog import AppConfig, Catalog
 from ..domain.changes import Decision, Entry, Noted, Posted
 from ..domain.errors import ChatError, Conflict, DeployError
@@ -27,6 +28,15 @@ from .starts import Starts
 from .telling import Teller, reply
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Search:
+    """What one search for lost deployments did: how many it adopted, and the AWS calls the search itself
+    made (reading what it adopted is not counted: a one-off, like the first read of a deployment started)."""
+
+    adopted: int
+    calls: int
 
 
 @dataclass(frozen=True)
@@ -56,17 +66,18 @@ class Recovery:
         except (StaleRecord, Conflict):
             return  # another replica recovered it first
 
-    async def lost(self, near: Sequence[DeploymentEvent] | None = None) -> int:
+    async def lost(self, near: Sequence[DeploymentEvent] | None = None) -> Search:
         """Adopt the catalog's running deployments the store does not know: deploybot's own (found by their
         request id) and those started outside it (CI, the console). ``near`` limits the search to where
         these events happened; without it the engine lists the whole account once."""
         in_flight = await self.store.in_flight()
         following = {d for r in in_flight for d in (r.deployment_id, r.rollback_deployment_id) if d}
-        try:
-            found = await self.engine.unfollowed(self.catalog.all(), following, near)
-        except DeployError as exc:
-            log.warning("lost_deployment_scan_failed", reason=exc.message)
-            return 0
+        with metrics.tally() as calls:
+            try:
+                found = await self.engine.unfollowed(self.catalog.all(), following, near)
+            except DeployError as exc:
+                log.warning("lost_deployment_scan_failed", reason=exc.message)
+                return Search(0, calls[0])
         adopted = 0
         for deployment in found:
             app = self.catalog.targets.get(deployment.app)
@@ -77,7 +88,7 @@ class Recovery:
                 continue
             if await self._adopt(app, deployment, request_id):
                 adopted += 1
-        return adopted
+        return Search(adopted, calls[0])
 
     async def _record(self, app: AppConfig, found: Found, request_id: str) -> Deployment | None:
         """The record a found deployment would have had (what it deploys read back from the engine)."""

@@ -6,7 +6,8 @@ shared by the replicas in proportion to the deployments whose watch lease each h
 deployment in flight (by default the AWS CLI waiter's: one read every 15 s). The bucket holds a few
 seconds' worth, so a moment many deployments are due at is read at once without exceeding the rate
 over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``), the
-scan for deployments nobody follows included: the scan comes as often as a tenth of the rate affords.
+scan for deployments nobody follows included: the scan comes as often as a tenth of the installation's
+rate affords.
 """
 
 from __future__ import annotations
@@ -75,10 +76,12 @@ class ReadBudget:
 
     def scan_gap(self, cost: float, longest: float) -> float:
         """Seconds between two scans that cost ``cost`` calls each: as often as the scan's share of the
-        rate affords, between ``SCAN_SOONEST`` and ``longest`` (with no limit, always ``longest``)."""
+        installation's rate affords (not of the per-deployment limit: the scan is not for deployments
+        followed), between ``SCAN_SOONEST`` and ``longest`` (with no limit, always ``longest``)."""
         if not self.limited:
             return longest
-        gap = 60 * max(1.0, cost) / (self.rate * SCAN_SHARE)
+        rate = self.installation or self.rate
+        gap = 60 * max(1.0, cost) / (rate * SCAN_SHARE)
         return max(min(SCAN_SOONEST, longest), min(longest, gap))
 
     def _refill(self) -> None:

@@ -2,7 +2,8 @@
 
 It runs on the watcher's passes, as often as its share of the read budget affords (``ReadBudget.scan_gap``)
 and at least every ``longest``; an event about a deployment nobody follows has its place searched on the
-next pass. Its calls are charged to the budget like the watcher's reads. The holds' reminders keep the
+next pass. The search's calls are charged to the budget like the watcher's reads (reading what it
+adopts is not: a one-off). The holds' reminders keep the
 longest gap's rhythm, however often the scan runs.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .. import metrics
 from ..domain.ports import Clock
 from ..domain.progress import DeploymentEvent
 from ..usecases.holds import Holds
@@ -70,9 +70,6 @@ class Scan:
             await self._searched(near)
 
     async def _searched(self, near: list[DeploymentEvent] | None) -> int:
-        with metrics.tally() as calls:
-            try:
-                await self.recovery.lost(near)
-            finally:
-                self.budget.spend(calls[0])
-        return calls[0]
+        search = await self.recovery.lost(near)
+        self.budget.spend(search.calls)
+        return search.calls

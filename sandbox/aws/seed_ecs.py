@@ -105,10 +105,11 @@ Clients = Callable[[str, str, str], Any]  # (service, region, account) -> a boto
 
 def seed_ecs(clients: Clients) -> None:
     for service in ECS_SERVICES:
-        _seed(clients, service)
+        seed_service(clients, service)
 
 
-def _seed(clients: Clients, service: EcsService) -> None:
+def seed_service(clients: Clients, service: EcsService) -> None:
+    """One service as a platform team creates it (its repository, images and cluster too, if missing)."""
     ecr, ecs = clients("ecr", service.region, service.account), clients("ecs", service.region, service.account)
     if not _exists(ecr.describe_repositories, repositoryNames=[service.repository]):
         ecr.create_repository(repositoryName=service.repository)

@@ -59,7 +59,9 @@ class LocalAws:
         with CONTROL.lock:
             calls = [{"at": at, "service": service, "op": op} for at, service, op in CONTROL.bot_log]
             changes = [{"deployment_id": d, "status": s, "at": at} for d, s, at in CONTROL.transitions]
-            agents = [{"agent": a, "service": sv, "op": op, "calls": n} for (a, sv, op), n in CONTROL.agent_calls.items()]
+            agents = [
+                {"agent": a, "service": sv, "op": op, "calls": n} for (a, sv, op), n in CONTROL.agent_calls.items()
+            ]
         return {"aws_calls": calls, "transitions": changes, "agent_calls": agents}
 
     def client(self, service: str, region: str = REGION, account: str = ACCOUNT) -> Any:

@@ -42,8 +42,8 @@ async def test_found_deployments_are_adopted_once_each_without_root_updates(slac
     await chat.identify()
     recovery = composed(load_catalog(CATALOG), store, chat, FindingEngine(found)).recovery
 
-    assert await recovery.lost() == 3
-    assert await recovery.lost() == 0  # the next scan knows them all
+    assert (await recovery.lost()).adopted == 3
+    assert (await recovery.lost()).adopted == 0  # the next scan knows them all
     roots = [m for m in slack.messages("C0DEPLOYS") if not m.thread_ts or m.thread_ts == m.ts]
     assert len(roots) == 3 and slack.calls("chat.update") == []
     notes = [[r.text for r in slack.thread(root)] for root in roots]

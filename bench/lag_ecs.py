@@ -1,0 +1,267 @@
+"""Status lag on ECS's own engines, side by side: the same deployments watched by deploybot and by the
+peers that start and wait for them (fabfuel's `ecs deploy`, `aws ecs wait services-stable`, and a model
+of ecspresso), each a real process of its own against the sandbox.
+
+Not yet part of `make bench`: the peers run and are measured, but the bots' outcome messages for ECS's
+outside deployments are not matched to their deployments yet (every bot figure comes out n/a).
+Run it alone with `python -c "import asyncio, bench.lag_ecs as m; print(asyncio.run(m.run(True)))"`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import ecs_fleet
+from .harness import Bot, Stack, free_port
+from .lag import _reported
+from .report import Figure, median, percentile
+
+SECTION = "2b. Status lag, ECS's own engines"
+PEERS = ("ecs deploy (fabfuel)", "aws ecs wait services-stable", "ecspresso (modelled)")
+BOTS = ("deploybot (defaults)", "deploybot + events")
+AGENTS = {
+    PEERS[0]: "fabfuel-ecs-deploy",
+    PEERS[1]: "aws-ecs-wait",
+    PEERS[2]: "ecspresso-model",
+    BOTS[0]: "bot-defaults",
+    BOTS[1]: "bot-events",
+}
+# The calls each peer's wait makes (the bots: every CodeDeploy and ECS call).
+WAITS = {
+    PEERS[0]: {"DescribeServices", "ListTasks", "DescribeTasks"},
+    PEERS[1]: {"DescribeServices"},
+    PEERS[2]: {"ListServiceDeployments", "DescribeServiceDeployments"},
+}
+NOTES = """
+ECS's own engines, each deployment started and waited for by a peer as a real process at a random
+moment within 15 s (fabfuel's a minute, so fewer of its once-a-second pollers run at once on this
+machine's two cores): fabfuel's `ecs deploy` (`ecs-deploy` 1.17.0 from PyPI; it polls DescribeServices every
+second) and `aws ecs wait services-stable` (awscli 1.46.3, after the benchmark's own UpdateService;
+DescribeServices every 15 s) over rolling services with the circuit breaker and its rollback (two tasks,
+maximumPercent 200); and a model of ecspresso (a Go binary no registry here serves, so
+`bench/ecspresso_model.py` does what it documents: RegisterTaskDefinition, UpdateService, then the
+service deployment read every 10 s until it leaves IN_PROGRESS) over native services cycling blue/green,
+linear (50 % a minute) and canary (10 % for a minute), with and without a one-minute bake, half with a
+smoke-test Lambda hook. Half of each peer's deployments fail: a rolling one's tasks exit 1 until the
+circuit breaker rolls back; a native one fails its smoke test after test traffic or, without the hook,
+its tasks never start (SCALE_UP). Each new-task start takes a random 0 to 20 s longer. The outcome moment
+is the sandbox's SUCCESSFUL or ROLLBACK_REQUESTED; a peer's lag is when its process exits, and a peer that
+exits 0 on a rolled-back deployment is counted as telling a failure as success. The two deploybots
+(defaults; events wake-up) watch the same deployments as outside deployments, found by their scan (the
+catalog's services described ten a call, as often as a tenth of the budget affords) or by the event.
+Reads per deployment: a peer's wait calls (listed per peer); a bot's every CodeDeploy and ECS call.
+"""
+
+
+def _env(stack: Stack, tool: str) -> dict[str, str]:
+    return {
+        **stack.sandbox.env,
+        "AWS_SDK_UA_APP_ID": AGENTS[tool],
+        "AWS_DEFAULT_REGION": stack.sandbox.env["AWS_REGION"],
+    }
+
+
+async def _process(stack: Stack, tool: str, service: str, delay: float, args: list[str]) -> dict[str, Any]:
+    await asyncio.sleep(delay)
+    proc = await asyncio.create_subprocess_exec(
+        *args, env=_env(stack, tool), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    text = out.decode(errors="replace")
+    said_success = proc.returncode == 0 and ("successful" in text.lower() or "completed" in text.lower() or not text)
+    return {
+        "tool": tool,
+        "service": service,
+        "ended": time.time(),
+        "exit": proc.returncode,
+        "success": said_success,
+        "output": text[-300:],
+    }
+
+
+async def _fabfuel(stack: Stack, service: str, delay: float) -> dict[str, Any]:
+    ecs = str(Path(sys.executable).parent / "ecs")
+    args = [ecs, "deploy", "apps", service, "--image", ecs_fleet.REPOSITORY, ecs_fleet.IMAGE, "--timeout", "900"]
+    return await _process(stack, PEERS[0], service, delay, [*args, "--no-deregister"])
+
+
+async def _aws_wait(stack: Stack, service: str, delay: float) -> dict[str, Any]:
+    await asyncio.sleep(delay)
+    ecs = stack.sandbox.client("ecs")
+
+    def update() -> None:
+        current = ecs.describe_services(cluster="apps", services=[service])["services"][0]
+        td = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
+        keep = ("family", "executionRoleArn", "networkMode", "requiresCompatibilities", "memory")
+        containers = [{**c, "image": ecs_fleet.IMAGE} for c in td["containerDefinitions"]]
+        new = ecs.register_task_definition(containerDefinitions=containers, **{k: td[k] for k in keep if k in td})
+        ecs.update_service(cluster="apps", service=service, taskDefinition=new["taskDefinition"]["taskDefinitionArn"])
+
+    await asyncio.to_thread(update)
+    url = stack.sandbox.env["AWS_ENDPOINT_URL"]
+    args = [sys.executable, "-m", "awscli", "ecs", "wait", "services-stable", "--cluster", "apps"]
+    return await _process(stack, PEERS[1], service, 0, [*args, "--services", service, "--endpoint-url", url])
+
+
+async def _ecspresso(stack: Stack, service: str, delay: float) -> dict[str, Any]:
+    args = [sys.executable, "-m", "bench.ecspresso_model", "--cluster", "apps", "--service", service]
+    return await _process(stack, PEERS[2], service, delay, [*args, "--image", ecs_fleet.IMAGE])
+
+
+async def _deploy_all(stack: Stack, count: int, quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    box = stack.sandbox
+    rng = random.Random(11)  # noqa: S311 - spreading start times and durations, not crypto
+    rolling, native = box.services[: 2 * count], box.services[2 * count :]
+    for service in box.services:
+        await box.aws(action="slow_install", service=service, seconds=rng.uniform(0, 2 if quick else 20))
+    for group in (rolling[:count], rolling[count:], native):
+        for service in group[1::2]:
+            await box.aws(action="fail_next", service=service)
+    spread = 2 if quick else 15
+    runs = [_fabfuel(stack, s, rng.uniform(0, spread if quick else 60)) for s in rolling[:count]]
+    runs += [_aws_wait(stack, s, rng.uniform(0, spread)) for s in rolling[count:]]
+    runs += [_ecspresso(stack, s, rng.uniform(0, spread)) for s in native]
+    done = await asyncio.gather(*runs)
+    await asyncio.sleep(3 if quick else 20)
+    return list(done), await box.stats()
+
+
+def _outcomes(stats: dict[str, Any]) -> dict[str, tuple[str, float, str]]:
+    """Service name -> (outcome, when, service deployment ARN), from the sandbox's transitions."""
+    out: dict[str, tuple[str, float, str]] = {}
+    for t in stats["transitions"]:
+        arn = str(t["deployment_id"])
+        if ":service-deployment/" not in arn:
+            continue
+        outcome = {"SUCCESSFUL": "Succeeded", "ROLLBACK_REQUESTED": "Failed"}.get(t["status"])
+        service = arn.split("/")[-2]
+        if outcome and service not in out:
+            out[service] = (outcome, float(t["at"]), arn)
+    return out
+
+
+def _lags(
+    runs: list[dict[str, Any]], stats: dict[str, Any], count: int
+) -> tuple[dict[tuple[str, str], list[float]], list[str], dict[str, int]]:
+    ends = _outcomes(stats)
+    channels = [{f"C0TEAM{i:03d}" for i in range(count)}, {f"C0TEAM{i:03d}" for i in range(count, 2 * count)}]
+    seen = {bot: _reported(stats["slack_calls"], chans) for bot, chans in zip(BOTS, channels, strict=True)}
+    lags: dict[tuple[str, str], list[float]] = {}
+    missing: list[str] = []
+    wrong: dict[str, int] = {}
+    for r in runs:
+        end = ends.get(r["service"])
+        if end is None:
+            missing.append(f"{r['service']}: {r['output']!r}")
+            continue
+        outcome, at, arn = end
+        lags.setdefault((r["tool"], outcome), []).append(r["ended"] - at)
+        if outcome == "Failed" and r["success"]:
+            wrong[r["tool"]] = wrong.get(r["tool"], 0) + 1
+        for bot, told in seen.items():
+            if arn in told:
+                lags.setdefault((f"{bot} | {r['tool']}", outcome), []).append(told[arn] - at)
+            else:
+                missing.append(f"{bot} never reported {arn.rsplit('/', 2)[-2]}")
+    return lags, missing, wrong
+
+
+def _reads(stats: dict[str, Any], tool: str) -> int:
+    rows = [r for r in stats["agent_calls"] if r["agent"] == AGENTS[tool] and r["service"] in ("codedeploy", "ecs")]
+    if tool in WAITS:
+        rows = [r for r in rows if r["op"] in WAITS[tool]]
+    return sum(int(r["calls"]) for r in rows)
+
+
+def _figures(lags: dict[tuple[str, str], list[float]], reads: dict[str, float], wrong: dict[str, int]) -> list[Figure]:
+    figures = []
+    for peer in PEERS:
+        for outcome, factor in (("Succeeded", 10), ("Failed", 5)):
+            theirs = lags.get((peer, outcome), [])
+            peer_median = median(theirs)
+            for bot, goal in ((BOTS[0], f"{factor}x lower than the peer"), (BOTS[1], "< 1 s")):
+                mine = lags.get((f"{bot} | {peer}", outcome), [])
+                value = median(mine)
+                if value is None or peer_median is None:
+                    met = None
+                else:
+                    met = value * factor <= peer_median if bot == BOTS[0] else value < 1.0
+                p90, peer_p90 = percentile(mine, 90), percentile(theirs, 90)
+                note = f"{len(mine)} of {len(theirs)} deployments"
+                if p90 is not None and peer_p90 is not None:
+                    note += f"; p90 {p90:.2f} s against {peer_p90:.1f} s"
+                if outcome == "Failed" and wrong.get(peer):
+                    note += f"; the peer said success for {wrong[peer]} rolled-back deployments"
+                label = "defaults" if bot == BOTS[0] else "events wake-up"
+                name = f"{peer}, {outcome}: median lag, {label}"
+                figures.append(Figure(SECTION, name, value, "s", goal, met, peer_median, note))
+    cheapest = min(reads[p] for p in PEERS)
+    listed = ", ".join(f"{p} {reads[p]:.1f}" for p in PEERS)
+    for bot in BOTS:
+        label = "defaults" if bot == BOTS[0] else "events wake-up"
+        figures.append(
+            Figure(
+                SECTION,
+                f"AWS reads per deployment, {label}",
+                reads[bot],
+                "",
+                "<= the cheapest peer's",
+                met=None if not cheapest else reads[bot] <= cheapest,
+                peer=cheapest,
+                note=f"the peers' waits: {listed}",
+            )
+        )
+    return figures
+
+
+async def run(quick: bool) -> list[Figure]:
+    count = 4 if quick else 60  # per peer
+    speed = 8.0 if quick else 1.0
+    settings = {"DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
+    if quick:  # the sandbox runs 8x faster: so do the budget's minutes
+        settings |= {"DEPLOYBOT_READS_PER_MINUTE": "1440", "DEPLOYBOT_READS_PER_DEPLOYMENT": "32"}
+    total = 3 * count
+    stack = Stack(
+        fleet=0,
+        speed=speed,
+        channels=2 * total,
+        settings={**settings, "AWS_SDK_UA_APP_ID": AGENTS[BOTS[0]]},
+        ecs=(2 * count, count),
+    )
+    async with stack:
+        box = stack.sandbox
+        queue = box.client("sqs").get_queue_url(QueueName="deploybot-codedeploy-events")["QueueUrl"]
+        catalog = yaml.safe_load(box.catalog.read_text())
+        for i, app in enumerate(catalog["apps"].values()):
+            app["deploy_channel"] = f"C0TEAM{total + i:03d}"
+        events_catalog = stack.workdir / "catalog-events.yml"
+        events_catalog.write_text(yaml.safe_dump(catalog))
+        await stack.start_bot()
+        eventful = await Bot(
+            box,
+            free_port(),
+            {
+                **settings,
+                "DEPLOYBOT_CONFIG": str(events_catalog),
+                "DEPLOYBOT_EVENTS_QUEUE_URL": queue,
+                "AWS_SDK_UA_APP_ID": AGENTS[BOTS[1]],
+            },
+        ).start()
+        try:
+            runs, stats = await _deploy_all(stack, count, quick)
+        finally:
+            await eventful.stop()
+    lags, missing, wrong = _lags(runs, stats, total)
+    reads = {p: _reads(stats, p) / max(1, sum(1 for r in runs if r["tool"] == p)) for p in PEERS}
+    reads |= {b: _reads(stats, b) / max(1, len(runs)) for b in BOTS}
+    figures = _figures(lags, reads, wrong)
+    if missing:
+        figures[0].note += f"; not measured ({len(missing)}): " + "; ".join(missing[:4])
+    return figures
