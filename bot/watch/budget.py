@@ -5,9 +5,9 @@ Its rate is set on every tick from two limits, the lower winning: the installati
 shared by the replicas in proportion to the deployments whose watch lease each holds, and a rate per
 deployment in flight (by default the AWS CLI waiter's: one read every 15 s). The bucket holds a few
 seconds' worth, so a moment many deployments are due at is read at once without exceeding the rate
-over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``), the
-scan for deployments nobody follows included: the scan comes as often as a tenth of the installation's
-rate affords.
+over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``). The scan
+for deployments nobody follows is not charged: a tenth of the installation's rate is kept out of the
+bucket for it (``scan_gap``), so reads and scans together stay within the installation's rate.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class ReadBudget:
         self._refill()
         limits = []
         if self.installation:
-            limits.append(self.installation * min(1.0, watched / max(1, in_flight)))
+            # The scan's share is kept out: reads and scans together stay within the installation's rate.
+            limits.append(self.installation * (1 - SCAN_SHARE) * min(1.0, watched / max(1, in_flight)))
         if self.per_deployment:
             limits.append(self.per_deployment * watched)
         self.rate = max(FLOOR_PER_MINUTE, min(limits)) if limits else float("inf")

@@ -269,7 +269,7 @@ class Watcher:
         # Details (steps, traffic) spend what the budget holds beyond this read's statuses.
         statuses = math.ceil(len(records) / PER_CALL)
         detail = None if not self.budget.limited else max(0, math.floor(self.budget.tokens) - statuses)
-        # The budget is charged with the calls this reading really made (the scan is, too, in ``_searched``).
+        # The budget is charged with the calls this reading really made (the scan has its own share).
         with metrics.tally() as calls:
             try:
                 return await self.engine.read(records, detail=detail)

@@ -63,16 +63,17 @@ def test_an_event_brings_its_deployment_forward_and_forgotten_ones_are_due_at_on
 
 def test_the_budget_is_the_lower_of_the_installation_share_and_the_per_deployment_rate() -> None:
     budget = ReadBudget(installation=180, per_deployment=4, clock=Seconds())
-    assert budget.share(watched=10, in_flight=10) == 40  # 4 each is below the installation's 180
-    assert budget.share(watched=1000, in_flight=1000) == 180
+    assert budget.share(watched=10, in_flight=10) == 40  # 4 each is below the installation's
+    # The installation's 180, less the tenth kept for the scan.
+    assert budget.share(watched=1000, in_flight=1000) == pytest.approx(162)
     # Three replicas with a third of the deployments each: a third of the installation's budget each.
-    assert budget.share(watched=300, in_flight=900) == pytest.approx(60)
+    assert budget.share(watched=300, in_flight=900) == pytest.approx(54)
     assert budget.share(watched=0, in_flight=900) == FLOOR_PER_MINUTE
 
 
 def test_the_bucket_refills_at_the_rate_holds_a_few_seconds_and_may_be_overdrawn() -> None:
     seconds = Seconds()
-    budget = ReadBudget(installation=60, per_deployment=0, clock=seconds)  # one call a second
+    budget = ReadBudget(installation=0, per_deployment=12, clock=seconds)  # five of 12: one call a second
     budget.share(watched=5, in_flight=5)
     assert budget.tokens == budget.capacity == 10
     budget.spend(14)
