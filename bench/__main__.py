@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import ack, economy, footprint, lag, scale
+from . import ack, economy, footprint, lag, lag_ecs, scale
 from .report import Figure, markdown, table, write
 
-BENCHMARKS = {"ack": ack, "lag": lag, "scale": scale, "economy": economy, "footprint": footprint}
+BENCHMARKS = {"ack": ack, "lag": lag, "lag_ecs": lag_ecs, "scale": scale, "economy": economy, "footprint": footprint}
 
 
 async def run(names: list[str], quick: bool) -> list[Figure]:

@@ -9,10 +9,7 @@ image fails there, and the other half fail when the new tasks do not start (SCAL
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from sandbox.aws.seed import ACCOUNT, CLUSTER, REGION, TAGS
 from sandbox.aws.seed_ecs import EcsService, seed_service, smoke
@@ -66,18 +63,31 @@ def seed_ecs_fleet(clients: Any, rolling: int, native: int) -> list[str]:
     return [s.name for s in specs]
 
 
-def write_catalog(path: Path, services: Sequence[str], channels: Sequence[str]) -> None:
+def update(ecs: Any, service: str) -> str:
+    """A new revision of a service's task definition on ``IMAGE``, then UpdateService (as a CI job
+    would): the service deployment's ARN."""
+    current = ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
+    keep = ("family", "executionRoleArn", "networkMode", "requiresCompatibilities", "memory")
+    containers = [{**c, "image": IMAGE} for c in td["containerDefinitions"]]
+    new = ecs.register_task_definition(containerDefinitions=containers, **{k: td[k] for k in keep if k in td})
+    ecs.update_service(cluster=CLUSTER, service=service, taskDefinition=new["taskDefinition"]["taskDefinitionArn"])
+    listed = ecs.list_service_deployments(cluster=CLUSTER, service=service)["serviceDeployments"]
+    return str(max(listed, key=lambda b: b["createdAt"])["serviceDeploymentArn"])
+
+
+def catalog_apps(services: Sequence[str], channels: Sequence[str]) -> dict[str, Any]:
     """One app per service (the engine comes from the service's own configuration); their threads go
     to ``channels`` in turn."""
-    apps = {
+    return {
         svc: {
             "cluster": CLUSTER,
             "service": svc,
             "repository": REPOSITORY,
+            "container": REPOSITORY,
             "deploy_channel": channels[i % len(channels)],
             "alert_channel": "C0ALERTS",
             "approvers": {"users": ["U0BOB"]},
         }
         for i, svc in enumerate(services)
     }
-    path.write_text(yaml.safe_dump({"apps": apps}, sort_keys=False))

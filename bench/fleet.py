@@ -162,9 +162,9 @@ def seed_fleet(
     return services
 
 
-def write_catalog(path: Path, services: Sequence[str], channels: Sequence[str] = ("C0DEPLOYS",)) -> None:
+def catalog_apps(services: Sequence[str], channels: Sequence[str] = ("C0DEPLOYS",)) -> dict[str, Any]:
     """One app per service; their threads go to ``channels`` in turn (as teams have their own)."""
-    apps = {
+    return {
         svc: {
             "cluster": CLUSTER,
             "service": svc,
@@ -178,4 +178,7 @@ def write_catalog(path: Path, services: Sequence[str], channels: Sequence[str] =
         }
         for i, svc in enumerate(services)
     }
+
+
+def write_catalog(path: Path, apps: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump({"apps": apps}, sort_keys=False))

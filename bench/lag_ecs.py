@@ -1,10 +1,6 @@
 """Status lag on ECS's own engines, side by side: the same deployments watched by deploybot and by the
 peers that start and wait for them (fabfuel's `ecs deploy`, `aws ecs wait services-stable`, and a model
-of ecspresso), each a real process of its own against the sandbox.
-
-Not yet part of `make bench`: the peers run and are measured, but the bots' outcome messages for ECS's
-outside deployments are not matched to their deployments yet (every bot figure comes out n/a).
-Run it alone with `python -c "import asyncio, bench.lag_ecs as m; print(asyncio.run(m.run(True)))"`.
+of ecspresso), each a real process of its own against the sandbox. `python -m bench --only lag_ecs` runs it alone.
 """
 
 from __future__ import annotations
@@ -94,17 +90,7 @@ async def _fabfuel(stack: Stack, service: str, delay: float) -> dict[str, Any]:
 
 async def _aws_wait(stack: Stack, service: str, delay: float) -> dict[str, Any]:
     await asyncio.sleep(delay)
-    ecs = stack.sandbox.client("ecs")
-
-    def update() -> None:
-        current = ecs.describe_services(cluster="apps", services=[service])["services"][0]
-        td = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
-        keep = ("family", "executionRoleArn", "networkMode", "requiresCompatibilities", "memory")
-        containers = [{**c, "image": ecs_fleet.IMAGE} for c in td["containerDefinitions"]]
-        new = ecs.register_task_definition(containerDefinitions=containers, **{k: td[k] for k in keep if k in td})
-        ecs.update_service(cluster="apps", service=service, taskDefinition=new["taskDefinition"]["taskDefinitionArn"])
-
-    await asyncio.to_thread(update)
+    await asyncio.to_thread(ecs_fleet.update, stack.sandbox.client("ecs"), service)
     url = stack.sandbox.env["AWS_ENDPOINT_URL"]
     args = [sys.executable, "-m", "awscli", "ecs", "wait", "services-stable", "--cluster", "apps"]
     return await _process(stack, PEERS[1], service, 0, [*args, "--services", service, "--endpoint-url", url])
@@ -115,36 +101,87 @@ async def _ecspresso(stack: Stack, service: str, delay: float) -> dict[str, Any]
     return await _process(stack, PEERS[2], service, delay, [*args, "--image", ecs_fleet.IMAGE])
 
 
-async def _deploy_all(stack: Stack, count: int, quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+# Lanes per peer and runs per lane: each lane is one service deployed again and again (the next run once
+# the last has settled), so the catalog stays small enough for the bots' scan and this machine's two
+# cores are not shared by a hundred pollers at once. Native deployments are longer: more lanes, fewer runs.
+LANES = {PEERS[0]: 6, PEERS[1]: 6, PEERS[2]: 12}
+RUNS = {PEERS[0]: 10, PEERS[1]: 10, PEERS[2]: 5}
+RUNNERS = {PEERS[0]: _fabfuel, PEERS[1]: _aws_wait, PEERS[2]: _ecspresso}
+SETTLING = ("PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
+
+
+async def _settled(stack: Stack, service: str) -> None:
+    ecs = stack.sandbox.client("ecs")
+    for _ in range(600):
+        listed = await asyncio.to_thread(ecs.list_service_deployments, cluster="apps", service=service)
+        if not any(d["status"] in SETTLING for d in listed["serviceDeployments"]):
+            return
+        await asyncio.sleep(1)
+
+
+async def _lane(stack: Stack, peer: str, service: str, runs: int, rng: random.Random, quick: bool) -> list[Any]:
+    """``runs`` deployments of ``service`` by ``peer``, one after another; every other one fails."""
+    out = []
+    for k in range(runs):
+        await _settled(stack, service)
+        # Sandbox seconds; quick, 2 to 5 s at 8x, so both bots find every deployment before it ends.
+        extra = rng.uniform(16, 40) if quick else rng.uniform(0, 20)
+        await stack.sandbox.aws(action="slow_install", service=service, seconds=extra)
+        if k % 2:
+            await stack.sandbox.aws(action="fail_next", service=service)
+        began = time.time()
+        run = await RUNNERS[peer](stack, service, rng.uniform(0, 2 if quick else 15))
+        out.append({**run, "began": began})
+    return out
+
+
+async def _deploy_all(stack: Stack, quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     box = stack.sandbox
     rng = random.Random(11)  # noqa: S311 - spreading start times and durations, not crypto
-    rolling, native = box.services[: 2 * count], box.services[2 * count :]
-    for service in box.services:
-        await box.aws(action="slow_install", service=service, seconds=rng.uniform(0, 2 if quick else 20))
-    for group in (rolling[:count], rolling[count:], native):
-        for service in group[1::2]:
-            await box.aws(action="fail_next", service=service)
-    spread = 2 if quick else 15
-    runs = [_fabfuel(stack, s, rng.uniform(0, spread if quick else 60)) for s in rolling[:count]]
-    runs += [_aws_wait(stack, s, rng.uniform(0, spread)) for s in rolling[count:]]
-    runs += [_ecspresso(stack, s, rng.uniform(0, spread)) for s in native]
-    done = await asyncio.gather(*runs)
+    lanes, runs = _sizes(quick)
+    rolling = iter(box.services[: lanes[PEERS[0]] + lanes[PEERS[1]]])
+    native = iter(box.services[lanes[PEERS[0]] + lanes[PEERS[1]] :])
+    work = []
+    for peer in PEERS:
+        services = native if peer == PEERS[2] else rolling
+        for _ in range(lanes[peer]):
+            lane_rng = random.Random(rng.random())  # noqa: S311 - as above
+            work.append(_lane(stack, peer, next(services), runs[peer], lane_rng, quick))
+    done = [run for lane in await asyncio.gather(*work) for run in lane]
     await asyncio.sleep(3 if quick else 20)
-    return list(done), await box.stats()
+    return done, await box.stats()
 
 
-def _outcomes(stats: dict[str, Any]) -> dict[str, tuple[str, float, str]]:
-    """Service name -> (outcome, when, service deployment ARN), from the sandbox's transitions."""
-    out: dict[str, tuple[str, float, str]] = {}
+def _sizes(quick: bool) -> tuple[dict[str, int], dict[str, int]]:
+    if quick:
+        return dict.fromkeys(PEERS, 2), dict.fromkeys(PEERS, 2)
+    return LANES, RUNS
+
+
+def _outcomes(stats: dict[str, Any]) -> dict[str, list[tuple[float, str, float, str]]]:
+    """Service name -> its service deployments (first seen, outcome, when, ARN), from the transitions."""
+    first: dict[str, float] = {}
+    ends: dict[str, tuple[str, float]] = {}
     for t in stats["transitions"]:
         arn = str(t["deployment_id"])
         if ":service-deployment/" not in arn:
             continue
+        first.setdefault(arn, float(t["at"]))
         outcome = {"SUCCESSFUL": "Succeeded", "ROLLBACK_REQUESTED": "Failed"}.get(t["status"])
-        service = arn.split("/")[-2]
-        if outcome and service not in out:
-            out[service] = (outcome, float(t["at"]), arn)
+        if outcome and arn not in ends:
+            ends[arn] = (outcome, float(t["at"]))
+    out: dict[str, list[tuple[float, str, float, str]]] = {}
+    for arn, (outcome, at) in ends.items():
+        out.setdefault(arn.split("/")[-2], []).append((first[arn], outcome, at, arn))
     return out
+
+
+def _ended(ends: dict[str, list[tuple[float, str, float, str]]], run: dict[str, Any]) -> tuple[str, float, str] | None:
+    """The outcome of the deployment ``run`` made: its service's that began while the run ran."""
+    for began, outcome, at, arn in ends.get(run["service"], []):
+        if run["began"] <= began <= run["ended"]:
+            return outcome, at, arn
+    return None
 
 
 def _lags(
@@ -157,7 +194,7 @@ def _lags(
     missing: list[str] = []
     wrong: dict[str, int] = {}
     for r in runs:
-        end = ends.get(r["service"])
+        end = _ended(ends, r)
         if end is None:
             missing.append(f"{r['service']}: {r['output']!r}")
             continue
@@ -222,18 +259,18 @@ def _figures(lags: dict[tuple[str, str], list[float]], reads: dict[str, float], 
 
 
 async def run(quick: bool) -> list[Figure]:
-    count = 4 if quick else 60  # per peer
+    lanes, _ = _sizes(quick)
     speed = 8.0 if quick else 1.0
     settings = {"DEPLOYBOT_SCAN_SECONDS": "1"} if quick else {}
     if quick:  # the sandbox runs 8x faster: so do the budget's minutes
         settings |= {"DEPLOYBOT_READS_PER_MINUTE": "1440", "DEPLOYBOT_READS_PER_DEPLOYMENT": "32"}
-    total = 3 * count
+    total = sum(lanes.values())  # services, one per lane
     stack = Stack(
         fleet=0,
         speed=speed,
         channels=2 * total,
         settings={**settings, "AWS_SDK_UA_APP_ID": AGENTS[BOTS[0]]},
-        ecs=(2 * count, count),
+        ecs=(lanes[PEERS[0]] + lanes[PEERS[1]], lanes[PEERS[2]]),
     )
     async with stack:
         box = stack.sandbox
@@ -255,7 +292,7 @@ async def run(quick: bool) -> list[Figure]:
             },
         ).start()
         try:
-            runs, stats = await _deploy_all(stack, count, quick)
+            runs, stats = await _deploy_all(stack, quick)
         finally:
             await eventful.stop()
     lags, missing, wrong = _lags(runs, stats, total)

@@ -9,11 +9,12 @@ minute, its CPU and RSS; and for every deployment, the lag from Succeeded to its
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import psutil
 
-from . import fleet
+from . import ecs_fleet, fleet
 from .harness import Stack
 from .lag import _reported
 from .report import Figure, percentile
@@ -40,12 +41,17 @@ for its turns. The fleet is CodeDeploy's alone: a fleet mixing ECS's own engines
 """
 READS = ("Get", "Batch", "List", "Describe")
 BEFORE = 193.0  # reads a minute at 1,000 in flight before the read schedule (issue 16's baseline)
+ENDS = ("Succeeded", "Failed", "SUCCESSFUL", "ROLLBACK_REQUESTED")  # CodeDeploy's and ECS's words
 
 
 def _create_all(stack: Stack) -> list[str]:
+    """Every service's deployment: CodeDeploy's through CreateDeployment, ECS's own through UpdateService."""
     cd = stack.sandbox.client("codedeploy")
     ids = []
     for service in stack.sandbox.services:
+        if not service.startswith("fleet-"):
+            ids.append(ecs_fleet.update(stack.sandbox.client("ecs"), service))
+            continue
         ids.append(
             cd.create_deployment(
                 applicationName=f"AppECS-apps-{service}",
@@ -70,10 +76,21 @@ async def run(quick: bool) -> list[Figure]:
         else {}
     )
     termination = "3" if quick else "4,5,6"
+    ecs = count // 10  # of each of ECS's own kinds (rolling; native blue/green, linear, canary)
     async with Stack(
-        fleet=count, speed=speed, termination=termination, channels=5 if quick else 50, settings=settings
+        fleet=count - 2 * ecs,
+        speed=speed,
+        termination=termination,
+        channels=5 if quick else 50,
+        settings=settings,
+        ecs=(ecs, ecs),
     ) as stack:
         box = stack.sandbox
+        rng = random.Random(5)  # noqa: S311 - spreading durations, not crypto
+        for service in box.services[count - 2 * ecs :]:
+            # Sandbox seconds the new tasks take to start: ECS's deployments outlast the window too.
+            seconds = rng.uniform(200, 300) if quick else rng.uniform(360, 600)
+            await box.aws(action="slow_install", service=service, seconds=seconds)
         ids = await asyncio.to_thread(_create_all, stack)
         bot = await stack.start_bot()
         proc = psutil.Process(bot.pid)
@@ -95,12 +112,12 @@ async def run(quick: bool) -> list[Figure]:
             await asyncio.sleep(1)
         window_end, cpu_end = time.time(), proc.cpu_times()
         stats = await box.stats()
-        finished = [t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed", "Stopped")]
+        finished = [t for t in stats["transitions"] if t["status"] in (*ENDS, "Stopped")]
         in_window = [t for t in finished if t["at"] < window_end]
         # Then every deployment runs to its end, and each outcome's lag is measured.
         for _ in range(900):
             stats = await box.stats()
-            done = {t["deployment_id"]: t for t in stats["transitions"] if t["status"] in ("Succeeded", "Failed")}
+            done = {t["deployment_id"]: t for t in stats["transitions"] if t["status"] in ENDS}
             told = _reported(stats["slack_calls"], None)
             if len([i for i in ids if i in told]) >= count:
                 break

@@ -3,6 +3,8 @@ that task definition with only one container's image changed."""
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,9 +16,14 @@ from .calls import call
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
-    from mypy_boto3_ecs.type_defs import ServiceTypeDef, TaskDefinitionTypeDef
+    from mypy_boto3_ecs.type_defs import (
+        DescribeTaskDefinitionResponseTypeDef,
+        ServiceTypeDef,
+        TaskDefinitionTypeDef,
+    )
 
 
+REVISION = re.compile(r":task-definition/[^:/]+:\d+$")  # a full revision ARN, not a family or "latest"
 TAG_PREFIX = "deploybot:"  # the tags that name the request a revision was registered for
 
 
@@ -64,10 +71,26 @@ def _strip_list(ecs: ECSClient) -> set[str]:
     return described - accepted
 
 
+KEPT = 512  # task definitions remembered: a revision never changes, and adopting one reads it thrice
+
+
 class TaskDefinitions:
     def __init__(self, ecs: ECSClient) -> None:
         self.ecs = ecs
         self._strip = _strip_list(ecs)
+        self._known: dict[str, DescribeTaskDefinitionResponseTypeDef] = {}  # revision ARN -> described, with tags
+
+    async def _described(self, task_definition: str) -> DescribeTaskDefinitionResponseTypeDef:
+        """DescribeTaskDefinition with its tags; a revision named by its full ARN is read once."""
+        known = self._known.get(task_definition)
+        if known is not None:
+            return known
+        found = await call(self.ecs.describe_task_definition, taskDefinition=task_definition, include=["TAGS"])
+        if REVISION.search(task_definition):
+            if len(self._known) >= KEPT:
+                del self._known[next(iter(self._known))]
+            self._known[task_definition] = found
+        return found
 
     async def live(self, cluster: str, service: str, container: str) -> LiveService:
         """The service's running task definition: its PRIMARY task set's when it has task sets."""
@@ -80,7 +103,7 @@ class TaskDefinitions:
         primary = next((ts for ts in svc.get("taskSets", []) if ts.get("status") == "PRIMARY"), None)
         if primary:
             td_arn = str(primary.get("taskDefinition", td_arn))
-        td = (await call(self.ecs.describe_task_definition, taskDefinition=td_arn))["taskDefinition"]
+        td = (await self._described(td_arn))["taskDefinition"]
         image = next((c.get("image") for c in td.get("containerDefinitions", []) if c.get("name") == container), None)
         if image is None:
             raise UpstreamError(f"The task definition {td_arn} has no container named `{container}`.")
@@ -103,8 +126,9 @@ class TaskDefinitions:
     ) -> str:
         """Register a copy of the task definition with ``container`` on ``image`` (its own tags, less any
         deploybot tags of an earlier request, plus ``tags``); the new revision's ARN."""
-        resp = await call(self.ecs.describe_task_definition, taskDefinition=task_definition_arn, include=["TAGS"])
-        kwargs: dict[str, Any] = {k: v for k, v in resp["taskDefinition"].items() if k not in self._strip}
+        resp = await self._described(task_definition_arn)
+        described = copy.deepcopy(resp["taskDefinition"])  # the remembered one stays as ECS said it
+        kwargs: dict[str, Any] = {k: v for k, v in described.items() if k not in self._strip}
         for definition in kwargs["containerDefinitions"]:
             if definition["name"] == container:
                 definition["image"] = image
@@ -117,11 +141,11 @@ class TaskDefinitions:
 
     async def claim_of(self, task_definition_arn: str) -> Claim | None:
         """The request a task definition was registered for, from its tags (None: not deploybot's)."""
-        resp = await call(self.ecs.describe_task_definition, taskDefinition=task_definition_arn, include=["TAGS"])
+        resp = await self._described(task_definition_arn)
         return claim_of(resp.get("tags", []))
 
     async def image_of(self, task_definition_arn: str, container: str) -> str:
-        td = (await call(self.ecs.describe_task_definition, taskDefinition=task_definition_arn))["taskDefinition"]
+        td = (await self._described(task_definition_arn))["taskDefinition"]
         return next((str(c.get("image")) for c in td.get("containerDefinitions", []) if c.get("name") == container), "")
 
     async def stopped_tasks(

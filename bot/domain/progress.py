@@ -162,6 +162,7 @@ class Found(BaseModel):
     description: str = ""
     claim: Claim | None = None  # deploybot's own, found again
     handle: str | None = None  # the engine's way back to what it deploys (see DeploymentEngine.deployed)
+    plan: Plan | None = None  # how it deploys, when what found it says so (saves asking the engine again)
 
     @property
     def origin(self) -> str:

@@ -94,7 +94,7 @@ class Recovery:
         """The record a found deployment would have had (what it deploys read back from the engine)."""
         try:
             deployed = await self.engine.deployed(app, found)
-            plan = await self.engine.plan(app)
+            plan = found.plan or await self.engine.plan(app)
             task_definition, pinned = deployed or (None, "")
             tag = found.claim.tag if found.claim else None
             if tag is None and pinned:

@@ -61,14 +61,13 @@ class Scan:
         if self.scanned is None or now - self.scanned >= self.gap():
             self.scanned = now
             self._near.clear()
-            self._cost = await self._searched(None)
+            search = await self.recovery.lost(None)
+            # What a scan spends describing the deployments it found and adopts is a one-off (as is the
+            # first read of one deploybot starts): the gap follows the cost of looking, not of finding.
+            self._cost = search.calls if not search.adopted else min(self._cost, search.calls)
             if self._reminded is None or now - self._reminded >= self.longest:
                 self._reminded = now
                 await self.holds.remind()
         elif self._near:
             near, self._near = self._near, []
-            await self._searched(near)
-
-    async def _searched(self, near: list[DeploymentEvent] | None) -> int:
-        search = await self.recovery.lost(near)
-        return search.calls
+            await self.recovery.lost(near)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import ack, economy, footprint, lag, scale
+from bench import ack, economy, footprint, lag, lag_ecs, scale
 from bench.report import Figure, markdown, percentile, table
 
 
@@ -31,6 +31,18 @@ async def test_status_lag_is_measured_for_both_tools_and_both_outcomes() -> None
     for figure in figures:
         assert figure.value is not None and figure.peer is not None, figure
         assert 0 <= figure.value < 30 and 0 <= figure.peer < 30
+
+
+async def test_ecs_status_lag_is_measured_for_every_peer_and_both_bots() -> None:
+    figures = await lag_ecs.run(quick=True)
+    assert "not measured" not in figures[0].note, figures[0].note
+    lags = [f for f in figures if "median lag" in f.name]
+    assert len(lags) == 12  # three peers, two outcomes, two bots
+    for figure in lags:
+        assert figure.value is not None and figure.peer is not None, figure
+        assert 0 <= figure.value < 30 and 0 <= figure.peer < 60
+    reads = [f for f in figures if f.name.startswith("AWS reads per deployment")]
+    assert all(f.value and f.peer for f in reads), reads
 
 
 async def test_scale_counts_reads_cpu_memory_and_lag() -> None:

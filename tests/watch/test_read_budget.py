@@ -58,6 +58,7 @@ class ScheduledEngine(FakeEngine):
         self.seen: dict[str, float] = {}  # record id -> when a read first found its change
         self.scan_cost = 1  # calls one search for deployments nobody follows makes (a listing, say)
         self.scans: list[float] = []  # when the watcher searched
+        self.finds = 0  # scans left that each find a deployment nobody follows (four calls to describe it)
 
     async def unfollowed(
         self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
@@ -66,7 +67,13 @@ class ScheduledEngine(FakeEngine):
             metrics.tallied()
         self.calls.append((self.sim.t, self.scan_cost))
         self.scans.append(self.sim.t)
-        return []
+        if not self.finds:
+            return []
+        self.finds -= 1
+        for _ in range(4):
+            metrics.tallied()
+        app = apps[len(self.scans) % len(apps)]
+        return [Found(app=app.key, deployment_id=f"d-outside-{len(self.scans)}", began=True)]
 
     async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         calls = math.ceil(len(records) / 25)
@@ -76,7 +83,8 @@ class ScheduledEngine(FakeEngine):
         out = {}
         for r in records:
             self.reads.setdefault(r.id, []).append(self.sim.t)
-            stepped = self.sim.now() >= self.moments[r.id]
+            moment = self.moments.get(r.id, START + timedelta(days=1))  # one adopted: no change due
+            stepped = self.sim.now() >= moment
             if stepped:
                 self.seen.setdefault(r.id, self.sim.t)
             out[r.id] = Progress(
@@ -86,7 +94,7 @@ class ScheduledEngine(FakeEngine):
                 began=True,
                 traffic=10.0,
                 stage="step 2" if stepped else "step 1",
-                next_change_at=None if stepped else self.moments[r.id],
+                next_change_at=None if stepped else moment,
             )
         return out
 
@@ -198,6 +206,16 @@ async def test_a_cheap_scan_comes_every_ten_seconds_and_without_a_limit_at_its_l
     await run_for(unlimited, sim, 300)
     gaps = [b - a for a, b in zip(engine.scans, engine.scans[1:], strict=False)]
     assert gaps and min(gaps) > 59.99 and max(gaps) < 61
+
+
+async def test_describing_what_a_scan_found_does_not_put_off_the_next_scan(tmp_path: Path, slack: LocalSlack) -> None:
+    watcher, engine, sim = await fleet(tmp_path, slack, 0, [])
+    engine.finds = 6  # six scans in a row find a deployment started outside (five calls each, not one)
+    await run_for(watcher, sim, 120)
+    assert engine.finds == 0 and len(await watcher.store.in_flight()) == 6  # all adopted
+    gaps = [b - a for a, b in zip(engine.scans, engine.scans[1:], strict=False)]
+    # Charged for what they found, they would have come every 16.7 s (5 calls at 18 a minute).
+    assert gaps and min(gaps) > 9.99 and max(gaps) < 11
 
 
 async def test_an_event_wakes_its_deployment_by_id_or_by_place_and_only_a_nameless_one_reads_everything(

@@ -294,17 +294,19 @@ class EcsEngine:
             revision = str((info.get("targetServiceRevision") or {}).get("arn") or "")
             definition = await self._task_definition(place, revision) if revision else ""
             claim = await place.taskdefs.claim_of(definition) if definition else None
+            plan = plan_of(dict(info.get("deploymentConfiguration") or {}))
             out.append(
                 Found(
                     app=app.key,
                     deployment_id=str(info.get("serviceDeploymentArn")),
                     link=console_url(place.region, app.cluster, app.service),
                     began=info.get("status") != "PENDING",
-                    strategy=plan_of(dict(info.get("deploymentConfiguration") or {})).strategy,
+                    strategy=plan.strategy,
                     creator="UpdateService",
                     description=f"task definition {definition.rsplit('/', 1)[-1]}" if definition else "",
                     claim=claim,
                     handle=revision or None,
+                    plan=plan,
                 )
             )
         return out

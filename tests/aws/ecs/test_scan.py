@@ -60,3 +60,17 @@ async def test_a_new_deployment_is_listed_until_it_is_followed(aws: LocalAws, en
     CONTROL.clock.advance(5)
     newer = await engine.unfollowed(apps, following=[found[0].deployment_id])
     assert [f.app for f in newer] == ["shop:staging"] and newer[0].deployment_id != found[0].deployment_id
+
+
+async def test_a_found_deployment_says_its_plan_and_its_revision_is_read_once(aws: LocalAws, engine: EcsEngine) -> None:
+    apps = home_apps(engine)
+    deploy(aws, "shop-staging", "v1.2.3")
+    CONTROL.clock.advance(5)
+    [found] = await engine.unfollowed(apps, following=())
+    app = next(a for a in apps if a.key == found.app)
+    assert found.plan == await engine.plan(app)  # what adoption needs, without asking the service again
+    CONTROL.calls.clear()
+    definition, image = await engine.deployed(app, found) or ("", "")
+    assert definition.rsplit("/", 1)[-1].startswith("shop-staging:")
+    assert "@sha256:" in image  # deployed by tag, pinned to the digest ECS resolved
+    assert calls()["DescribeTaskDefinition"] == 0  # read once, while finding it (its tags name no request)
