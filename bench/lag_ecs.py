@@ -36,23 +36,26 @@ WAITS = {
     PEERS[2]: {"ListServiceDeployments", "DescribeServiceDeployments"},
 }
 NOTES = """
-ECS's own engines, each deployment started and waited for by a peer as a real process at a random
-moment within 15 s (fabfuel's a minute, so fewer of its once-a-second pollers run at once on this
-machine's two cores): fabfuel's `ecs deploy` (`ecs-deploy` 1.17.0 from PyPI; it polls DescribeServices every
-second) and `aws ecs wait services-stable` (awscli 1.46.3, after the benchmark's own UpdateService;
-DescribeServices every 15 s) over rolling services with the circuit breaker and its rollback (two tasks,
-maximumPercent 200); and a model of ecspresso (a Go binary no registry here serves, so
-`bench/ecspresso_model.py` does what it documents: RegisterTaskDefinition, UpdateService, then the
-service deployment read every 10 s until it leaves IN_PROGRESS) over native services cycling blue/green,
-linear (50 % a minute) and canary (10 % for a minute), with and without a one-minute bake, half with a
-smoke-test Lambda hook. Half of each peer's deployments fail: a rolling one's tasks exit 1 until the
-circuit breaker rolls back; a native one fails its smoke test after test traffic or, without the hook,
-its tasks never start (SCALE_UP). Each new-task start takes a random 0 to 20 s longer. The outcome moment
-is the sandbox's SUCCESSFUL or ROLLBACK_REQUESTED; a peer's lag is when its process exits, and a peer that
-exits 0 on a rolled-back deployment is counted as telling a failure as success. The two deploybots
-(defaults; events wake-up) watch the same deployments as outside deployments, found by their scan (the
-catalog's services described ten a call, as often as a tenth of the budget affords) or by the event.
-Reads per deployment: a peer's wait calls (listed per peer); a bot's every CodeDeploy and ECS call.
+ECS's own engines, 180 deployments, each started and waited for by a peer as a real process: fabfuel's
+`ecs deploy` (`ecs-deploy` 1.17.0 from PyPI; it polls DescribeServices every second) and `aws ecs wait
+services-stable` (awscli 1.46.3, after the benchmark's own UpdateService; DescribeServices every 15 s),
+sixty each, over rolling services with the circuit breaker and its rollback (two tasks, maximumPercent
+200); and a model of ecspresso (a Go binary no registry here serves, so `bench/ecspresso_model.py` does
+what it documents: RegisterTaskDefinition, UpdateService, then the service deployment read every 10 s
+until it leaves IN_PROGRESS), sixty over native services cycling blue/green, linear (50 % a minute) and
+canary (10 % for a minute), with and without a one-minute bake, half with a smoke-test Lambda hook. Each
+peer has lanes (six, six and twelve services) and deploys each lane's service again and again, the next
+run once the last has settled and after a random 0 to 15 s, so the polls are not lined up with the
+outcomes and this machine's two cores are not shared by a hundred pollers. Every other run fails: a
+rolling one's tasks exit 1 until the circuit breaker rolls back; a native one fails its smoke test after
+test traffic or, without the hook, its tasks never start (SCALE_UP). Each new-task start takes a random 0
+to 20 s longer. The outcome moment is the sandbox's SUCCESSFUL or ROLLBACK_REQUESTED; a peer's lag is
+when its process exits, and a peer that exits 0 on a rolled-back deployment is counted as telling a
+failure as success. The two deploybots (defaults; events wake-up) watch the same deployments as outside
+deployments, found by their scan (the catalog's 24 services described ten a call, every 10 s) or by
+the event. Reads per deployment: a peer's wait calls (listed per peer); a bot's every ECS call, the
+four it needs to adopt a deployment it did not start (list, describe, its revision, its task definition)
+included.
 """
 
 

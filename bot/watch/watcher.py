@@ -221,7 +221,7 @@ class Watcher:
         else:
             due = self.schedule.pick(self._tracked, now, pace)
             if self.budget.limited:  # only what the bucket holds: the most overdue first, the rest next time
-                due = due[: PER_CALL * max(0, math.floor(self.budget.tokens))]
+                due = due[: self._room(due, now)]
             picked = set(due)
         readings = await self._read([r for r in tracked if r.id in picked])
         unread = set(self._tracked) - picked
@@ -237,6 +237,14 @@ class Watcher:
             if after is not None and (record.id not in unread or after.outbox):
                 followed.append(after)
         await self._tell(followed)
+
+    def _room(self, due: list[str], now: float) -> int:
+        """How many of ``due`` this pass may read: what the bucket holds, or one call's worth when an event
+        woke one and the bucket's debt is less than it holds when full (the next reads wait the longer,
+        so the rate over a minute holds, and an event is never kept waiting for the bucket)."""
+        room = PER_CALL * max(0, math.floor(self.budget.tokens))
+        woken = due and self.schedule.due(due[0], now) == float("-inf")
+        return max(room, PER_CALL) if woken and self.budget.tokens > -self.budget.capacity else room
 
     def pace(self, tracked: int) -> float:
         """Seconds between two reads of every deployment this replica follows: as often as the status

@@ -56,12 +56,13 @@ class LocalAws:
 
     def stats(self) -> dict[str, Any]:
         """deploybot's own AWS calls and every deployment status change, each with its wall-clock time."""
+        # Snapshots first: moto's request threads count calls without the lock (a copy is one step under
+        # the GIL; iterating the live Counter while a call is counted raised "changed size during iteration").
         with CONTROL.lock:
-            calls = [{"at": at, "service": service, "op": op} for at, service, op in CONTROL.bot_log]
-            changes = [{"deployment_id": d, "status": s, "at": at} for d, s, at in CONTROL.transitions]
-            agents = [
-                {"agent": a, "service": sv, "op": op, "calls": n} for (a, sv, op), n in CONTROL.agent_calls.items()
-            ]
+            log, transitions, counted = list(CONTROL.bot_log), list(CONTROL.transitions), CONTROL.agent_calls.copy()
+        calls = [{"at": at, "service": service, "op": op} for at, service, op in log]
+        changes = [{"deployment_id": d, "status": s, "at": at} for d, s, at in transitions]
+        agents = [{"agent": a, "service": sv, "op": op, "calls": n} for (a, sv, op), n in counted.items()]
         return {"aws_calls": calls, "transitions": changes, "agent_calls": agents}
 
     def client(self, service: str, region: str = REGION, account: str = ACCOUNT) -> Any:

@@ -218,6 +218,28 @@ async def test_describing_what_a_scan_found_does_not_put_off_the_next_scan(tmp_p
     assert gaps and min(gaps) > 9.99 and max(gaps) < 11
 
 
+async def test_an_event_is_read_at_once_even_with_the_bucket_empty_and_the_debt_is_paid_after(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    watcher, engine, sim = await fleet(tmp_path, slack, 3, [1e6] * 3)
+    await watcher.tick(everything=False)
+    budget = watcher.budget
+    budget.spend(math.ceil(budget.tokens))  # the bucket is empty
+    sim.t += 0.01
+    watcher.wake([DeploymentEvent(deployment_id="d-000000001")])
+    await watcher.tick(everything=False)
+    assert engine.reads["r-0001"][-1] == sim.t  # read at once, on credit
+    assert budget.tokens < 0 and engine.reads["r-0000"][-1] < sim.t  # only what the event woke
+    budget.spend(math.ceil(budget.capacity))  # deeper in debt than the bucket holds: events wait too
+    sim.t += 0.01
+    watcher.wake([DeploymentEvent(deployment_id="d-000000002")])
+    await watcher.tick(everything=False)
+    assert engine.reads["r-0002"][-1] < sim.t
+    sim.t += budget.seconds_until(1) + 0.01  # once the debt is paid and the bucket holds a call again
+    await watcher.tick(everything=False)
+    assert engine.reads["r-0002"][-1] == sim.t
+
+
 async def test_an_event_wakes_its_deployment_by_id_or_by_place_and_only_a_nameless_one_reads_everything(
     tmp_path: Path, slack: LocalSlack
 ) -> None:

@@ -2,13 +2,15 @@
 
 ListServiceDeployments answers for one service a call; DescribeServices for ten. The scan asks the latter
 which services have a deployment in progress (``rolloutState``), and lists only those, and among them only
-the ones whose deployments in progress changed since a listing that found nothing new: a fleet of a
-thousand quiet services costs a hundred calls a scan, not a thousand.
+the ones whose deployments in progress changed since they were last listed (or were listed longer ago
+than ``RELIST``, so a deployment whose adoption failed for a passing reason is found again): a fleet of a
+thousand quiet services costs a hundred calls a scan, not a thousand, and a busy one no more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ...domain.catalog import AppConfig
@@ -18,13 +20,15 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most ten services
+RELIST = 300.0  # seconds: a listed service is listed again after this long even if nothing changed
 
 
 class BusyServices:
     """What the last scans saw of each service's deployments in progress (ECS's own ids for them)."""
 
-    def __init__(self) -> None:
-        self._settled: dict[tuple[int, str, str], frozenset[str]] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._settled: dict[tuple[int, str, str], tuple[frozenset[str], float]] = {}  # -> (ids, when listed)
         self._seen: dict[tuple[int, str, str], frozenset[str]] = {}
 
     async def among(self, ecs: ECSClient, apps: Sequence[AppConfig]) -> list[AppConfig]:
@@ -44,15 +48,18 @@ class BusyServices:
                     )
                     for s in resp.get("services", [])
                 }
+                now = self._clock()
                 for app in chunk:
                     key = (id(ecs), cluster, app.service)
                     ids = moving.get(app.service, frozenset())
                     self._seen[key] = ids
-                    if ids and self._settled.get(key) != ids:
+                    settled, at = self._settled.get(key, (None, 0.0))
+                    if ids and (settled != ids or now - at >= RELIST):
                         out.append(app)
         return out
 
     def settle(self, ecs: ECSClient, app: AppConfig) -> None:
-        """A listing of ``app``'s service found nothing new: skip it until its deployments in progress change."""
+        """``app``'s service was listed (what it found is adopted now): skip it until its deployments in
+        progress change, or for ``RELIST``."""
         key = (id(ecs), app.cluster, app.service)
-        self._settled[key] = self._seen.get(key, frozenset())
+        self._settled[key] = (self._seen.get(key, frozenset()), self._clock())

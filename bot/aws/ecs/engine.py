@@ -263,10 +263,8 @@ class EcsEngine:
             listed = [a for a in apps if any(s.endswith(f"/{a.cluster}/{a.service}") for s in scopes)]
         out: list[Found] = []
         for app in listed:
-            found = await self._unfollowed(app, following)
-            if not found:
-                self.busy.settle(self.place(app).ecs, app)
-            out += found
+            out += await self._unfollowed(app, following)
+            self.busy.settle(self.place(app).ecs, app)
         return out
 
     async def _busy(self, apps: Sequence[AppConfig]) -> list[AppConfig]:

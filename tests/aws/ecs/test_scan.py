@@ -1,6 +1,6 @@
 """The scan for ECS deployments nobody follows, against the sandbox's ECS: quiet services cost one
-DescribeServices per ten; only a service with a new deployment in progress is listed, and only until
-a listing finds nothing new in it."""
+DescribeServices per ten; only a service with a new deployment in progress is listed, once, and
+again only when its deployments change or after a while."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from bot.aws.accounts import Accounts
+from bot.aws.ecs.busy import RELIST, BusyServices
 from bot.aws.ecs.engine import EcsEngine
 from bot.domain.catalog import AppConfig
 from bot.runtime.config import load_catalog
@@ -42,7 +43,9 @@ async def test_quiet_services_cost_one_describe_per_ten(engine: EcsEngine) -> No
     assert calls() == Counter({"DescribeServices": 1})  # three services, one call; nothing listed
 
 
-async def test_a_new_deployment_is_listed_until_it_is_followed(aws: LocalAws, engine: EcsEngine) -> None:
+async def test_a_new_deployment_is_listed_once_then_only_when_its_service_changes(
+    aws: LocalAws, engine: EcsEngine
+) -> None:
     apps = home_apps(engine)
     deploy(aws, "shop-staging", "v1.2.3")
     CONTROL.clock.advance(5)
@@ -51,11 +54,8 @@ async def test_a_new_deployment_is_listed_until_it_is_followed(aws: LocalAws, en
     assert [f.app for f in found] == ["shop:staging"]
     assert calls()["ListServiceDeployments"] == 1  # only the busy one
     CONTROL.calls.clear()
-    again = await engine.unfollowed(apps, following=[found[0].deployment_id])  # adopted meanwhile
-    assert again == [] and calls()["ListServiceDeployments"] == 1
-    CONTROL.calls.clear()
-    assert await engine.unfollowed(apps, following=[found[0].deployment_id]) == []
-    assert calls() == Counter({"DescribeServices": 1})  # settled: not listed while nothing changes
+    assert await engine.unfollowed(apps, following=[found[0].deployment_id]) == []  # adopted meanwhile
+    assert calls() == Counter({"DescribeServices": 1})  # settled: not listed again while nothing changes
     deploy(aws, "shop-staging", "v1.2.4-broken")  # another one supersedes it
     CONTROL.clock.advance(5)
     newer = await engine.unfollowed(apps, following=[found[0].deployment_id])
@@ -74,3 +74,20 @@ async def test_a_found_deployment_says_its_plan_and_its_revision_is_read_once(aw
     assert definition.rsplit("/", 1)[-1].startswith("shop-staging:")
     assert "@sha256:" in image  # deployed by tag, pinned to the digest ECS resolved
     assert calls()["DescribeTaskDefinition"] == 0  # read once, while finding it (its tags name no request)
+
+
+async def test_a_listed_service_is_listed_again_after_a_while_in_case_its_adoption_failed(
+    aws: LocalAws, engine: EcsEngine
+) -> None:
+    apps = home_apps(engine)
+    deploy(aws, "shop-staging", "v1.2.3")
+    CONTROL.clock.advance(5)
+    now = [0.0]
+    busy = BusyServices(clock=lambda: now[0])
+    ecs = engine.place(apps[0]).ecs
+    [listed] = await busy.among(ecs, apps)
+    busy.settle(ecs, listed)  # listed; say its deployment could not be adopted (a passing error)
+    now[0] = RELIST - 1
+    assert await busy.among(ecs, apps) == []
+    now[0] = RELIST
+    assert await busy.among(ecs, apps) == [listed]
