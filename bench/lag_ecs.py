@@ -55,8 +55,8 @@ failure as success. The two deploybots (defaults; events wake-up) watch the same
 deployments, found by their scan (the catalog's 24 services described ten a call, every 10 s) or by
 the event. Reads per deployment: a peer's wait calls (listed per peer); a bot's every ECS call, the
 four it needs to adopt a deployment it did not start (list, describe, its revision, its task definition)
-included. Of the sixty native deployments meant to fail half, some of those injected to fail did not
-(the outcome counts are beside each figure).
+included. A native lane runs five times, so 24 of its sixty deployments fail, not thirty (the outcome
+counts are beside each figure).
 
 The misses, honestly: fabfuel polls every second, so its Succeeded lag is already about half a second
 and 10x lower would mean reading every few hundredths of a second; deploybot at its defaults is level
