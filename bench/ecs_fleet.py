@@ -14,6 +14,8 @@ from typing import Any
 from sandbox.aws.seed import ACCOUNT, CLUSTER, REGION, TAGS
 from sandbox.aws.seed_ecs import EcsService, seed_service, smoke
 
+from .ecspresso_model import deploy
+
 REPOSITORY = "efleet"
 NEXT = TAGS[1]  # the version every benchmark deployment moves to (the services run TAGS[0])
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}:{NEXT}"
@@ -65,13 +67,8 @@ def seed_ecs_fleet(clients: Any, rolling: int, native: int) -> list[str]:
 
 def update(ecs: Any, service: str) -> str:
     """A new revision of a service's task definition on ``IMAGE``, then UpdateService (as a CI job
-    would): the service deployment's ARN."""
-    current = ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
-    td = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
-    keep = ("family", "executionRoleArn", "networkMode", "requiresCompatibilities", "memory")
-    containers = [{**c, "image": IMAGE} for c in td["containerDefinitions"]]
-    new = ecs.register_task_definition(containerDefinitions=containers, **{k: td[k] for k in keep if k in td})
-    ecs.update_service(cluster=CLUSTER, service=service, taskDefinition=new["taskDefinition"]["taskDefinitionArn"])
+    would, and as ecspresso does): the service deployment's ARN."""
+    deploy(ecs, CLUSTER, service, IMAGE)
     listed = ecs.list_service_deployments(cluster=CLUSTER, service=service)["serviceDeployments"]
     return str(max(listed, key=lambda b: b["createdAt"])["serviceDeploymentArn"])
 

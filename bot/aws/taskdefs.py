@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 REVISION = re.compile(r":task-definition/[^:/]+:\d+$")  # a full revision ARN, not a family or "latest"
+KEPT = 512  # revisions remembered: one never changes, and finding then adopting one reads it twice
 TAG_PREFIX = "deploybot:"  # the tags that name the request a revision was registered for
 
 
@@ -69,9 +70,6 @@ def _strip_list(ecs: ECSClient) -> set[str]:
     described = set(model.shape_for("TaskDefinition").members)  # type: ignore[attr-defined]  # a StructureShape
     accepted = set(model.operation_model("RegisterTaskDefinition").input_shape.members)  # type: ignore[union-attr]
     return described - accepted
-
-
-KEPT = 512  # task definitions remembered: a revision never changes, and adopting one reads it thrice
 
 
 class TaskDefinitions:

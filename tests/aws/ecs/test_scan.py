@@ -32,6 +32,13 @@ def home_apps(engine: EcsEngine) -> list[AppConfig]:
     return [a for a in engine.catalog.all() if a.service in ("shop", "shop-staging", "api")]
 
 
+def staging_deployed(aws: LocalAws, engine: EcsEngine) -> list[AppConfig]:
+    """The home apps, with a deployment of shop-staging under way."""
+    deploy(aws, "shop-staging", "v1.2.3")
+    CONTROL.clock.advance(5)
+    return home_apps(engine)
+
+
 def calls() -> Counter[str]:
     return Counter(op for service, op in CONTROL.calls if service == "ecs")
 
@@ -46,9 +53,7 @@ async def test_quiet_services_cost_one_describe_per_ten(engine: EcsEngine) -> No
 async def test_a_new_deployment_is_listed_once_then_only_when_its_service_changes(
     aws: LocalAws, engine: EcsEngine
 ) -> None:
-    apps = home_apps(engine)
-    deploy(aws, "shop-staging", "v1.2.3")
-    CONTROL.clock.advance(5)
+    apps = staging_deployed(aws, engine)
     CONTROL.calls.clear()
     found = await engine.unfollowed(apps, following=())
     assert [f.app for f in found] == ["shop:staging"]
@@ -63,9 +68,7 @@ async def test_a_new_deployment_is_listed_once_then_only_when_its_service_change
 
 
 async def test_a_found_deployment_says_its_plan_and_its_revision_is_read_once(aws: LocalAws, engine: EcsEngine) -> None:
-    apps = home_apps(engine)
-    deploy(aws, "shop-staging", "v1.2.3")
-    CONTROL.clock.advance(5)
+    apps = staging_deployed(aws, engine)
     [found] = await engine.unfollowed(apps, following=())
     app = next(a for a in apps if a.key == found.app)
     assert found.plan == await engine.plan(app)  # what adoption needs, without asking the service again
@@ -79,9 +82,7 @@ async def test_a_found_deployment_says_its_plan_and_its_revision_is_read_once(aw
 async def test_a_listed_service_is_listed_again_after_a_while_in_case_its_adoption_failed(
     aws: LocalAws, engine: EcsEngine
 ) -> None:
-    apps = home_apps(engine)
-    deploy(aws, "shop-staging", "v1.2.3")
-    CONTROL.clock.advance(5)
+    apps = staging_deployed(aws, engine)
     now = [0.0]
     busy = BusyServices(clock=lambda: now[0])
     ecs = engine.place(apps[0]).ecs
