@@ -44,17 +44,19 @@ Failed to the moment each tool says so (the CLI exits; deploybot posts the outco
 "Rolling back" in the deployment's thread).
 
 deploybot at its defaults reads under a budget: 180 AWS calls a minute for the installation and 4 a
-minute per deployment in flight (the waiter's rate), the lower winning, three quarters of it for
-statuses. One BatchGetDeployments describes 25 deployments, so with many in flight every one is read
-every second or two for the calls the waiter spends on one each 15 s; the rest of the budget reads the
-ECS targets (steps, traffic weights) and the scan. A deployment whose next change CodeDeploy's own
-schedule names (a traffic step, the end of the termination wait, the Ready timeout) is read just after
-that moment. Read calls are every CodeDeploy and ECS call each tool made during the run, counted by the
-sandbox by the caller's User-Agent (each process sets its own app id); for the CLI, only the waiter's
-GetDeployment calls (its RegisterTaskDefinition, CreateDeployment and the like are not reads).
+minute per deployment in flight (the waiter's rate), the lower winning, a tenth of it kept for the scan
+and for adopting what it finds; at least three quarters of the rest for statuses, at most a quarter for
+the ECS targets (steps, traffic weights). One BatchGetDeployments describes 25 deployments, and every call
+is filled with the next ones due, so with many in flight every one is read every second or two for the
+calls the waiter spends on one each 15 s. A deployment whose next change CodeDeploy's own schedule names
+(a traffic step, the end of the termination wait, the Ready timeout) is read just after that moment.
+Read calls are every CodeDeploy and ECS call each tool made during the run, counted by the sandbox by
+the caller's User-Agent (each process sets its own app id); for the CLI, only the waiter's GetDeployment
+calls (its RegisterTaskDefinition, CreateDeployment and the like are not reads). Adopting a deployment
+deploybot did not start costs two of them (its AppSpec revision and its task definition).
 
 What the figures do not cover: a deployment alone in flight. Batching gains nothing there, so at the
-waiter's rate deploybot reads it about every 20 s between predicted moments (and at them just after),
+waiter's rate deploybot reads it about every 22 s between predicted moments (and at them just after),
 and the events wake-up is what makes it punctual. ECS's own engines are in the next section.
 
 The misses: at the defaults, Succeeded is told 8.8x sooner than the CLI, not 10x; the median is the

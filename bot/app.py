@@ -61,9 +61,10 @@ from .usecases.starts import Starts
 from .usecases.telling import Teller
 from .watch.budget import INSTALLATION_PER_MINUTE, PER_DEPLOYMENT_PER_MINUTE, ReadBudget
 from .watch.leases import Leases
+from .watch.nudge import Nudge
 from .watch.rules import ClockRules
 from .watch.wakeup import Wakeup
-from .watch.watcher import SCAN, STARTING_GRACE, Nudge, Watcher
+from .watch.watcher import SCAN, STARTING_GRACE, Watcher
 
 log = structlog.get_logger(__name__)
 MAX_BODY = 64 * 1024  # Slack payloads are far smaller; anything bigger is not from Slack

@@ -52,6 +52,9 @@ class FakeEngine:
     async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         return {}
 
+    def batch(self, record: Deployment) -> tuple[str, int]:
+        return "fake", 25
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         self.gates.append((record.deployment_id or "", gate.id))
 

@@ -98,6 +98,10 @@ class Engines:
             out |= await self.engines.get(key, self.engines[LEGACY]).read(mine, detail)
         return out
 
+    def batch(self, record: Deployment) -> tuple[str, int]:
+        key, size = self._for(record).batch(record)
+        return f"{record.engine or LEGACY} {key}", size
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         await self._for(record).open_gate(record, gate)
 

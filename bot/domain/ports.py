@@ -62,6 +62,11 @@ class DeploymentEngine(Protocol):
         read regardless); None: the engine's own ration."""
         ...
 
+    def batch(self, record: Deployment) -> tuple[str, int]:
+        """Which records one status call reads together (those with the same key: one engine, account and
+        region) and how many one call takes."""
+        ...
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None: ...
 
     async def finish_early(self, record: Deployment) -> None:

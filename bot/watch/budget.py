@@ -5,13 +5,17 @@ Its rate is set on every tick from two limits, the lower winning: the installati
 shared by the replicas in proportion to the deployments whose watch lease each holds, and a rate per
 deployment in flight (by default the AWS CLI waiter's: one read every 15 s). The bucket holds a few
 seconds' worth, so a moment many deployments are due at is read at once without exceeding the rate
-over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``). The scan
-for deployments nobody follows is not charged: a tenth of the installation's rate is kept out of the
-bucket for it (``scan_gap``), so reads and scans together stay within the installation's rate.
+over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``); the
+details beyond the statuses (steps, traffic) have their own allowance within it, a quarter of the rate,
+so they never delay the next statuses, which are what tells an outcome. The scan
+for deployments nobody follows, and adopting what it finds, are not charged: a tenth of both limits is
+kept out of the bucket for them (``scan_gap``), so reads and scans together stay within the
+installation's rate, and within the waiter's for the deployments followed.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -21,6 +25,7 @@ BURST_SECONDS = 10.0  # how much of the rate the bucket may save up
 FLOOR_PER_MINUTE = 2.0  # even one deployment alone is read at least this often
 SCAN_SHARE = 0.1  # of the rate, for the scan for deployments nobody follows (outside, or lost)
 SCAN_SOONEST = 10.0  # seconds: the shortest gap between two scans, however cheap
+DETAIL_SHARE = 0.25  # of the rate, at most, for details (steps, traffic): the statuses always keep the rest
 
 
 class ReadBudget:
@@ -36,6 +41,7 @@ class ReadBudget:
         self._at = clock()
         self.rate = installation or float("inf")  # calls a minute, as last set
         self._tokens = self.capacity
+        self._detail = self._detail_capacity  # the details' own allowance, within the bucket
 
     @property
     def limited(self) -> bool:
@@ -50,25 +56,43 @@ class ReadBudget:
         ``in_flight`` deployments."""
         self._refill()
         limits = []
+        # The scan's share is kept out of both: reads, scans and adopting what they find stay within the
+        # installation's rate, and within the waiter's for the deployments followed.
         if self.installation:
-            # The scan's share is kept out: reads and scans together stay within the installation's rate.
             limits.append(self.installation * (1 - SCAN_SHARE) * min(1.0, watched / max(1, in_flight)))
         if self.per_deployment:
-            limits.append(self.per_deployment * watched)
+            limits.append(self.per_deployment * (1 - SCAN_SHARE) * watched)
         self.rate = max(FLOOR_PER_MINUTE, min(limits)) if limits else float("inf")
         self._tokens = min(self._tokens, self.capacity)
+        self._detail = min(self._detail, self._detail_capacity)
         return self.rate
+
+    @property
+    def _detail_capacity(self) -> float:
+        # At least one call: with a deployment alone in flight a quarter of the bucket is less than one.
+        return max(1.0, self.capacity * DETAIL_SHARE)
 
     @property
     def tokens(self) -> float:
         self._refill()
         return self._tokens
 
-    def spend(self, calls: int) -> None:
-        """Charge ``calls`` made (the bucket may go below zero: the next reads wait the longer)."""
+    def spend(self, calls: int, details: int = 0) -> None:
+        """Charge ``calls`` made, ``details`` of them beyond the statuses (the bucket may go below zero:
+        the next reads wait the longer)."""
         self._refill()
         if self.limited:
             self._tokens -= calls
+            self._detail -= details
+
+    def detail_room(self, statuses: int) -> int | None:
+        """How many detail calls a read of ``statuses`` status calls may add: what the bucket holds beyond
+        them, within the details' share of the rate (so detail never delays the next statuses); None: no
+        limit."""
+        if not self.limited:
+            return None
+        self._refill()
+        return max(0, min(math.floor(self._tokens) - statuses, math.floor(self._detail)))
 
     def seconds_until(self, calls: float) -> float:
         """How long until ``calls`` may be made (0: now)."""
@@ -89,4 +113,6 @@ class ReadBudget:
         now = self._clock()
         if self.limited:
             self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate / 60)
+            earned = (now - self._at) * self.rate * DETAIL_SHARE / 60
+            self._detail = min(self._detail_capacity, self._detail + earned)
         self._at = now

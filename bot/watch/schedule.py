@@ -14,7 +14,9 @@ Times here are the event loop's seconds; the watcher converts the engine's momen
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import math
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 
 HOVER = 30.0  # seconds after a predicted moment during which the deployment is read at every chance
 MARGIN = 0.5  # seconds after a predicted moment before the first read: the engine acts on its own tick
@@ -38,6 +40,22 @@ class ReadSchedule:
         if not ordered or self.due(ordered[0], now) > now:
             return []
         return [k for k in ordered if self.due(k, now) <= now + pace / 2]
+
+    def fill(
+        self, picked: list[str], keys: Iterable[str], batch: Callable[[str], tuple[str, int]], now: float
+    ) -> list[str]:
+        """``picked``, and in the room its calls leave (``batch``: which keys one call reads together, and
+        how many) the next ones due of those ``keys``: one call reads many, so a read that costs nothing
+        more is made early, and the passes that follow have fewer to read."""
+        counts = Counter(batch(k) for k in picked)
+        room = {group: math.ceil(n / group[1]) * group[1] - n for group, n in counts.items()}
+        out = list(picked)
+        for key in sorted(set(keys) - set(picked), key=lambda k: self.due(k, now)):
+            group = batch(key)
+            if room.get(group, 0) > 0:
+                out.append(key)
+                room[group] -= 1
+        return out
 
     def next_at(self, keys: Iterable[str], now: float) -> float | None:
         """When the first of ``keys`` is due (None: nothing to read)."""

@@ -11,7 +11,6 @@ the holder of its watch lease, which is also what shares the budget among replic
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 import time
@@ -34,8 +33,9 @@ from ..usecases.holds import Holds
 from ..usecases.records import Records, Tell
 from ..usecases.recovery import Recovery
 from ..usecases.telling import Teller, reply
-from .budget import ReadBudget
+from .budget import DETAIL_SHARE, ReadBudget
 from .leases import Leases
+from .nudge import Nudge
 from .rules import ClockRules
 from .scan import Scan
 from .schedule import HOVER, ReadSchedule
@@ -49,34 +49,7 @@ SCAN = timedelta(seconds=60)
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
 PER_CALL = 25  # deployments one status read describes (CodeDeploy's batch; ECS's is 20)
-STATUS_SHARE = 0.75  # of the read budget, for statuses; the rest for details (steps, traffic) and the scan
-
-
-class Nudge:
-    """Wakes the watcher for a tick now (a click, an event); made first so use cases can hold ``poke``."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-        self._everything = False
-
-    def poke(self, everything: bool = True) -> None:
-        """Wake the watcher; ``everything``: read every deployment (else only those due)."""
-        self._everything |= everything
-        self._event.set()
-
-    def take(self) -> tuple[bool, bool]:
-        """Whether a poke came since the last take, and whether one asked to read everything."""
-        poked, everything = self._event.is_set(), self._everything
-        self._event.clear()
-        self._everything = False
-        return poked, everything
-
-    async def wait(self, seconds: float) -> None:
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
-        # with the wake-up, and shutdown then waits forever.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.01, seconds)):
-                await self._event.wait()
+STATUS_SHARE = 1 - DETAIL_SHARE  # of the read budget, for statuses at least
 
 
 class Watcher:
@@ -222,7 +195,8 @@ class Watcher:
             due = self.schedule.pick(self._tracked, now, pace)
             if self.budget.limited:  # only what the bucket holds: the most overdue first, the rest next time
                 due = due[: self._room(due, now)]
-            picked = set(due)
+            batches = {r.id: self.engine.batch(r) for r in tracked}
+            picked = set(self.schedule.fill(due, self._tracked, batches.__getitem__, now))
         readings = await self._read([r for r in tracked if r.id in picked])
         unread = set(self._tracked) - picked
         gone = set(self._scopes.values()) - set(self._tracked)
@@ -274,9 +248,9 @@ class Watcher:
     async def _read(self, records: list[Deployment]) -> dict[str, Progress] | None:
         if not records:
             return {}
-        # Details (steps, traffic) spend what the budget holds beyond this read's statuses.
+        # Details (steps, traffic) spend what the budget holds beyond this read's statuses, within their share.
         statuses = math.ceil(len(records) / PER_CALL)
-        detail = None if not self.budget.limited else max(0, math.floor(self.budget.tokens) - statuses)
+        detail = self.budget.detail_room(statuses)
         # The budget is charged with the calls this reading really made (the scan has its own share).
         with metrics.tally() as calls:
             try:
@@ -285,7 +259,7 @@ class Watcher:
                 log.warning("watcher_read_failed", reason=exc.message)
                 return None
             finally:
-                self.budget.spend(calls[0])
+                self.budget.spend(calls[0], details=max(0, calls[0] - statuses))
 
     async def _follow(
         self, record: Deployment, readings: dict[str, Progress] | None, *, renew: bool = True

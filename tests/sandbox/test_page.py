@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import Sandbox
+from tests.conftest import running_bot
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -34,6 +36,17 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield browser
         await browser.close()
+
+
+@pytest.fixture
+async def bot(
+    sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[object]:
+    """As `deploybot demo` runs it, so the pages look as a newcomer sees them: the bot, Slack's message
+    times and the local AWS on the sandbox's one clock."""
+    monkeypatch.setattr(sandbox.slack.ws, "clock", lambda: CONTROL.clock.now().timestamp())
+    async with running_bot(sandbox, tmp_path, transport, monkeypatch, clock=sandbox.now) as runtime:
+        yield runtime
 
 
 async def act_as(page: Page, user: str) -> None:
@@ -68,12 +81,18 @@ async def test_full_flow_in_the_browser(sandbox: Sandbox, bot: object, browser: 
 
     await page.get_by_role("button", name="+1 min").click()
     await expect(page.locator("#thread")).to_contain_text("Green is up", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-codedeploy-ready.png"), full_page=True)
     await click_in_root(page, "Shift traffic")
     await page.locator("#modal-confirm").click()  # the button's confirm dialog
     await expect(page.locator("#thread")).to_contain_text("started shifting traffic")
     await page.get_by_role("button", name="+5 min").click()
     await page.get_by_role("button", name="+1 min").click()
     await expect(page.locator("#thread")).to_contain_text("All traffic is on green", timeout=10_000)
+    await expect(page.locator(".svc[data-service=web1]")).to_contain_text("100% new")
+    await expect(page.locator("#messages")).to_contain_text("min left)")
+    assert re.search(r"\(([1-5]) min left\)", await page.locator("#messages").inner_text())  # the bake's 5 min
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-codedeploy-baking.png"), full_page=True)
     await click_in_root(page, "Finish now")
     await page.locator("#modal-confirm").click()
     await expect(page.locator("#thread")).to_contain_text("is live", timeout=10_000)

@@ -5,6 +5,7 @@ a real one makes (one per 25 deployments) the way ``bot.aws.calls`` does."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Collection, Sequence
@@ -168,9 +169,9 @@ async def test_a_few_deployments_are_read_just_after_their_moments_at_the_waiter
     assert sum(n for _, n in engine.calls) / 12 <= 4 * 330 / 60  # no more than `aws deploy wait` makes
     late = [engine.seen[f"r-{i:04d}"] - m for i, m in enumerate(moments)]
     assert max(late) <= 1.0  # each change seen within a second of its moment
-    # Between moments the pace is the budget's: one call reads all twelve, as often as three of each
-    # deployment's four reads a minute allow (the fourth is left for details and the scan).
-    assert watcher.pace(12) == 60 / (12 * 4 * 0.75)
+    # Between moments the pace is the budget's: one call reads all twelve, as often as three quarters of
+    # each deployment's four reads a minute allow, less the tenth kept for the scan (the rest: details).
+    assert watcher.pace(12) == pytest.approx(60 / (12 * 4 * 0.9 * 0.75))
 
 
 async def test_the_scan_comes_as_often_as_its_own_share_of_the_installation_rate_affords(
@@ -229,7 +230,8 @@ async def test_an_event_is_read_at_once_even_with_the_bucket_empty_and_the_debt_
     watcher.wake([DeploymentEvent(deployment_id="d-000000001")])
     await watcher.tick(everything=False)
     assert engine.reads["r-0001"][-1] == sim.t  # read at once, on credit
-    assert budget.tokens < 0 and engine.reads["r-0000"][-1] < sim.t  # only what the event woke
+    # One call on credit; the others due later ride in its room, for nothing more.
+    assert budget.tokens < 0 and engine.calls[-1] == (sim.t, 1) and engine.reads["r-0000"][-1] == sim.t
     budget.spend(math.ceil(budget.capacity))  # deeper in debt than the bucket holds: events wait too
     sim.t += 0.01
     watcher.wake([DeploymentEvent(deployment_id="d-000000002")])
@@ -262,3 +264,19 @@ async def test_an_event_wakes_its_deployment_by_id_or_by_place_and_only_a_namele
     # An event that names neither a followed deployment nor a place: everything is read.
     watcher.wake([DeploymentEvent(deployment_id="d-UNKNOWN01")])
     assert nudge.take() == (True, True)
+
+
+async def test_every_status_call_is_filled_with_the_next_ones_due(tmp_path: Path, slack: LocalSlack) -> None:
+    moments = [5 + 1.3 * i for i in range(60)]  # each read off the others' rhythm, just after its moment
+    watcher, engine, sim = await fleet(tmp_path, slack, 60, moments, reads_per_minute=120)
+    await run_for(watcher, sim, 180)
+    by_pass: dict[float, int] = {}
+    for times in engine.reads.values():
+        for t in times:
+            by_pass[t] = by_pass.get(t, 0) + 1
+    calls = {t: n for t, n in engine.calls if t in by_pass}
+    # Two deployments due a pass apart would cost a call each, mostly empty; a call's room goes to the next
+    # ones due instead, so each of the sixty is read as often as the calls allow.
+    assert all(by_pass[t] == min(60, 25 * calls[t]) for t in by_pass)
+    gaps = [b - a for times in engine.reads.values() for a, b in itertools.pairwise(times)]
+    assert max(gaps) <= 2 * watcher.pace(60)

@@ -63,7 +63,8 @@ def test_an_event_brings_its_deployment_forward_and_forgotten_ones_are_due_at_on
 
 def test_the_budget_is_the_lower_of_the_installation_share_and_the_per_deployment_rate() -> None:
     budget = ReadBudget(installation=180, per_deployment=4, clock=Seconds())
-    assert budget.share(watched=10, in_flight=10) == 40  # 4 each is below the installation's
+    # 4 each is below the installation's; a tenth of either is kept for the scan and for adopting.
+    assert budget.share(watched=10, in_flight=10) == pytest.approx(36)
     # The installation's 180, less the tenth kept for the scan.
     assert budget.share(watched=1000, in_flight=1000) == pytest.approx(162)
     # Three replicas with a third of the deployments each: a third of the installation's budget each.
@@ -73,15 +74,16 @@ def test_the_budget_is_the_lower_of_the_installation_share_and_the_per_deploymen
 
 def test_the_bucket_refills_at_the_rate_holds_a_few_seconds_and_may_be_overdrawn() -> None:
     seconds = Seconds()
-    budget = ReadBudget(installation=0, per_deployment=12, clock=seconds)  # five of 12: one call a second
+    # Five of 12 each, less the scan's tenth: 54 a minute, 0.9 a second.
+    budget = ReadBudget(installation=0, per_deployment=12, clock=seconds)
     budget.share(watched=5, in_flight=5)
-    assert budget.tokens == budget.capacity == 10
-    budget.spend(14)
-    assert budget.tokens == -4 and budget.seconds_until(1) == pytest.approx(5)
-    seconds.t += 5
+    assert budget.tokens == budget.capacity == pytest.approx(9)
+    budget.spend(13)
+    assert budget.tokens == pytest.approx(-4) and budget.seconds_until(1) == pytest.approx(5 / 0.9)
+    seconds.t += 5 / 0.9
     assert budget.tokens == pytest.approx(1) and budget.seconds_until(1) == 0
     seconds.t += 3600
-    assert budget.tokens == 10  # never more than its capacity saved up
+    assert budget.tokens == pytest.approx(9)  # never more than its capacity saved up
 
 
 def test_no_limit_means_reads_never_wait() -> None:
@@ -89,3 +91,21 @@ def test_no_limit_means_reads_never_wait() -> None:
     budget.share(watched=1000, in_flight=1000)
     budget.spend(10_000)
     assert not budget.limited and budget.seconds_until(1_000) == 0
+
+
+def test_details_never_spend_more_than_their_share_so_the_statuses_keep_theirs() -> None:
+    seconds = Seconds()
+    budget = ReadBudget(installation=0, per_deployment=20, clock=seconds)
+    budget.share(watched=10, in_flight=10)  # 180 a minute: three calls a second, thirty saved up
+    assert budget.capacity == pytest.approx(30)
+    assert budget.detail_room(statuses=1) == 7  # a quarter of the bucket, though it holds 29 more
+    budget.spend(8, details=7)
+    assert budget.detail_room(statuses=1) == 0  # their share is spent; the statuses still have 22 calls
+    seconds.t += 4  # twelve calls' worth refilled, three of them the details'
+    assert budget.detail_room(statuses=1) == 3
+    budget.spend(29)
+    assert budget.detail_room(statuses=1) == 0  # what is left is the next statuses'
+    assert ReadBudget(0, 0).detail_room(statuses=1) is None  # no limit: the engine's own ration
+    alone = ReadBudget(installation=180, per_deployment=4, clock=Seconds())
+    alone.share(watched=1, in_flight=1)  # a quarter of its two calls' bucket is half a call
+    assert alone.detail_room(statuses=1) == 1  # its steps are still read

@@ -113,13 +113,7 @@ class CodeDeployEngine:
         info = (await call(cd.get_deployment_group, applicationName=application, deploymentGroupName=group))[
             "deploymentGroupInfo"
         ]
-        bg = info.get("blueGreenDeploymentConfiguration") or {}
-        ready = bg.get("deploymentReadyOption") or {}
-        # CONTINUE_DEPLOYMENT shifts on its own: only STOP_DEPLOYMENT makes the Ready wait a gate with a limit.
-        wait = float(ready.get("waitTimeInMinutes", 0)) if ready.get("actionOnTimeout") == "STOP_DEPLOYMENT" else None
-        term = float((bg.get("terminateBlueInstancesOnDeploymentSuccess") or {}).get("terminationWaitTimeInMinutes", 0))
-        strategy = str(info.get("deploymentConfigName") or "CodeDeployDefault.ECSAllAtOnce")
-        return Plan(engine=KEY, engine_name=NAME, strategy=strategy, gate_minutes=wait, bake_minutes=term)
+        return plan_of(dict(info))
 
     async def register(self, app: AppConfig, record: Deployment) -> Revision:
         service = await self._service(app)
@@ -180,6 +174,9 @@ class CodeDeployEngine:
             readings = await place.reader.read(list(dict.fromkeys(tracked.values())), rollbacks, detail)
             out |= {record_id: readings[dep] for record_id, dep in tracked.items() if dep in readings}
         return out
+
+    def batch(self, record: Deployment) -> tuple[str, int]:
+        return str(id(self._of(record))), BATCH  # BatchGetDeployments, per account and region
 
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         if gate.id != READY_WAIT:  # CodeDeploy's only gate; anything else is not this engine's
@@ -258,6 +255,8 @@ class CodeDeployEngine:
             description=description,
             claim=claimed[0] if claimed else None,
             handle=((info.get("revision") or {}).get("appSpecContent") or {}).get("sha256"),
+            # A deployment carries its group's blue/green settings as they were when it was made.
+            plan=plan_of(dict(info)),
         )
 
     async def _active(self, place: _Place, application: str, group: str) -> list[DeploymentInfoTypeDef]:
@@ -335,3 +334,14 @@ def _past(info: DeploymentInfoTypeDef | dict[str, Any]) -> PastDeployment:
         complete_time=info.get("completeTime"),
         error_code=(info.get("errorInformation") or {}).get("code"),
     )
+
+
+def plan_of(info: dict[str, Any]) -> Plan:
+    """How a deployment group (or one of its deployments: both carry the same fields) deploys."""
+    bg = info.get("blueGreenDeploymentConfiguration") or {}
+    ready = bg.get("deploymentReadyOption") or {}
+    # CONTINUE_DEPLOYMENT shifts on its own: only STOP_DEPLOYMENT makes the Ready wait a gate with a limit.
+    wait = float(ready.get("waitTimeInMinutes", 0)) if ready.get("actionOnTimeout") == "STOP_DEPLOYMENT" else None
+    term = float((bg.get("terminateBlueInstancesOnDeploymentSuccess") or {}).get("terminationWaitTimeInMinutes", 0))
+    strategy = str(info.get("deploymentConfigName") or "CodeDeployDefault.ECSAllAtOnce")
+    return Plan(engine=KEY, engine_name=NAME, strategy=strategy, gate_minutes=wait, bake_minutes=term)

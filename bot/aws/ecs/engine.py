@@ -224,6 +224,9 @@ class EcsEngine:
                 return []
         return place.diagnosed[arn]
 
+    def batch(self, record: Deployment) -> tuple[str, int]:
+        return str(id(self._of(record))), BATCH  # DescribeServiceDeployments, per account and region
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         await self._answer(record, gate.id, "CONTINUE")
 

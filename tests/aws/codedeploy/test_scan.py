@@ -1,0 +1,47 @@
+"""The scan for CodeDeploy deployments nobody follows, against the sandbox: what it finds says how the
+deployment runs (its group's blue/green settings travel with it), so adopting one asks nothing more of
+the deployment group."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench.fleet import catalog_apps, seed_fleet, write_catalog
+from bot.aws.accounts import Accounts
+from bot.aws.codedeploy.engine import CodeDeployEngine
+from bot.runtime.config import load_catalog
+from sandbox.aws.moto_ext import CONTROL
+from sandbox.aws.server import LocalAws
+
+from .test_progress_reads import deploy
+
+
+@pytest.fixture
+def engine(aws: LocalAws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CodeDeployEngine:
+    for name, value in aws.env().items():
+        monkeypatch.setenv(name, value)
+    services = seed_fleet(aws.client, 2, [0, 7], ["CodeDeployDefault.ECSAllAtOnce", "Canary10Percent1Minute"])
+    write_catalog(tmp_path / "catalog.yml", catalog_apps(services))
+    return CodeDeployEngine(Accounts("us-east-1", aws.endpoint), load_catalog(tmp_path / "catalog.yml"))
+
+
+async def test_a_found_deployment_says_its_plan_without_reading_its_group(
+    aws: LocalAws, engine: CodeDeployEngine
+) -> None:
+    apps = engine.catalog.all()
+    cd = aws.client("codedeploy")
+    for app in apps:
+        deploy(cd, app.service)
+    CONTROL.calls.clear()
+    found = sorted(await engine.unfollowed(apps, following=()), key=lambda f: f.app)
+    assert [f.app for f in found] == sorted(a.key for a in apps)
+    assert "GetDeploymentGroup" not in Counter(op for _, op in CONTROL.calls)
+    for app, one in zip(sorted(apps, key=lambda a: a.key), found, strict=True):
+        assert one.plan == await engine.plan(app)  # the same as the group's own answer
+    assert [(f.plan.strategy, f.plan.bake_minutes) for f in found if f.plan] == [
+        ("CodeDeployDefault.ECSAllAtOnce", 0.0),
+        ("Canary10Percent1Minute", 7.0),
+    ]
