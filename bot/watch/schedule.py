@@ -84,3 +84,23 @@ class ReadSchedule:
         """Forget every deployment but ``keys`` (the ones still followed)."""
         for gone in self._due.keys() - set(keys):
             del self._due[gone]
+
+
+def status_calls(keys: Iterable[str], batch: Callable[[str], tuple[str, int]]) -> int:
+    """The status calls reading ``keys`` costs (``batch``: which keys one call reads together, and how many)."""
+    counts = Counter(batch(k) for k in keys)
+    return sum(math.ceil(n / group[1]) for group, n in counts.items())
+
+
+def affordable(keys: list[str], batch: Callable[[str], tuple[str, int]], budget: int) -> list[str]:
+    """The first of ``keys`` that ``budget`` status calls read."""
+    counts: Counter[tuple[str, int]] = Counter()
+    spent = 0
+    for i, key in enumerate(keys):
+        group = batch(key)
+        if counts[group] % group[1] == 0:  # this one opens a new call
+            if spent == budget:
+                return keys[:i]
+            spent += 1
+        counts[group] += 1
+    return keys

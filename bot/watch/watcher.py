@@ -38,7 +38,7 @@ from .leases import Leases
 from .nudge import Nudge
 from .rules import ClockRules
 from .scan import Scan
-from .schedule import HOVER, ReadSchedule
+from .schedule import HOVER, ReadSchedule, affordable, status_calls
 
 log = structlog.get_logger(__name__)
 # Longer than the slowest start with its retries, so a live replica is never overtaken.
@@ -48,7 +48,6 @@ STARTING_GRACE = timedelta(minutes=5)
 SCAN = timedelta(seconds=60)
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
-PER_CALL = 25  # deployments one status read describes (CodeDeploy's batch; ECS's is 20)
 STATUS_SHARE = 1 - DETAIL_SHARE  # of the read budget, for statuses at least
 
 
@@ -98,6 +97,7 @@ class Watcher:
         self.scan = Scan(recovery, holds, self.budget, clock, scan_every, clock_speed)
         self._following: dict[str, str] = {}  # engine's id -> record id, of the store's deployments (last tick)
         self._tracked: list[str] = []  # the records this replica reads, as of the last tick
+        self._full_read = 0  # the status calls reading all of them costs (the engines' batches)
         self._scopes: dict[str, str] = {}  # where each tracked deployment happens (its readings say) -> record id
         self._owed: set[str] = set()  # records with messages that waited for Slack's pace
 
@@ -154,8 +154,8 @@ class Watcher:
             return beat
         # Wait for the bucket to hold a few calls (up to half of it) rather than read 25 at a time, so that
         # a thousand deployments due together cost a handful of passes, not one a third of a second.
-        calls = min(self.budget.capacity / 2, math.ceil(len(self._tracked) / PER_CALL)) if self.budget.limited else 1
-        return min(beat, max(read, now + self.budget.seconds_until(max(1, calls))))
+        wanted = min(self.budget.capacity / 2, self._full_read) if self.budget.limited else 1
+        return min(beat, max(read, now + self.budget.seconds_until(max(1, wanted))))
 
     async def retell(self) -> None:
         """Tell Slack what waited for a turn in its pace (outcomes first), from the stored records."""
@@ -188,16 +188,18 @@ class Watcher:
         self._tracked = [r.id for r in tracked]
         self.schedule.keep(self._tracked)
         self.budget.share(len(tracked), sum(1 for r in flying if r.tracked_deployment and not r.state.terminal))
-        now, pace = self.ticker(), self.pace(len(tracked))
+        batches = {r.id: self.engine.batch(r) for r in tracked}
+        self._full_read = status_calls(self._tracked, batches.__getitem__)
+        now, pace = self.ticker(), self.pace(self._full_read)
         if everything:
             picked = set(self._tracked)  # a button press: read it all now, charged to the budget like the rest
         else:
             due = self.schedule.pick(self._tracked, now, pace)
             if self.budget.limited:  # only what the bucket holds: the most overdue first, the rest next time
-                due = due[: self._room(due, now)]
-            batches = {r.id: self.engine.batch(r) for r in tracked}
+                due = affordable(due, batches.__getitem__, self._room(due, now))
             picked = set(self.schedule.fill(due, self._tracked, batches.__getitem__, now))
-        readings = await self._read([r for r in tracked if r.id in picked])
+        chosen = [r for r in tracked if r.id in picked]
+        readings = await self._read(chosen, status_calls((r.id for r in chosen), batches.__getitem__))
         unread = set(self._tracked) - picked
         gone = set(self._scopes.values()) - set(self._tracked)
         self._scopes = {w: i for w, i in self._scopes.items() if i not in gone}
@@ -213,20 +215,20 @@ class Watcher:
         await self._tell(followed)
 
     def _room(self, due: list[str], now: float) -> int:
-        """How many of ``due`` this pass may read: what the bucket holds, or one call's worth when an event
-        woke one and the bucket's debt is less than it holds when full (the next reads wait the longer,
+        """How many status calls this pass may make: what the bucket holds, or one when an event woke one
+        of ``due`` and the bucket's debt is less than it holds when full (the next reads wait the longer,
         so the rate over a minute holds, and an event is never kept waiting for the bucket)."""
-        room = PER_CALL * max(0, math.floor(self.budget.tokens))
+        room = max(0, math.floor(self.budget.tokens))
         woken = due and self.schedule.due(due[0], now) == float("-inf")
-        return max(room, PER_CALL) if woken and self.budget.tokens > -self.budget.capacity else room
+        return max(room, 1) if woken and self.budget.tokens > -self.budget.capacity else room
 
-    def pace(self, tracked: int) -> float:
-        """Seconds between two reads of every deployment this replica follows: as often as the status
-        share of the budget affords, never more often than the shortest gap."""
-        calls = math.ceil(tracked / PER_CALL)
-        if not calls or not self.budget.limited:
+    def pace(self, full_read: int) -> float:
+        """Seconds between two reads of every deployment this replica follows, reading all of them costing
+        ``full_read`` status calls: as often as the status share of the budget affords, never more often
+        than the shortest gap."""
+        if not full_read or not self.budget.limited:
             return self.interval
-        return max(self.interval, 60 * calls / (self.budget.rate * STATUS_SHARE))
+        return max(self.interval, 60 * full_read / (self.budget.rate * STATUS_SHARE))
 
     def _schedule(
         self, before: Deployment, after: Deployment | None, reading: Progress | None, now: float, pace: float
@@ -245,11 +247,10 @@ class Watcher:
         moments = [now + (m - clock).total_seconds() / self.clock_speed for m in named if m is not None]
         return min((m for m in moments if m > now - HOVER), default=None)
 
-    async def _read(self, records: list[Deployment]) -> dict[str, Progress] | None:
+    async def _read(self, records: list[Deployment], statuses: int) -> dict[str, Progress] | None:
         if not records:
             return {}
         # Details (steps, traffic) spend what the budget holds beyond this read's statuses, within their share.
-        statuses = math.ceil(len(records) / PER_CALL)
         detail = self.budget.detail_room(statuses)
         # The budget is charged with the calls this reading really made (the scan has its own share).
         with metrics.tally() as calls:

@@ -171,7 +171,7 @@ async def test_a_few_deployments_are_read_just_after_their_moments_at_the_waiter
     assert max(late) <= 1.0  # each change seen within a second of its moment
     # Between moments the pace is the budget's: one call reads all twelve, as often as three quarters of
     # each deployment's four reads a minute allow, less the tenth kept for the scan (the rest: details).
-    assert watcher.pace(12) == pytest.approx(60 / (12 * 4 * 0.9 * 0.75))
+    assert watcher.pace(1) == pytest.approx(60 / (12 * 4 * 0.9 * 0.75))
 
 
 async def test_the_scan_comes_as_often_as_its_own_share_of_the_installation_rate_affords(
@@ -279,4 +279,4 @@ async def test_every_status_call_is_filled_with_the_next_ones_due(tmp_path: Path
     # ones due instead, so each of the sixty is read as often as the calls allow.
     assert all(by_pass[t] == min(60, 25 * calls[t]) for t in by_pass)
     gaps = [b - a for times in engine.reads.values() for a, b in itertools.pairwise(times)]
-    assert max(gaps) <= 2 * watcher.pace(60)
+    assert max(gaps) <= 2 * watcher.pace(3)

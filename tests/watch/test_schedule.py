@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.watch.budget import FLOOR_PER_MINUTE, ReadBudget
-from bot.watch.schedule import HOVER, MARGIN, ReadSchedule
+from bot.watch.schedule import HOVER, MARGIN, ReadSchedule, affordable, status_calls
 
 
 class Seconds:
@@ -109,3 +109,12 @@ def test_details_never_spend_more_than_their_share_so_the_statuses_keep_theirs()
     alone = ReadBudget(installation=180, per_deployment=4, clock=Seconds())
     alone.share(watched=1, in_flight=1)  # a quarter of its two calls' bucket is half a call
     assert alone.detail_room(statuses=1) == 1  # its steps are still read
+
+
+def test_status_calls_follow_each_engine_s_batch() -> None:
+    batch = {"cd1": ("codedeploy", 25), "cd2": ("codedeploy", 25), "e1": ("ecs", 20), "e2": ("ecs", 20)}
+    keys = [*batch, *(f"e{i}" for i in range(3, 23))]
+    group = {**batch, **{f"e{i}": ("ecs", 20) for i in range(3, 23)}}
+    assert status_calls(keys, group.__getitem__) == 3  # two CodeDeploy ids in one call, 22 ECS ARNs in two
+    assert affordable(keys, group.__getitem__, 2) == keys[:22]  # the 21st ECS ARN would open a third call
+    assert affordable(keys, group.__getitem__, 0) == []
