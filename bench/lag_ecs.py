@@ -58,14 +58,16 @@ four it needs to adopt a deployment it did not start (list, describe, its revisi
 included. Half of every peer's deployments fail: in a native lane (five runs) every other lane begins
 with the failing run.
 
-The misses, honestly: fabfuel polls every second, so its Succeeded lag is already about half a second
-and 10x lower would mean reading every few hundredths of a second; deploybot at its defaults is level
-with it (and tells its rolled-back deployments as failures, which fabfuel and `aws ecs wait` both report
-as success), and with the events wake-up 8x ahead. Against ecspresso's 10 s poll the defaults are 5x
-ahead, not 10x, for the same reason as CodeDeploy's: the pace of the passes. Reads per deployment are
-fewer than fabfuel's and ecspresso's but about twice `aws ecs wait`'s, which reads once every 15 s and
-only once the deployment is started: the four reads of adopting a deployment deploybot did not start
-(a deployment started by /deploy needs none of them) are most of the difference.
+The misses, honestly: fabfuel polls every second, so its Succeeded lag is already about two thirds of
+a second and 10x lower would mean reading every few hundredths of a second; deploybot at its defaults
+is level with it (and tells its rolled-back deployments as failures, which fabfuel and `aws ecs wait`
+both report as success), and with the events wake-up 12x ahead. Against ecspresso's 10 s poll the
+defaults are 5 to 6x ahead, not 10x, for the same reason as CodeDeploy's: the pace of the reads under
+the waiter's rate. Medians of thirty move by a few tenths of a second from run to run (`aws ecs wait`,
+Succeeded: 7.3x here, 11x in a re-run). Reads per deployment are fewer than fabfuel's and ecspresso's but
+about twice `aws ecs wait`'s, which reads once every 15 s and only once the deployment is started: the
+four reads of adopting a deployment deploybot did not start (a deployment started by /deploy needs none
+of them) are most of the difference.
 """
 
 
