@@ -15,6 +15,7 @@ from bot.aws.codedeploy.engine import CodeDeployEngine
 from bot.runtime.config import load_catalog
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.server import LocalAws
+from tests.unit.factories import record
 
 from .test_progress_reads import deploy
 
@@ -45,3 +46,11 @@ async def test_a_found_deployment_says_its_plan_without_reading_its_group(
         ("CodeDeployDefault.ECSAllAtOnce", 0.0),
         ("Canary10Percent1Minute", 7.0),
     ]
+
+
+def test_deployments_in_one_account_and_region_are_read_together(engine: CodeDeployEngine) -> None:
+    apps = engine.catalog.all()
+    records = [record(id=f"r-{i}", app=app.name, environment=app.environment) for i, app in enumerate(apps)]
+    assert all(engine.catalog.get(r.app, r.environment) for r in records)  # each found by its catalog entry
+    keys = {engine.batch(r) for r in records}
+    assert keys == {(next(iter(keys))[0], 25)}  # one BatchGetDeployments takes all of them, up to 25
