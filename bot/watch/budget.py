@@ -5,9 +5,12 @@ Its rate is set on every tick from two limits, the lower winning: the installati
 shared by the replicas in proportion to the deployments whose watch lease each holds, and a rate per
 deployment in flight (by default the AWS CLI waiter's: one read every 15 s). The bucket holds a few
 seconds' worth, so a moment many deployments are due at is read at once without exceeding the rate
-over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``); the
-details beyond the statuses (steps, traffic) have their own allowance within it, a quarter of the rate,
-so they never delay the next statuses, which are what tells an outcome. The scan
+over any minute. The watcher charges it with the calls it really made (``bot.metrics.tally``). The
+details beyond the statuses (steps, traffic) have their own allowance within it, a quarter of the rate:
+they never spend more, so they never delay the next statuses, which are what tells an outcome; and what
+they have saved of it the statuses do not spend (``status_tokens``), so reads brought forward (a moment
+just passed, a change just seen) cannot starve them: without steps and traffic, the moments a traffic
+schedule or a bake names are not known either. The scan
 for deployments nobody follows, and adopting what it finds, are not charged: a tenth of both limits is
 kept out of the bucket for them (``scan_gap``), so reads and scans together stay within the
 installation's rate, and within the waiter's for the deployments followed.
@@ -94,10 +97,22 @@ class ReadBudget:
         self._refill()
         return max(0, min(math.floor(self._tokens) - statuses, math.floor(self._detail)))
 
+    @property
+    def status_tokens(self) -> float:
+        """What status reads may spend now: the bucket, less what the details have saved of their share."""
+        self._refill()
+        return self._tokens - max(0.0, self._detail) if self.limited else float("inf")
+
     def seconds_until(self, calls: float) -> float:
-        """How long until ``calls`` may be made (0: now)."""
-        missing = min(calls, self.capacity) - self.tokens
-        return 0.0 if missing <= 0 or not self.limited else missing * 60 / self.rate
+        """How long until ``calls`` status calls may be made (0: now)."""
+        if not self.limited:
+            return 0.0
+        missing = min(calls, self.capacity - self._detail_capacity) - self.status_tokens
+        if missing <= 0:
+            return 0.0
+        # While the details' allowance refills, the statuses' room grows by the rest of the rate only.
+        rate = self.rate if self._detail >= self._detail_capacity else self.rate * (1 - DETAIL_SHARE)
+        return missing * 60 / rate
 
     def scan_gap(self, cost: float, longest: float) -> float:
         """Seconds between two scans that cost ``cost`` calls each: as often as the scan's share of the

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 
 HOVER = 30.0  # seconds after a predicted moment during which the deployment is read at every chance
-MARGIN = 0.5  # seconds after a predicted moment before the first read: the engine acts on its own tick
+MARGIN = 0.2  # seconds after a predicted moment before the first read: the engine acts on its own tick
 AFTER_CHANGE = 2.0  # gaps: how soon a deployment that just moved is read again
 
 

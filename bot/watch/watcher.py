@@ -98,6 +98,7 @@ class Watcher:
         self._following: dict[str, str] = {}  # engine's id -> record id, of the store's deployments (last tick)
         self._tracked: list[str] = []  # the records this replica reads, as of the last tick
         self._full_read = 0  # the status calls reading all of them costs (the engines' batches)
+        self._batches: dict[str, tuple[str, int]] = {}  # record id -> which ids one status call reads with it
         self._scopes: dict[str, str] = {}  # where each tracked deployment happens (its readings say) -> record id
         self._owed: set[str] = set()  # records with messages that waited for Slack's pace
 
@@ -152,10 +153,14 @@ class Watcher:
         read = self.schedule.next_at(self._tracked, now)
         if read is None:
             return beat
-        # Wait for the bucket to hold a few calls (up to half of it) rather than read 25 at a time, so that
-        # a thousand deployments due together cost a handful of passes, not one a third of a second.
-        wanted = min(self.budget.capacity / 2, self._full_read) if self.budget.limited else 1
-        return min(beat, max(read, now + self.budget.seconds_until(max(1, wanted))))
+        wanted: float = 1
+        if self.budget.limited:
+            # Wait for the bucket to hold the calls of what is due then (up to half of it), rather than read
+            # 25 at a time, so that a thousand deployments due together cost a handful of passes; but not for
+            # a whole pass when only one is due (a moment its engine named): that one is read at once.
+            soon = [k for k in self._tracked if self.schedule.due(k, now) <= read]
+            wanted = max(1, min(self.budget.capacity / 2, status_calls(soon, self._batches.__getitem__)))
+        return min(beat, max(read, now + self.budget.seconds_until(wanted)))
 
     async def retell(self) -> None:
         """Tell Slack what waited for a turn in its pace (outcomes first), from the stored records."""
@@ -188,7 +193,7 @@ class Watcher:
         self._tracked = [r.id for r in tracked]
         self.schedule.keep(self._tracked)
         self.budget.share(len(tracked), sum(1 for r in flying if r.tracked_deployment and not r.state.terminal))
-        batches = {r.id: self.engine.batch(r) for r in tracked}
+        self._batches = batches = {r.id: self.engine.batch(r) for r in tracked}
         self._full_read = status_calls(self._tracked, batches.__getitem__)
         now, pace = self.ticker(), self.pace(self._full_read)
         if everything:
@@ -218,9 +223,9 @@ class Watcher:
         """How many status calls this pass may make: what the bucket holds, or one when an event woke one
         of ``due`` and the bucket's debt is less than it holds when full (the next reads wait the longer,
         so the rate over a minute holds, and an event is never kept waiting for the bucket)."""
-        room = max(0, math.floor(self.budget.tokens))
+        room = max(0, math.floor(self.budget.status_tokens))
         woken = due and self.schedule.due(due[0], now) == float("-inf")
-        return max(room, 1) if woken and self.budget.tokens > -self.budget.capacity else room
+        return max(room, 1) if woken and self.budget.status_tokens > -self.budget.capacity else room
 
     def pace(self, full_read: int) -> float:
         """Seconds between two reads of every deployment this replica follows, reading all of them costing

@@ -24,6 +24,8 @@ from bot.runtime.config import load_catalog
 from bot.runtime.tasks import TaskSupervisor
 from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
+from bot.watch.budget import DETAIL_SHARE
+from bot.watch.schedule import MARGIN
 from bot.watch.watcher import Watcher
 from sandbox.runner import CATALOG
 from sandbox.slack.server import LocalSlack
@@ -60,6 +62,8 @@ class ScheduledEngine(FakeEngine):
         self.scan_cost = 1  # calls one search for deployments nobody follows makes (a listing, say)
         self.scans: list[float] = []  # when the watcher searched
         self.finds = 0  # scans left that each find a deployment nobody follows (four calls to describe it)
+        self.details = 0  # detail calls a read makes at most, within what it is allowed (a real one's targets)
+        self.detail_calls = 0  # made, in all
 
     async def unfollowed(
         self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
@@ -77,7 +81,8 @@ class ScheduledEngine(FakeEngine):
         return [Found(app=app.key, deployment_id=f"d-outside-{len(self.scans)}", began=True)]
 
     async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
-        calls = math.ceil(len(records) / 25)
+        self.detail_calls += min(self.details, detail or 0)
+        calls = math.ceil(len(records) / 25) + min(self.details, detail or 0)
         for _ in range(calls):
             metrics.tallied()
         self.calls.append((self.sim.t, calls))
@@ -280,3 +285,22 @@ async def test_every_status_call_is_filled_with_the_next_ones_due(tmp_path: Path
     assert all(by_pass[t] == min(60, 25 * calls[t]) for t in by_pass)
     gaps = [b - a for times in engine.reads.values() for a, b in itertools.pairwise(times)]
     assert max(gaps) <= 2 * watcher.pace(3)
+
+
+async def test_sixty_in_flight_each_moment_is_read_within_a_second_though_the_pace_spends_the_budget(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    # Sixty deployments take three calls a full read, and the pace spends the statuses' share of the
+    # budget: a moment must not wait for the bucket to hold a whole pass.
+    moments = [31.3 + 6.7 * i for i in range(60)]
+    watcher, engine, sim = await fleet(tmp_path, slack, 60, moments)
+    engine.details = 60  # every read spends all it may on details, as CodeDeploy's targets do
+    await run_for(watcher, sim, 460)
+    assert watcher.budget.rate == pytest.approx(162)  # the installation's limit binds, not the waiter's
+    assert watcher.pace(3) > 1.4  # a full read every pace: three calls of the statuses' 121 a minute
+    late = sorted(engine.seen[f"r-{i:04d}"] - m for i, m in enumerate(moments))
+    assert statistics.median(late) == pytest.approx(MARGIN, abs=0.01)  # most at once, the moment's margin after
+    assert late[-1] <= 0.6  # none waits for the bucket to hold a whole pass (1.5 s), or for the details
+    # The reads brought forward did not starve the details (steps, traffic) of their quarter of the rate.
+    assert engine.detail_calls >= 0.9 * 162 * DETAIL_SHARE * 460 / 60
+    assert busiest_minute(engine.calls) <= 180 + watcher.budget.capacity

@@ -3,6 +3,8 @@ is shared and refilled (simulated seconds throughout)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bot.watch.budget import FLOOR_PER_MINUTE, ReadBudget
@@ -79,11 +81,18 @@ def test_the_bucket_refills_at_the_rate_holds_a_few_seconds_and_may_be_overdrawn
     budget.share(watched=5, in_flight=5)
     assert budget.tokens == budget.capacity == pytest.approx(9)
     budget.spend(13)
-    assert budget.tokens == pytest.approx(-4) and budget.seconds_until(1) == pytest.approx(5 / 0.9)
-    seconds.t += 5 / 0.9
-    assert budget.tokens == pytest.approx(1) and budget.seconds_until(1) == 0
+    # The details' share saved up (a quarter of the bucket) is not the statuses' to spend: a status call
+    # waits for the debt and for them.
+    assert budget.tokens == pytest.approx(-4) and budget.status_tokens == pytest.approx(-4 - 9 / 4)
+    assert budget.seconds_until(1) == pytest.approx((1 + 4 + 9 / 4) / 0.9)
+    seconds.t += (1 + 4 + 9 / 4) / 0.9
+    assert budget.status_tokens == pytest.approx(1) and budget.seconds_until(1) == 0
     seconds.t += 3600
     assert budget.tokens == pytest.approx(9)  # never more than its capacity saved up
+    assert budget.status_tokens == pytest.approx(9 * 3 / 4)
+    budget.spend(2, details=2)  # while the details' share refills, the statuses' room grows by the rest
+    budget.spend(math.ceil(budget.status_tokens))
+    assert budget.seconds_until(1) == pytest.approx((1 - budget.status_tokens) / (0.9 * 3 / 4))
 
 
 def test_no_limit_means_reads_never_wait() -> None:

@@ -21,7 +21,7 @@ from ..calls import call, call_as
 from ..taskdefs import LiveService, TaskDefinitions, claim
 from . import appspec, marker
 from .events import scope
-from .reading import BATCH, READY_WAIT, TARGET_CALLS, TERMINATION_WAIT, ProgressReader
+from .reading import BATCH, READY_WAIT, TARGET_CALLS, TERMINATION_WAIT, ProgressReader, target_id
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
@@ -89,7 +89,10 @@ class CodeDeployEngine:
         return found
 
     def _of(self, record: Deployment) -> _Place:
-        return self.place(self.catalog.get(record.app, record.environment))
+        return self.place(self._app(record))
+
+    def _app(self, record: Deployment) -> AppConfig | None:
+        return self.catalog.get(record.app, record.environment)
 
     def _started(self, region: str, deployment_id: str) -> Started:
         return Started(deployment_id=deployment_id, link=console_url(region, deployment_id))
@@ -171,7 +174,9 @@ class CodeDeployEngine:
         for place, mine in by_place.values():
             tracked = {r.id: r.tracked_deployment for r in mine if r.tracked_deployment}
             rollbacks = {r.rollback_deployment_id for r in mine if r.rollback_deployment_id}
-            readings = await place.reader.read(list(dict.fromkeys(tracked.values())), rollbacks, detail)
+            targets = {r.tracked_deployment: target_id(app) for r in mine if (app := self._app(r)) is not None}
+            ids = list(dict.fromkeys(tracked.values()))
+            readings = await place.reader.read(ids, rollbacks, detail, {d: t for d, t in targets.items() if d})
             out |= {record_id: readings[dep] for record_id, dep in tracked.items() if dep in readings}
         return out
 

@@ -4,7 +4,7 @@ it pays, and what each reading means in deploybot's words (``Progress``).
 The deployment itself (status, error, rollback) is read for every tracked deployment on every tick.
 Its ECS target (lifecycle events, traffic weights) costs a GetDeploymentTarget per deployment, so those
 reads are rationed to a few calls per tick: a failure's diagnostics first, then deployments whose
-status just changed, then the one whose target is oldest. With a handful of deployments in flight
+status just changed, then those never read, then the one whose target is oldest. With a handful of deployments in flight
 every target is read every tick; with a thousand, the reads stay within 1/20 of a GetDeployment per
 deployment per tick, and a deployment not read this time shows its last target with a fresh status.
 The watcher may lower the ration further (``detail``), to what its read budget holds.
@@ -16,12 +16,13 @@ wait's timeout, so the watcher reads it then rather than on its pace.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
+from ...domain.catalog import AppConfig
 from ...domain.errors import DeployError
 from ...domain.progress import Gate, Phase, Progress, Result, Step, StepStatus
 from ..calls import call, call_as
@@ -69,6 +70,12 @@ class _Seen:
     target_id: str | None = None
 
 
+def target_id(app: AppConfig) -> str:
+    """CodeDeploy's id for the ECS target of ``app``'s deployments: ``<clusterName>:<serviceName>`` (names,
+    where the catalog gives ARNs)."""
+    return f"{app.cluster.rsplit('/', 1)[-1]}:{app.service.rsplit('/', 1)[-1]}"
+
+
 def _fingerprint(info: dict[str, Any]) -> tuple[Any, ...]:
     """What changes in a deployment's own description when its target is worth reading again."""
     return (
@@ -91,13 +98,20 @@ class ProgressReader:
         self._asked: dict[str, int] = {}  # the read each deployment was last asked about in
         self._routing: dict[str, dict[str, Any] | None] = {}  # custom deployment configurations, once read
         self._tick = 0
+        self._hints: dict[str, str] = {}  # deployment id -> its target id, as the caller of this read knows it
 
     async def read(
-        self, deployment_ids: Sequence[str], rollbacks: Collection[str] = (), detail: int | None = None
+        self,
+        deployment_ids: Sequence[str],
+        rollbacks: Collection[str] = (),
+        detail: int | None = None,
+        targets: Mapping[str, str] | None = None,
     ) -> dict[str, Progress]:
         """A reading of each deployment CodeDeploy knows, by id. ``rollbacks``: ids that are rollbacks
         CodeDeploy runs of a deployment deploybot follows (read for how they end). ``detail``: target
-        reads this time at most (None: the reader's own ration)."""
+        reads this time at most (None: the reader's own ration). ``targets``: each deployment's target id
+        where the caller knows it (``target_id``): read without listing it first."""
+        self._hints = dict(targets or {})
         self._tick += 1
         infos: list[dict[str, Any]] = []
         for start in range(0, len(deployment_ids), BATCH):
@@ -152,7 +166,7 @@ class ProgressReader:
 
     def _plan(self, infos: list[dict[str, Any]], ration: int) -> tuple[set[str], set[str]]:
         """This read's target reads: every new failure (diagnostics), then within ``ration`` the
-        deployments whose status moved, then those whose target is oldest."""
+        deployments whose status moved, then those never read, then those whose target is oldest."""
         due: set[str] = set()
         diagnose: set[str] = set()
         budget = ration
@@ -168,7 +182,8 @@ class ProgressReader:
                 due.add(dep_id)
                 diagnose.add(dep_id)
                 continue
-            cost = 1 if seen is not None and seen.target_id else 2  # ListDeploymentTargets the first time
+            known = (seen is not None and seen.target_id) or dep_id in self._hints
+            cost = 1 if known else 2  # ListDeploymentTargets first, for a target id nobody knows
             if cost <= budget:
                 due.add(dep_id)
                 budget -= cost
@@ -176,30 +191,49 @@ class ProgressReader:
 
     def _priority(self, info: dict[str, Any]) -> tuple[int, int]:
         seen = self._seen.get(info["deploymentId"])
-        if seen is None or seen.fingerprint != _fingerprint(info):
-            return (0, seen.read_at if seen else -1)  # new, or its status moved: first
-        return (1, seen.read_at)  # then whichever target is oldest
+        if seen is None:
+            # Then the ones never read (two calls each): many found at once (a restart, a scan) must not
+            # hold back the moves of those already shown.
+            return (1, -1)
+        if seen.fingerprint != _fingerprint(info):
+            # First: its status moved. Its target says how (a step, the termination wait begun, and when it
+            # ends: the moment the watcher reads it next).
+            return (0, seen.read_at)
+        return (2, seen.read_at)  # then whichever target is oldest
 
     async def _read_target(self, info: dict[str, Any], seen: _Seen | None) -> dict[str, Any] | None:
         dep_id = str(info["deploymentId"])
-        target_id = seen.target_id if seen else None
+        hint = self._hints.get(dep_id)
+        target_id = (seen.target_id if seen else None) or hint
         try:
             if target_id is None:
-                ids = (await call_as(_no_target, self.codedeploy.list_deployment_targets, deploymentId=dep_id))[
-                    "targetIds"
-                ]
-                if not ids:
+                target_id = await self._list_target(dep_id)
+                if target_id is None:
                     return None
-                target_id = str(ids[0])
-            resp = await call_as(
-                _no_target, self.codedeploy.get_deployment_target, deploymentId=dep_id, targetId=target_id
-            )
+            try:
+                resp = await call_as(
+                    _no_target, self.codedeploy.get_deployment_target, deploymentId=dep_id, targetId=target_id
+                )
+            except _NoTarget:
+                listed = await self._list_target(dep_id) if target_id == hint else None
+                if listed is None or listed == target_id:
+                    raise
+                target_id = listed  # the service is named otherwise in CodeDeploy: its own id, from now on
+                resp = await call_as(
+                    _no_target, self.codedeploy.get_deployment_target, deploymentId=dep_id, targetId=target_id
+                )
         except _NoTarget:
             return None
         found = resp.get("deploymentTarget", {}).get("ecsTarget")
         target = dict(found) if found is not None else None
         self._seen[dep_id] = _Seen(_fingerprint(info), target, self._tick, target_id)
         return target
+
+    async def _list_target(self, deployment_id: str) -> str | None:
+        ids = (await call_as(_no_target, self.codedeploy.list_deployment_targets, deploymentId=deployment_id))[
+            "targetIds"
+        ]
+        return str(ids[0]) if ids else None
 
     async def _stopped_tasks(self, target: dict[str, Any]) -> list[str]:
         """Why the green task set's tasks stopped (reason, container exit codes), once, at a failure."""
