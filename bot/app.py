@@ -64,7 +64,7 @@ from .watch.leases import Leases
 from .watch.nudge import Nudge
 from .watch.rules import ClockRules
 from .watch.wakeup import Wakeup
-from .watch.watcher import SCAN, STARTING_GRACE, Watcher
+from .watch.watcher import EVENTS_POLLING, SCAN, STARTING_GRACE, Watcher
 
 log = structlog.get_logger(__name__)
 MAX_BODY = 64 * 1024  # Slack payloads are far smaller; anything bigger is not from Slack
@@ -100,6 +100,7 @@ class Tuning:
     starting_grace: timedelta = STARTING_GRACE
     scan_every: timedelta = SCAN
     note_after: float = NOTE_AFTER  # a slash command's holding note waits this long for the answer
+    events: bool = False  # an events queue tells the changes: the polling is the safety net (``EVENTS_POLLING``)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
         budget=ReadBudget(tuning.reads_per_minute, tuning.reads_per_deployment, ports.ticker),
         clock_speed=tuning.clock_speed,
         ticker=ports.ticker,
+        polling=EVENTS_POLLING if tuning.events else 1.0,
     )
     home_tabs = Home(catalog, store, chat, engine, reports, clock, changed)
     dialog = Dialog(catalog, ports.registry, engine, chat, requests, tasks)
@@ -221,6 +223,7 @@ class Runtime:
             starting_grace=timedelta(seconds=settings.starting_grace_seconds),
             scan_every=timedelta(seconds=settings.scan_seconds),
             note_after=settings.working_note_seconds,
+            events=bool(settings.events_queue_url),
         )
         ports = Ports(self.store, self.chat, self.engine, EcrRegistry(accounts), self.clock, faults)
         self.parts = compose(catalog, ports, tuning, self.tasks)

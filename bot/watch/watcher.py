@@ -49,6 +49,9 @@ SCAN = timedelta(seconds=60)
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
 STATUS_SHARE = 1 - DETAIL_SHARE  # of the read budget, for statuses at least
+# Of the statuses' share, what the pace spends when an events queue tells the changes: the polling is only
+# the safety net for an event lost, and the rest is left for the reads the events ask for.
+EVENTS_POLLING = 0.5
 
 
 class Watcher:
@@ -72,6 +75,7 @@ class Watcher:
         budget: ReadBudget | None = None,
         clock_speed: float = 1.0,
         ticker: Callable[[], float] = time.monotonic,
+        polling: float = 1.0,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -90,6 +94,7 @@ class Watcher:
         self.schedule = ReadSchedule(interval)
         self.clock_speed = clock_speed  # how fast ``clock`` runs against the loop's seconds (the demo's)
         self.ticker = ticker
+        self.polling = polling  # of the statuses' share, what the pace spends (``EVENTS_POLLING`` with events)
         self._everything = False  # a poke asked for a reading of everything, not yet made
         self.starting_grace = starting_grace
         self.fault = faults
@@ -229,11 +234,11 @@ class Watcher:
 
     def pace(self, full_read: int) -> float:
         """Seconds between two reads of every deployment this replica follows, reading all of them costing
-        ``full_read`` status calls: as often as the status share of the budget affords, never more often
-        than the shortest gap."""
+        ``full_read`` status calls: as often as the status share of the budget affords (with events, the
+        ``polling`` part of it), never more often than the shortest gap."""
         if not full_read or not self.budget.limited:
             return self.interval
-        return max(self.interval, 60 * full_read / (self.budget.rate * STATUS_SHARE))
+        return max(self.interval, 60 * full_read / (self.budget.rate * STATUS_SHARE * self.polling))
 
     def _schedule(
         self, before: Deployment, after: Deployment | None, reading: Progress | None, now: float, pace: float

@@ -304,3 +304,23 @@ async def test_sixty_in_flight_each_moment_is_read_within_a_second_though_the_pa
     # The reads brought forward did not starve the details (steps, traffic) of their quarter of the rate.
     assert engine.detail_calls >= 0.9 * 162 * DETAIL_SHARE * 460 / 60
     assert busiest_minute(engine.calls) <= 180 + watcher.budget.capacity
+
+
+async def test_with_an_events_queue_polling_is_the_safety_net_at_half_the_pace(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    (tmp_path / "polled").mkdir()
+    (tmp_path / "eventful").mkdir()
+    polled, polled_engine, polled_sim = await fleet(tmp_path / "polled", slack, 12, [1e6] * 12)
+    eventful, engine, sim = await fleet(tmp_path / "eventful", slack, 12, [1e6] * 12, events=True)
+    await run_for(polled, polled_sim, 300)
+    await run_for(eventful, sim, 300)
+    assert eventful.pace(1) == pytest.approx(2 * polled.pace(1))
+    reads, polled_reads = sum(n for _, n in engine.calls), sum(n for _, n in polled_engine.calls)
+    scans = len(engine.scans)  # the scan keeps its own rhythm
+    assert reads - scans <= 0.55 * (polled_reads - len(polled_engine.scans))
+    # An event is still read at once.
+    sim.t += 0.01
+    eventful.wake([DeploymentEvent(deployment_id="d-000000003")])
+    await eventful.tick(everything=False)
+    assert engine.reads["r-0003"][-1] == sim.t

@@ -223,11 +223,13 @@ class CodeDeployEngine:
         if near is None:
             infos = await self._active_in_account(place, {*following, *self._ignored})
         else:
-            scopes = {e.scope for e in near}
-            infos = []
-            for application, group in groups:
-                if scope(application, group) in scopes:
-                    infos += await self._active(place, application, group)
+            # An event names its deployment: described at once (one call for 25), with no listing first.
+            ours = {scope(application, group) for application, group in groups}
+            skip = {*following, *self._ignored}
+            ids = dict.fromkeys(
+                e.deployment_id for e in near if e.deployment_id and e.scope in ours and e.deployment_id not in skip
+            )
+            infos = [i for i in await self._describe(place, list(ids)) if i.get("status") in UNFINISHED]
         out = []
         for info in infos:
             dep_id = str(info.get("deploymentId"))
@@ -263,17 +265,6 @@ class CodeDeployEngine:
             # A deployment carries its group's blue/green settings as they were when it was made.
             plan=plan_of(dict(info)),
         )
-
-    async def _active(self, place: _Place, application: str, group: str) -> list[DeploymentInfoTypeDef]:
-        ids = (
-            await call(
-                place.cd.list_deployments,
-                applicationName=application,
-                deploymentGroupName=group,
-                includeOnlyStatuses=UNFINISHED,
-            )
-        )["deployments"]
-        return await self._describe(place, ids)
 
     async def _active_in_account(self, place: _Place, skip: Collection[str]) -> list[DeploymentInfoTypeDef]:
         """Every unfinished deployment in the account: one listing, then details only for ids not skipped."""

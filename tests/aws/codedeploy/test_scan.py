@@ -11,7 +11,9 @@ import pytest
 
 from bench.fleet import catalog_apps, seed_fleet, write_catalog
 from bot.aws.accounts import Accounts
-from bot.aws.codedeploy.engine import CodeDeployEngine
+from bot.aws.codedeploy.engine import CodeDeployEngine, names
+from bot.aws.codedeploy.events import scope
+from bot.domain.progress import DeploymentEvent
 from bot.runtime.config import load_catalog
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.server import LocalAws
@@ -54,3 +56,22 @@ def test_deployments_in_one_account_and_region_are_read_together(engine: CodeDep
     assert all(engine.catalog.get(r.app, r.environment) for r in records)  # each found by its catalog entry
     keys = {engine.batch(r) for r in records}
     assert keys == {(next(iter(keys))[0], 25)}  # one BatchGetDeployments takes all of them, up to 25
+
+
+async def test_events_name_their_deployments_so_finding_them_is_one_call_and_lists_nothing(
+    aws: LocalAws, engine: CodeDeployEngine
+) -> None:
+    apps = engine.catalog.all()
+    cd = aws.client("codedeploy")
+    ids = [deploy(cd, app.service) for app in apps]
+    events = [
+        DeploymentEvent(deployment_id=d, state="START", scope=scope(*names(a))) for d, a in zip(ids, apps, strict=True)
+    ]
+    elsewhere = DeploymentEvent(deployment_id="d-ELSEWHERE", state="START", scope="AppOther/DgpOther")
+    CONTROL.calls.clear()
+    found = await engine.unfollowed(apps, following=(), near=[*events, elsewhere])
+    assert sorted(f.deployment_id for f in found) == sorted(ids)
+    assert Counter(op for _, op in CONTROL.calls) == Counter({"BatchGetDeployments": 1})
+    CONTROL.calls.clear()
+    assert await engine.unfollowed(apps, following=ids[:1], near=events[:1]) == []  # followed already: no call
+    assert not CONTROL.calls
