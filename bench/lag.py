@@ -45,27 +45,30 @@ Failed to the moment each tool says so (the CLI exits; deploybot posts the outco
 
 deploybot at its defaults reads under a budget: 180 AWS calls a minute for the installation and 4 a
 minute per deployment in flight (the waiter's rate), the lower winning, a tenth of it kept for the scan
-and for adopting what it finds; at least three quarters of the rest for statuses, at most a quarter for
-the ECS targets (steps, traffic weights). One BatchGetDeployments describes 25 deployments, and every call
-is filled with the next ones due, so with many in flight every one is read every second or two for the
-calls the waiter spends on one each 15 s. A deployment whose next change CodeDeploy's own schedule names
-(a traffic step, the end of the termination wait, the Ready timeout) is read just after that moment.
-Read calls are every CodeDeploy and ECS call each tool made during the run, counted by the sandbox by
-the caller's User-Agent (each process sets its own app id); for the CLI, only the waiter's GetDeployment
-calls (its RegisterTaskDefinition, CreateDeployment and the like are not reads). Adopting a deployment
-deploybot did not start costs two of them (its AppSpec revision and its task definition).
+and for adopting what it finds; three quarters of the rest for statuses, a quarter for the ECS targets
+(steps, traffic weights), which the statuses never spend. One BatchGetDeployments describes 25
+deployments, and every call is filled with the next ones due, so with many in flight every one is read
+every second or two for the calls the waiter spends on one each 15 s. A deployment whose next change
+CodeDeploy's own schedule names (a traffic step, the end of the termination wait, the Ready timeout) is
+read just after that moment: its target is read as soon as its status moves (each target by its id,
+without listing it), which is how the termination wait's end is known. Read calls are every CodeDeploy
+and ECS call each tool made during the run, counted by the sandbox by the caller's User-Agent (each
+process sets its own app id); for the CLI, only the waiter's GetDeployment calls (its
+RegisterTaskDefinition, CreateDeployment and the like are not reads). Adopting a deployment deploybot
+did not start costs two of them (its AppSpec revision and its task definition). With the events
+wake-up, an event about a deployment nobody follows is described by the id it names (nothing listed),
+and the polling, only the safety net for an event lost, spends half the statuses' share.
 
 What the figures do not cover: a deployment alone in flight. Batching gains nothing there, so at the
 waiter's rate deploybot reads it about every 22 s between predicted moments (and at them just after),
-and the events wake-up is what makes it punctual. ECS's own engines are in the next section.
+and the events wake-up is what makes it punctual (the two slowest outcomes at the defaults here are the
+last ones in flight). ECS's own engines are in the next section.
 
-The misses: at the defaults, Succeeded is told 6.6x sooner than the CLI in this run, not 10x (the same
-code gave 9.6x, 0.70 s, in a run just before: with thirty outcomes the median moves by a third of a
-second between runs). The median is half the pace of the reads (about 1.5 s with sixty in flight, the
-installation's 162 calls a minute) plus a tail of outcomes that waited for the bucket; only reading more
-often would close it, and the reads per deployment are now below the waiter's (8.3 against 9.1), the
-other half of the goal. With the events wake-up the reads are above the waiter's (10.0): an event is
-read at once, on credit, on top of the polling that stays on as the safety net.
+How these figures moved: until this run every deployment's thread showed "provisioning" until its
+outcome at sixty in flight, because the reads brought forward spent the targets' share and sixty
+targets never read (two calls each) came before the moves of those shown; so the termination wait's end
+was never known, and an outcome it names was told at the pace, not just after it. Medians of thirty
+still move by a few tenths of a second between runs.
 """
 DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{9}")
 
