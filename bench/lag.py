@@ -68,7 +68,8 @@ How these figures moved: until this run every deployment's thread showed "provis
 outcome at sixty in flight, because the reads brought forward spent the targets' share and sixty
 targets never read (two calls each) came before the moves of those shown; so the termination wait's end
 was never known, and an outcome it names was told at the pace, not just after it. Medians of thirty
-still move by a few tenths of a second between runs.
+still move by a few tenths of a second between runs (Succeeded at the defaults: 0.84 s in the last
+`make bench`, 0.49 s and 0.57 s in two runs of this benchmark alone just before).
 """
 DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{9}")
 

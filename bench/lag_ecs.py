@@ -60,14 +60,14 @@ with the failing run.
 
 The misses, honestly: fabfuel polls every second, so its Succeeded lag is already about two thirds of
 a second and 10x lower would mean reading every few hundredths of a second; deploybot at its defaults
-is level with it (and tells its rolled-back deployments as failures, which fabfuel and `aws ecs wait`
-both report as success), and with the events wake-up 12x ahead. Against ecspresso's 10 s poll the
-defaults are 5 to 6x ahead, not 10x, for the same reason as CodeDeploy's: the pace of the reads under
-the waiter's rate. Medians of thirty move by a few tenths of a second from run to run (`aws ecs wait`,
-Succeeded: 7.3x here, 11x in a re-run). Reads per deployment are fewer than fabfuel's and ecspresso's but
-about twice `aws ecs wait`'s, which reads once every 15 s and only once the deployment is started: the
-four reads of adopting a deployment deploybot did not start (a deployment started by /deploy needs none
-of them) are most of the difference.
+is about level with it (and tells its rolled-back deployments as failures, which fabfuel and `aws ecs
+wait` both report as success), and with the events wake-up 13x ahead. Against ecspresso's 10 s poll the
+defaults are 5 to 6x ahead on successes, not 10x: without a bake the success has no moment ECS's
+schedule names, so it is told at the pace of the reads under the waiter's rate (a run of this benchmark
+alone just before gave 3.6x, 1.45 s: medians of thirty move by tenths of a second, and this cell by more).
+Reads per deployment are fewer than fabfuel's and ecspresso's but about twice `aws ecs wait`'s, which
+reads once every 15 s and only once the deployment is started: the four reads of adopting a deployment
+deploybot did not start (a deployment started by /deploy needs none of them) are most of the difference.
 """
 
 
