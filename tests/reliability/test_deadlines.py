@@ -20,6 +20,7 @@ from bot.runtime.config import load_catalog
 from bot.runtime.tasks import TaskSupervisor
 from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
+from sandbox.aws.moto_ext import CONTROL
 from sandbox.runner import CATALOG, Sandbox
 from tests.e2e.helpers import advance
 
@@ -43,7 +44,10 @@ async def test_ready_wait_warning_then_deadline_stop(
 ) -> None:
     for name, value in sandbox.aws.env().items():
         monkeypatch.setenv(name, value)
+    # deploybot's clock starts where the sandbox's is and moves with it: the gate's end CodeDeploy names
+    # (read from its target) and the bot's own times must agree, as they do against AWS.
     clock, store = Clock(), SqliteStore(str(tmp_path / "d.db"))
+    clock.now = CONTROL.clock.now()
     chat = SlackChat(sandbox.slack.ws.bot_token, sandbox.slack.api_url)
     await chat.identify()
     accounts = Accounts("us-east-1", sandbox.aws.endpoint)
@@ -62,9 +66,13 @@ async def test_ready_wait_warning_then_deadline_stop(
 
     advance(3)
     advance(60)
+    clock.now = CONTROL.clock.now()
     await watcher.tick()
     ready = await store.get(record.id)
     assert ready is not None and ready.phase is Phase.GATED and ready.gate_opened_at == clock.now
+    # CodeDeploy's Ready wait (60 minutes) runs from the end of AfterAllowTestTraffic, a little before now.
+    expires = ready.gate.expires_at if ready.gate else None
+    assert expires is not None and timedelta(minutes=59) < expires - clock.now <= timedelta(minutes=60)
     root = sandbox.slack.ws.find("C0DEPLOYS", ready.message_ts or "")
 
     def thread() -> list[str]:
@@ -78,8 +86,8 @@ async def test_ready_wait_warning_then_deadline_stop(
     await watcher.tick()
     warnings = [t for t in thread() if "still waiting for *Shift traffic*" in t]
     assert warnings == [
-        ":warning: The deployment is still waiting for *Shift traffic*: at 13:00 UTC CodeDeploy stops the "
-        "deployment unless an approver presses it before then."
+        f":warning: The deployment is still waiting for *Shift traffic*: at {expires:%H:%M} UTC CodeDeploy stops "
+        "the deployment unless an approver presses it before then."
     ]
 
     clock.now = started.deadline_at + timedelta(seconds=1)  # type: ignore[operator]
