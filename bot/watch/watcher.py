@@ -102,7 +102,6 @@ class Watcher:
         self.scan = Scan(recovery, holds, self.budget, clock, scan_every, clock_speed)
         self._following: dict[str, str] = {}  # engine's id -> record id, of the store's deployments (last tick)
         self._tracked: list[str] = []  # the records this replica reads, as of the last tick
-        self._full_read = 0  # the status calls reading all of them costs (the engines' batches)
         self._batches: dict[str, tuple[str, int]] = {}  # record id -> which ids one status call reads with it
         self._scopes: dict[str, str] = {}  # where each tracked deployment happens (its readings say) -> record id
         self._owed: set[str] = set()  # records with messages that waited for Slack's pace
@@ -199,8 +198,7 @@ class Watcher:
         self.schedule.keep(self._tracked)
         self.budget.share(len(tracked), sum(1 for r in flying if r.tracked_deployment and not r.state.terminal))
         self._batches = batches = {r.id: self.engine.batch(r) for r in tracked}
-        self._full_read = status_calls(self._tracked, batches.__getitem__)
-        now, pace = self.ticker(), self.pace(self._full_read)
+        now, pace = self.ticker(), self.pace(status_calls(self._tracked, batches.__getitem__))
         if everything:
             picked = set(self._tracked)  # a button press: read it all now, charged to the budget like the rest
         else:

@@ -174,9 +174,8 @@ class CodeDeployEngine:
         for place, mine in by_place.values():
             tracked = {r.id: r.tracked_deployment for r in mine if r.tracked_deployment}
             rollbacks = {r.rollback_deployment_id for r in mine if r.rollback_deployment_id}
-            targets = {r.tracked_deployment: target_id(app) for r in mine if (app := self._app(r)) is not None}
-            ids = list(dict.fromkeys(tracked.values()))
-            readings = await place.reader.read(ids, rollbacks, detail, {d: t for d, t in targets.items() if d})
+            targets = {d: target_id(app) for r in mine if (d := r.tracked_deployment) and (app := self._app(r))}
+            readings = await place.reader.read(list(dict.fromkeys(tracked.values())), rollbacks, detail, targets)
             out |= {record_id: readings[dep] for record_id, dep in tracked.items() if dep in readings}
         return out
 

@@ -4,9 +4,10 @@ it pays, and what each reading means in deploybot's words (``Progress``).
 The deployment itself (status, error, rollback) is read for every tracked deployment on every tick.
 Its ECS target (lifecycle events, traffic weights) costs a GetDeploymentTarget per deployment, so those
 reads are rationed to a few calls per tick: a failure's diagnostics first, then deployments whose
-status just changed, then those never read, then the one whose target is oldest. With a handful of deployments in flight
-every target is read every tick; with a thousand, the reads stay within 1/20 of a GetDeployment per
-deployment per tick, and a deployment not read this time shows its last target with a fresh status.
+status just changed, then those never read, then the one whose target is oldest. With a handful of
+deployments in flight every target is read every tick; with a thousand, the reads stay within 1/20 of a
+GetDeployment per deployment per tick, and a deployment not read this time shows its last target with a
+fresh status.
 The watcher may lower the ration further (``detail``), to what its read budget holds.
 
 Each reading also names the next moment CodeDeploy's own schedule changes the deployment (``schedule``):
@@ -32,6 +33,7 @@ from .schedule import Moments, moments, predefined
 
 if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
+    from mypy_boto3_codedeploy.type_defs import GetDeploymentTargetOutputTypeDef
 
 log = structlog.get_logger(__name__)
 BATCH = 25  # BatchGetDeployments takes at most 25 ids
@@ -98,7 +100,6 @@ class ProgressReader:
         self._asked: dict[str, int] = {}  # the read each deployment was last asked about in
         self._routing: dict[str, dict[str, Any] | None] = {}  # custom deployment configurations, once read
         self._tick = 0
-        self._hints: dict[str, str] = {}  # deployment id -> its target id, as the caller of this read knows it
 
     async def read(
         self,
@@ -111,7 +112,7 @@ class ProgressReader:
         CodeDeploy runs of a deployment deploybot follows (read for how they end). ``detail``: target
         reads this time at most (None: the reader's own ration). ``targets``: each deployment's target id
         where the caller knows it (``target_id``): read without listing it first."""
-        self._hints = dict(targets or {})
+        hints = targets or {}
         self._tick += 1
         infos: list[dict[str, Any]] = []
         for start in range(0, len(deployment_ids), BATCH):
@@ -126,7 +127,7 @@ class ProgressReader:
             del self._asked[gone]
         # A rollback's own target adds nothing deploybot tells: only how the rollback ends is read.
         ration = self.target_calls if detail is None else min(self.target_calls, detail)
-        due, diagnose = self._plan([i for i in infos if i["deploymentId"] not in rollbacks], ration)
+        due, diagnose = self._plan([i for i in infos if i["deploymentId"] not in rollbacks], ration, hints)
         out: dict[str, Progress] = {}
         for info in infos:
             dep_id = str(info["deploymentId"])
@@ -134,7 +135,10 @@ class ProgressReader:
                 out[dep_id] = rollback_progress(info)
                 continue
             seen = self._seen.get(dep_id)
-            target = await self._read_target(info, seen) if dep_id in due else (seen.target if seen else None)
+            if dep_id in due:
+                target = await self._read_target(info, seen, hints.get(dep_id))
+            else:
+                target = seen.target if seen else None
             stopped: list[str] = []
             if dep_id in diagnose and info.get("status") == "Failed" and target:
                 stopped = await self._stopped_tasks(target)
@@ -164,7 +168,7 @@ class ProgressReader:
             update={"next_change_at": when.next_change, "bake_ends_at": when.bake_ends, "gate": gate}
         )
 
-    def _plan(self, infos: list[dict[str, Any]], ration: int) -> tuple[set[str], set[str]]:
+    def _plan(self, infos: list[dict[str, Any]], ration: int, hints: Mapping[str, str]) -> tuple[set[str], set[str]]:
         """This read's target reads: every new failure (diagnostics), then within ``ration`` the
         deployments whose status moved, then those never read, then those whose target is oldest."""
         due: set[str] = set()
@@ -182,7 +186,7 @@ class ProgressReader:
                 due.add(dep_id)
                 diagnose.add(dep_id)
                 continue
-            known = (seen is not None and seen.target_id) or dep_id in self._hints
+            known = (seen is not None and seen.target_id) or dep_id in hints
             cost = 1 if known else 2  # ListDeploymentTargets first, for a target id nobody knows
             if cost <= budget:
                 due.add(dep_id)
@@ -201,33 +205,33 @@ class ProgressReader:
             return (0, seen.read_at)
         return (2, seen.read_at)  # then whichever target is oldest
 
-    async def _read_target(self, info: dict[str, Any], seen: _Seen | None) -> dict[str, Any] | None:
+    async def _read_target(self, info: dict[str, Any], seen: _Seen | None, hint: str | None) -> dict[str, Any] | None:
+        """The deployment's ECS target, by the id last read, else the caller's ``hint``, else listed."""
         dep_id = str(info["deploymentId"])
-        hint = self._hints.get(dep_id)
-        target_id = (seen.target_id if seen else None) or hint
+        known = seen.target_id if seen else None
         try:
+            target_id = known or hint or await self._list_target(dep_id)
             if target_id is None:
-                target_id = await self._list_target(dep_id)
-                if target_id is None:
-                    return None
+                return None
             try:
-                resp = await call_as(
-                    _no_target, self.codedeploy.get_deployment_target, deploymentId=dep_id, targetId=target_id
-                )
+                resp = await self._get_target(dep_id, target_id)
             except _NoTarget:
-                listed = await self._list_target(dep_id) if target_id == hint else None
+                listed = await self._list_target(dep_id) if not known and target_id == hint else None
                 if listed is None or listed == target_id:
                     raise
-                target_id = listed  # the service is named otherwise in CodeDeploy: its own id, from now on
-                resp = await call_as(
-                    _no_target, self.codedeploy.get_deployment_target, deploymentId=dep_id, targetId=target_id
-                )
+                # The service is named otherwise in CodeDeploy: its own id, from now on.
+                target_id, resp = listed, await self._get_target(dep_id, listed)
         except _NoTarget:
             return None
         found = resp.get("deploymentTarget", {}).get("ecsTarget")
         target = dict(found) if found is not None else None
         self._seen[dep_id] = _Seen(_fingerprint(info), target, self._tick, target_id)
         return target
+
+    async def _get_target(self, deployment_id: str, target_id: str) -> GetDeploymentTargetOutputTypeDef:
+        return await call_as(
+            _no_target, self.codedeploy.get_deployment_target, deploymentId=deployment_id, targetId=target_id
+        )
 
     async def _list_target(self, deployment_id: str) -> str | None:
         ids = (await call_as(_no_target, self.codedeploy.list_deployment_targets, deploymentId=deployment_id))[
