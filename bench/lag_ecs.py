@@ -235,6 +235,15 @@ def _reads(stats: dict[str, Any], tool: str) -> int:
     return sum(int(r["calls"]) for r in rows)
 
 
+def _by_call(stats: dict[str, Any], tool: str, runs: int) -> str:
+    """A bot's ECS calls per deployment, by operation, most first."""
+    rows = [r for r in stats["agent_calls"] if r["agent"] == AGENTS[tool] and r["service"] in ("codedeploy", "ecs")]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["op"]] = counts.get(r["op"], 0) + int(r["calls"])
+    return ", ".join(f"{op} {n / max(1, runs):.2f}" for op, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def _figures(lags: dict[tuple[str, str], list[float]], reads: dict[str, float], wrong: dict[str, int]) -> list[Figure]:
     figures = []
     for peer in PEERS:
@@ -317,6 +326,8 @@ async def run(quick: bool) -> list[Figure]:
     reads = {p: _reads(stats, p) / max(1, sum(1 for r in runs if r["tool"] == p)) for p in PEERS}
     reads |= {b: _reads(stats, b) / max(1, len(runs)) for b in BOTS}
     figures = _figures(lags, reads, wrong)
+    for figure, bot in zip(figures[-2:], BOTS, strict=True):
+        figure.note += f"; deploybot's, by call: {_by_call(stats, bot, len(runs))}"
     if missing:
         figures[0].note += f"; not measured ({len(missing)}): " + "; ".join(missing[:4])
     return figures

@@ -55,6 +55,9 @@ class FakeEngine:
     def batch(self, record: Deployment) -> tuple[str, int]:
         return "fake", 25
 
+    def detailed(self, record: Deployment) -> bool:
+        return True
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         self.gates.append((record.deployment_id or "", gate.id))
 

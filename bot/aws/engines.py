@@ -102,6 +102,9 @@ class Engines:
         key, size = self._for(record).batch(record)
         return f"{record.engine or LEGACY} {key}", size
 
+    def detailed(self, record: Deployment) -> bool:
+        return self._for(record).detailed(record)
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         await self._for(record).open_gate(record, gate)
 

@@ -67,6 +67,11 @@ class DeploymentEngine(Protocol):
         region) and how many one call takes."""
         ...
 
+    def detailed(self, record: Deployment) -> bool:
+        """Whether reading the record's deployment spends calls beyond its status (steps, traffic weights):
+        the read budget keeps the details' share only for such deployments."""
+        ...
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None: ...
 
     async def finish_early(self, record: Deployment) -> None:

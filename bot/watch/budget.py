@@ -10,7 +10,9 @@ details beyond the statuses (steps, traffic) have their own allowance within it,
 they never spend more, so they never delay the next statuses, which are what tells an outcome; and what
 they have saved of it the statuses do not spend (``status_tokens``), so reads brought forward (a moment
 just passed, a change just seen) cannot starve them: without steps and traffic, the moments a traffic
-schedule or a bake names are not known either. The scan
+schedule or a bake names are not known either. That quarter is kept only for the deployments whose engine
+reads details at all (CodeDeploy's ECS targets); one whose status says everything (ECS's own service
+deployments) leaves its part to the statuses. The scan
 for deployments nobody follows, and adopting what it finds, are not charged: a tenth of both limits is
 kept out of the bucket for them (``scan_gap``), so reads and scans together stay within the
 installation's rate, and within the waiter's for the deployments followed.
@@ -43,6 +45,7 @@ class ReadBudget:
         self._clock = clock
         self._at = clock()
         self.rate = installation or float("inf")  # calls a minute, as last set
+        self.detail_share = DETAIL_SHARE  # of the rate, for details: as last set by ``share``
         self._tokens = self.capacity
         self._detail = self._detail_capacity  # the details' own allowance, within the bucket
 
@@ -54,10 +57,12 @@ class ReadBudget:
     def capacity(self) -> float:
         return max(2.0, self.rate * BURST_SECONDS / 60) if self.limited else float("inf")
 
-    def share(self, watched: int, in_flight: int) -> float:
+    def share(self, watched: int, in_flight: int, detailed: int | None = None) -> float:
         """Set (and return) the rate for a replica that watches ``watched`` of the installation's
-        ``in_flight`` deployments."""
+        ``in_flight`` deployments, ``detailed`` of them (None: all) read with details beyond their status."""
         self._refill()
+        detailed = watched if detailed is None else min(detailed, watched)
+        self.detail_share = DETAIL_SHARE * detailed / watched if watched else DETAIL_SHARE
         limits = []
         # The scan's share is kept out of both: reads, scans and adopting what they find stay within the
         # installation's rate, and within the waiter's for the deployments followed.
@@ -71,9 +76,14 @@ class ReadBudget:
         return self.rate
 
     @property
+    def status_share(self) -> float:
+        """Of the rate, what the statuses have at least."""
+        return 1 - self.detail_share
+
+    @property
     def _detail_capacity(self) -> float:
         # At least one call: with a deployment alone in flight a quarter of the bucket is less than one.
-        return max(1.0, self.capacity * DETAIL_SHARE)
+        return max(1.0, self.capacity * self.detail_share) if self.detail_share else 0.0
 
     @property
     def tokens(self) -> float:
@@ -111,7 +121,7 @@ class ReadBudget:
         if missing <= 0:
             return 0.0
         # While the details' allowance refills, the statuses' room grows by the rest of the rate only.
-        rate = self.rate if self._detail >= self._detail_capacity else self.rate * (1 - DETAIL_SHARE)
+        rate = self.rate if self._detail >= self._detail_capacity else self.rate * self.status_share
         return missing * 60 / rate
 
     def scan_gap(self, cost: float, longest: float) -> float:
@@ -128,6 +138,6 @@ class ReadBudget:
         now = self._clock()
         if self.limited:
             self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate / 60)
-            earned = (now - self._at) * self.rate * DETAIL_SHARE / 60
+            earned = (now - self._at) * self.rate * self.detail_share / 60
             self._detail = min(self._detail_capacity, self._detail + earned)
         self._at = now

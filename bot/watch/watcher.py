@@ -33,7 +33,7 @@ from ..usecases.holds import Holds
 from ..usecases.records import Records, Tell
 from ..usecases.recovery import Recovery
 from ..usecases.telling import Teller, reply
-from .budget import DETAIL_SHARE, ReadBudget
+from .budget import ReadBudget
 from .leases import Leases
 from .nudge import Nudge
 from .rules import ClockRules
@@ -48,7 +48,6 @@ STARTING_GRACE = timedelta(minutes=5)
 SCAN = timedelta(seconds=60)
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
-STATUS_SHARE = 1 - DETAIL_SHARE  # of the read budget, for statuses at least
 # Of the statuses' share, what the pace spends when an events queue tells the changes: the polling is only
 # the safety net for an event lost, and the rest is left for the reads the events ask for.
 EVENTS_POLLING = 0.5
@@ -196,7 +195,8 @@ class Watcher:
         tracked = [r for r in records if not r.state.terminal and r.tracked_deployment]
         self._tracked = [r.id for r in tracked]
         self.schedule.keep(self._tracked)
-        self.budget.share(len(tracked), sum(1 for r in flying if r.tracked_deployment and not r.state.terminal))
+        in_flight = sum(1 for r in flying if r.tracked_deployment and not r.state.terminal)
+        self.budget.share(len(tracked), in_flight, detailed=sum(1 for r in tracked if self.engine.detailed(r)))
         self._batches = batches = {r.id: self.engine.batch(r) for r in tracked}
         now, pace = self.ticker(), self.pace(status_calls(self._tracked, batches.__getitem__))
         if everything:
@@ -236,7 +236,7 @@ class Watcher:
         ``polling`` part of it), never more often than the shortest gap."""
         if not full_read or not self.budget.limited:
             return self.interval
-        return max(self.interval, 60 * full_read / (self.budget.rate * STATUS_SHARE * self.polling))
+        return max(self.interval, 60 * full_read / (self.budget.rate * self.budget.status_share * self.polling))
 
     def _schedule(
         self, before: Deployment, after: Deployment | None, reading: Progress | None, now: float, pace: float

@@ -4,6 +4,7 @@ circuit breaker of a rolling update, and the events. Every answer is held to the
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -11,6 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from bot.aws.ecs.reading import native
 from sandbox.aws.ecs.state import STAGES
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.seed_ecs import ECS_SERVICES, OTHER_ACCOUNT, OTHER_REGION
@@ -93,6 +95,24 @@ def test_blue_green_walks_the_stages_and_waits_at_its_pause(aws: LocalAws, wire:
     assert checked | {"DescribeServiceRevisions", "UpdateService"} <= set(wire.bodies)
 
 
+def test_describe_services_names_the_current_deployment_and_the_revisions_it_runs(
+    aws: LocalAws, wire: Recorder
+) -> None:
+    ecs = aws.client("ecs")
+    arn = deploy(aws, "shop-staging")  # rolling
+    service = ecs.describe_services(cluster="apps", services=["shop-staging"])["services"][0]
+    assert service["currentServiceDeployment"] == arn  # from the moment UpdateService returned
+    target = describe(aws, arn)["targetServiceRevision"]["arn"]
+    during = {r["arn"]: r for r in service["currentServiceRevisions"]}
+    assert target in during and len(during) == 2  # the new revision beside the one it replaces
+    walk(aws, arn, 600, 5)
+    service = ecs.describe_services(cluster="apps", services=["shop-staging"])["services"][0]
+    assert service["currentServiceDeployment"] == arn
+    [after] = service["currentServiceRevisions"]
+    assert (after["arn"], after["runningTaskCount"], after["pendingTaskCount"]) == (target, 2, 0)
+    assert "DescribeServices" in wire.bodies  # held to the installed model like every other answer
+
+
 def test_a_pause_nobody_answers_takes_its_timeout_action(aws: LocalAws) -> None:
     arn = deploy(aws, "shop")
     walk(aws, arn, 60)
@@ -114,6 +134,24 @@ def test_linear_and_canary_move_production_traffic_on_the_clock(
     shifting = [w for _, _, w in seen if w]
     assert sorted(set(shifting)) == weights
     assert seen[-1][0] == "SUCCESSFUL"
+
+
+@pytest.mark.parametrize("service", ["api-staging", "api"])
+def test_each_traffic_step_updates_the_deployment_when_deploybot_predicts_it(aws: LocalAws, service: str) -> None:
+    """The deployment is last updated when each production step is taken, so the moment deploybot's reading
+    names for the next step (bot.aws.ecs.reading) is when the next one shows."""
+    arn = deploy(aws, service)
+    steps: dict[float, tuple[Any, Any]] = {}  # weight -> (updatedAt, the next step deploybot predicts)
+    for _ in range(900):
+        CONTROL.clock.advance(1)
+        info = describe(aws, arn)
+        weight = float(info["targetServiceRevision"].get("requestedProductionTrafficWeight", 0.0))
+        if info.get("lifecycleStage") == "PRODUCTION_TRAFFIC_SHIFT" and weight not in steps:
+            steps[weight] = (info["updatedAt"], native(info, []).next_change_at)
+    weights = sorted(steps)
+    assert len(weights) >= 2
+    for before, after in itertools.pairwise(weights):
+        assert steps[before][1] == steps[after][0]
 
 
 def test_a_broken_image_fails_its_smoke_test_and_rolls_back(aws: LocalAws) -> None:

@@ -64,6 +64,10 @@ class ScheduledEngine(FakeEngine):
         self.finds = 0  # scans left that each find a deployment nobody follows (four calls to describe it)
         self.details = 0  # detail calls a read makes at most, within what it is allowed (a real one's targets)
         self.detail_calls = 0  # made, in all
+        self.has_details = True  # False: its status says everything, as ECS's service deployments do
+
+    def detailed(self, record: Deployment) -> bool:
+        return self.has_details
 
     async def unfollowed(
         self, apps: Sequence[AppConfig], following: Collection[str], near: Sequence[DeploymentEvent] | None = None
@@ -177,6 +181,21 @@ async def test_a_few_deployments_are_read_just_after_their_moments_at_the_waiter
     # Between moments the pace is the budget's: one call reads all twelve, as often as three quarters of
     # each deployment's four reads a minute allow, less the tenth kept for the scan (the rest: details).
     assert watcher.pace(1) == pytest.approx(60 / (12 * 4 * 0.9 * 0.75))
+
+
+async def test_deployments_without_details_have_the_whole_rate_for_their_statuses(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    moments = [37.0 + 23 * i for i in range(12)]
+    watcher, engine, sim = await fleet(tmp_path, slack, 12, moments)
+    engine.has_details = False  # ECS's own deployments: one DescribeServiceDeployments says everything
+    await run_for(watcher, sim, 330)
+    # No quarter kept for details nobody reads: the pace is that of all of each deployment's reads.
+    assert watcher.pace(1) == pytest.approx(60 / (12 * 4 * 0.9))
+    reads = sum(n for _, n in engine.calls) - engine.scan_cost * len(engine.scans)
+    assert reads / 12 <= 4 * 330 / 60  # the statuses still make no more calls than the waiter
+    late = [engine.seen[f"r-{i:04d}"] - m for i, m in enumerate(moments)]
+    assert max(late) <= 1.0
 
 
 async def test_the_scan_comes_as_often_as_its_own_share_of_the_installation_rate_affords(

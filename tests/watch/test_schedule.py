@@ -120,6 +120,20 @@ def test_details_never_spend_more_than_their_share_so_the_statuses_keep_theirs()
     assert alone.detail_room(statuses=1) == 1  # its steps are still read
 
 
+def test_the_details_share_is_kept_only_for_deployments_whose_engine_reads_details() -> None:
+    seconds = Seconds()
+    budget = ReadBudget(installation=0, per_deployment=20, clock=seconds)
+    budget.share(watched=10, in_flight=10, detailed=0)  # ECS's own: the status says everything
+    assert budget.status_share == 1 and budget.detail_room(statuses=1) == 0
+    assert budget.status_tokens == pytest.approx(budget.capacity)  # nothing saved for details nobody reads
+    budget.spend(30)
+    assert budget.seconds_until(1) == pytest.approx(1 / 3)  # the whole rate refills the statuses' room
+    budget.share(watched=10, in_flight=10, detailed=4)  # four CodeDeploy deployments among them
+    assert budget.detail_share == pytest.approx(0.25 * 4 / 10) and budget.status_share == pytest.approx(0.9)
+    budget.share(watched=10, in_flight=10)  # not said: all of them
+    assert budget.status_share == pytest.approx(0.75)
+
+
 def test_status_calls_follow_each_engine_s_batch() -> None:
     batch = {"cd1": ("codedeploy", 25), "cd2": ("codedeploy", 25), "e1": ("ecs", 20), "e2": ("ecs", 20)}
     keys = [*batch, *(f"e{i}" for i in range(3, 23))]

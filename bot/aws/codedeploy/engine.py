@@ -182,6 +182,9 @@ class CodeDeployEngine:
     def batch(self, record: Deployment) -> tuple[str, int]:
         return str(id(self._of(record))), BATCH  # BatchGetDeployments, per account and region
 
+    def detailed(self, record: Deployment) -> bool:
+        return True  # the ECS target (steps, traffic weights) is a call of its own
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         if gate.id != READY_WAIT:  # CodeDeploy's only gate; anything else is not this engine's
             raise Conflict(f"CodeDeploy has no gate called {gate.id!r}.")

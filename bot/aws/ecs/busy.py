@@ -1,7 +1,8 @@
 """Which services the scan for deployments nobody follows has to list.
 
 ListServiceDeployments answers for one service a call; DescribeServices for ten. The scan asks the latter
-which services have a deployment in progress (``rolloutState``), and lists only those, and among them only
+which services have a deployment in progress (``rolloutState``) and which service deployment is current
+(``currentServiceDeployment``: where ECS names it, nothing needs listing), and lists only those, and among them only
 the ones whose deployments in progress changed since they were last listed (or were listed longer ago
 than ``RELIST``, so a deployment whose adoption failed for a passing reason is found again): a fleet of a
 thousand quiet services costs a hundred calls a scan, not a thousand, and a busy one no more.
@@ -30,6 +31,7 @@ class BusyServices:
         self._clock = clock
         self._settled: dict[tuple[int, str, str], tuple[frozenset[str], float]] = {}  # -> (ids, when listed)
         self._seen: dict[tuple[int, str, str], frozenset[str]] = {}
+        self._current: dict[tuple[int, str, str], str] = {}  # -> the service deployment ECS says is current
 
     async def among(self, ecs: ECSClient, apps: Sequence[AppConfig]) -> list[AppConfig]:
         """The apps whose service has a deployment in progress not already settled."""
@@ -48,15 +50,24 @@ class BusyServices:
                     )
                     for s in resp.get("services", [])
                 }
+                services = resp.get("services", [])
+                current = {str(s.get("serviceName")): s.get("currentServiceDeployment") for s in services}
                 now = self._clock()
                 for app in chunk:
                     key = (id(ecs), cluster, app.service)
                     ids = moving.get(app.service, frozenset())
                     self._seen[key] = ids
+                    self._current.pop(key, None)
+                    if ids and current.get(app.service):
+                        self._current[key] = str(current[app.service])
                     settled, at = self._settled.get(key, (None, 0.0))
                     if ids and (settled != ids or now - at >= RELIST):
                         out.append(app)
         return out
+
+    def current(self, ecs: ECSClient, app: AppConfig) -> str | None:
+        """The service deployment in progress the last scan saw ECS name as current (None: list them)."""
+        return self._current.get((id(ecs), app.cluster, app.service))
 
     def settle(self, ecs: ECSClient, app: AppConfig) -> None:
         """``app``'s service was listed (what it found is adopted now): skip it until its deployments in

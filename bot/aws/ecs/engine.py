@@ -162,8 +162,14 @@ class EcsEngine:
         return None
 
     async def _task_definition(self, place: _Place, revision: str) -> str:
-        if revision not in place.revisions:
-            found = await call(place.ecs.describe_service_revisions, serviceRevisionArns=[revision])
+        await self._revisions(place, [revision])
+        return place.revisions.get(revision, "")
+
+    async def _revisions(self, place: _Place, arns: Sequence[str]) -> None:
+        """Read the service revisions not known yet (their task definition and resolved digests), 20 a call."""
+        unknown = list(dict.fromkeys(a for a in arns if a and a not in place.revisions))
+        for start in range(0, len(unknown), BATCH):
+            found = await call(place.ecs.describe_service_revisions, serviceRevisionArns=unknown[start : start + BATCH])
             for rev in found.get("serviceRevisions", []):
                 arn = str(rev.get("serviceRevisionArn"))
                 place.revisions[arn] = str(rev.get("taskDefinition"))
@@ -172,7 +178,6 @@ class EcsEngine:
                     for c in rev.get("containerImages", [])
                     if c.get("imageDigest")
                 }
-        return place.revisions.get(revision, "")
 
     async def read(self, records: Sequence[Deployment], detail: int | None = None) -> dict[str, Progress]:
         # One DescribeServiceDeployments says everything deploybot shows: no details to ration.
@@ -227,6 +232,9 @@ class EcsEngine:
     def batch(self, record: Deployment) -> tuple[str, int]:
         return str(id(self._of(record))), BATCH  # DescribeServiceDeployments, per account and region
 
+    def detailed(self, record: Deployment) -> bool:
+        return False  # one DescribeServiceDeployments says everything: stages, hooks, traffic weights
+
     async def open_gate(self, record: Deployment, gate: Gate) -> None:
         await self._answer(record, gate.id, "CONTINUE")
 
@@ -264,9 +272,17 @@ class EcsEngine:
         else:
             scopes = {e.scope for e in near}
             listed = [a for a in apps if any(s.endswith(f"/{a.cluster}/{a.service}") for s in scopes)]
-        out: list[Found] = []
+        # What every service's scan found is described together, 20 a call, per account and region.
+        wanted: dict[int, tuple[_Place, list[tuple[AppConfig, str]]]] = {}
         for app in listed:
-            out += await self._unfollowed(app, following)
+            place = self.place(app)
+            current = self.busy.current(place.ecs, app) if near is None else None  # an event: maybe newer
+            arns = await self._unfinished(place, app, following, current)
+            wanted.setdefault(id(place), (place, []))[1].extend((app, arn) for arn in arns)
+        out: list[Found] = []
+        for place, pairs in wanted.values():
+            out += await self._found(place, pairs)
+        for app in listed:
             self.busy.settle(self.place(app).ecs, app)
         return out
 
@@ -280,26 +296,37 @@ class EcsEngine:
             out += await self.busy.among(place.ecs, mine)
         return out
 
-    async def _unfollowed(self, app: AppConfig, following: Collection[str]) -> list[Found]:
-        place = self.place(app)
-        listed = await call(
-            place.ecs.list_service_deployments, cluster=app.cluster, service=app.service, status=UNFINISHED
-        )
-        arns = [
-            str(b.get("serviceDeploymentArn"))
-            for b in listed.get("serviceDeployments", [])
-            if b.get("serviceDeploymentArn") not in following and b.get("serviceDeploymentArn") not in self._ignored
-        ]
+    async def _unfinished(
+        self, place: _Place, app: AppConfig, following: Collection[str], current: str | None
+    ) -> list[str]:
+        """The service deployments of ``app`` in progress that nobody follows: ``current``, the one the scan
+        just saw ECS name as current, or (ECS did not say, or an event asked) those it lists."""
+        if current is not None:
+            arns = [current]
+        else:
+            listed = await call(
+                place.ecs.list_service_deployments, cluster=app.cluster, service=app.service, status=UNFINISHED
+            )
+            arns = [str(b.get("serviceDeploymentArn")) for b in listed.get("serviceDeployments", [])]
+        return [a for a in arns if a not in following and a not in self._ignored]
+
+    async def _found(self, place: _Place, pairs: Sequence[tuple[AppConfig, str]]) -> list[Found]:
+        infos = await self._describe(place, [arn for _, arn in pairs])
+        targets = [str((i.get("targetServiceRevision") or {}).get("arn") or "") for i in infos.values()]
+        await self._revisions(place, targets)
         out = []
-        for info in (await self._describe(place, arns)).values():
+        for app, arn in pairs:
+            info = infos.get(arn)
+            if info is None or info.get("status") not in UNFINISHED:
+                continue  # it ended between the scan and now: nothing to follow
             revision = str((info.get("targetServiceRevision") or {}).get("arn") or "")
-            definition = await self._task_definition(place, revision) if revision else ""
+            definition = place.revisions.get(revision, "")
             claim = await place.taskdefs.claim_of(definition) if definition else None
             plan = plan_of(dict(info.get("deploymentConfiguration") or {}))
             out.append(
                 Found(
                     app=app.key,
-                    deployment_id=str(info.get("serviceDeploymentArn")),
+                    deployment_id=arn,
                     link=console_url(place.region, app.cluster, app.service),
                     began=info.get("status") != "PENDING",
                     strategy=plan.strategy,

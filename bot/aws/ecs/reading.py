@@ -10,6 +10,7 @@ a stop.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,6 +119,40 @@ def _bake_end(info: dict[str, Any]) -> datetime | None:
     return began + timedelta(minutes=float(minutes))
 
 
+def _shift_steps(config: dict[str, Any]) -> list[tuple[float, float]]:
+    """(seconds into PRODUCTION_TRAFFIC_SHIFT, production weight from then) of a strategy, as documented."""
+    strategy = config.get("strategy")
+    if strategy == "LINEAR":
+        linear = config.get("linearConfiguration") or {}
+        percent, every = float(linear.get("stepPercent") or 10), float(linear.get("stepBakeTimeInMinutes") or 6) * 60
+        return [(k * every, min(100.0, percent * (k + 1))) for k in range(math.ceil(100 / percent))]
+    if strategy == "CANARY":
+        canary = config.get("canaryConfiguration") or {}
+        percent, wait = float(canary.get("canaryPercent") or 5), float(canary.get("canaryBakeTimeInMinutes") or 10)
+        return [(0.0, percent), (wait * 60, 100.0)]
+    return [(0.0, 100.0)]
+
+
+def _next_change(info: dict[str, Any], production: float | None) -> datetime | None:
+    """When ECS's own schedule next changes a native deployment: its next production traffic step. Once the
+    last step is taken, and in the stages after it but the bake, the moment that began: passed, it tells the
+    watcher the end is near (clean-up, then success), so the deployment is read closely for a while."""
+    stage, updated = info.get("lifecycleStage"), info.get("updatedAt")
+    if info.get("status") != "IN_PROGRESS" or not isinstance(updated, datetime):
+        return None
+    if stage in ("POST_PRODUCTION_TRAFFIC_SHIFT", "CLEAN_UP"):
+        return updated
+    if stage != "PRODUCTION_TRAFFIC_SHIFT":
+        return None
+    steps = _shift_steps(info.get("deploymentConfiguration") or {})
+    ahead = [at for at, weight in steps if weight > (production or 0.0) + 1e-6]
+    if not ahead:
+        return updated
+    # The deployment was last updated when the stage began or, since, when its last step was taken.
+    taken = [at for at, weight in steps if weight <= (production or 0.0) + 1e-6]
+    return updated + timedelta(seconds=ahead[0] - (taken[-1] if taken else 0.0))
+
+
 def native(info: dict[str, Any], stopped_tasks: list[str]) -> Progress:
     """A reading of a blue/green, linear or canary service deployment."""
     status = str(info.get("status"))
@@ -141,6 +176,7 @@ def native(info: dict[str, Any], stopped_tasks: list[str]) -> Progress:
             test_traffic=test,
             gate=gate,
             bake_ends_at=_bake_end(info),
+            next_change_at=None if gate else _next_change(info, production),
         )
     if status == "SUCCESSFUL":
         steps = _steps(info, False, None)
@@ -189,7 +225,9 @@ def rolling(info: dict[str, Any], stopped_tasks: list[str]) -> Progress:
     }
     if status in ("PENDING", "IN_PROGRESS", "STOP_REQUESTED"):
         phase = Phase.WAITING if status == "PENDING" else Phase.SHIFTING if share else Phase.PROVISIONING
-        return Progress(**common, phase=phase, traffic=share)
+        # Every new task running: the old ones are drained next, and then it ends; read it closely meanwhile.
+        near = info.get("updatedAt") if status == "IN_PROGRESS" and share >= 100 else None
+        return Progress(**common, phase=phase, traffic=share, next_change_at=near)
     if status == "SUCCESSFUL":
         return Progress(
             **common, phase=Phase.DONE, traffic=100.0, result=Result.SUCCEEDED, finished_at=info.get("finishedAt")

@@ -123,6 +123,9 @@ def _sync_service(backend: EC2ContainerServiceBackend, run: ServiceDeploymentRun
     if service is None:
         return
     keep_running(backend, run.cluster, run.service, _running(run), run.short_id)
+    # moto's Service has neither; its serializer writes them by the model's names (currentService…)
+    service.current_service_deployment = run.arn  # type: ignore[attr-defined]
+    service.current_service_revisions = run.current_revisions()  # type: ignore[attr-defined]
     state = {"SUCCESSFUL": "COMPLETED", "ROLLBACK_SUCCESSFUL": "FAILED", "STOPPED": "FAILED"}.get(run.status)
     primary = {
         "id": run.short_id,
@@ -285,6 +288,9 @@ def _start(backend: EC2ContainerServiceBackend, service: Any, old_definition: st
         slow_start=CONTROL.slow_install.get(service.name, 0.0),
     )
     runs(backend)[run.arn] = run
+    # As ECS answers DescribeServices from the moment UpdateService returns: the deployment it started.
+    service.current_service_deployment = run.arn
+    service.current_service_revisions = run.current_revisions()
     CONTROL.transitions.append((run.arn, run.status, time.time()))
     return run
 

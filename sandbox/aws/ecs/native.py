@@ -26,7 +26,12 @@ def advance(run: ServiceDeploymentRun, now: datetime, fx: Effects) -> None:
     while run.active and _step(run, now, fx):
         pass
     if run.active and not run.rolling_back and run.part == "work" and STEPS[run.step] == "PRODUCTION_TRAFFIC_SHIFT":
-        run.production_weight = weight_at(run, (now - (run.step_started or now)).total_seconds())
+        began = run.step_started or now
+        into = (now - began).total_seconds()
+        weight = weight_at(run, into)
+        if weight != run.production_weight:  # a step taken: the deployment was updated when it was due
+            run.production_weight = weight
+            run.updated_at = began + timedelta(seconds=max(at for at, _ in shift_schedule(run) if into >= at))
 
 
 def reported(step: str) -> str:

@@ -217,6 +217,24 @@ class ServiceDeploymentRun:
             out |= {"requestedProductionTrafficWeight": production, "requestedTestTrafficWeight": test}
         return out
 
+    def current_revisions(self) -> list[dict[str, Any]]:
+        """DescribeServices' currentServiceRevisions: what the service runs at this point of the deployment."""
+
+        def summary(revision: Revision | None, running: int) -> list[dict[str, Any]]:
+            if revision is None:
+                return []
+            pending = max(0, self.desired - running) if self.active else 0
+            return [
+                {"arn": revision.arn, "requestedTaskCount": self.desired, "runningTaskCount": running}
+                | {"pendingTaskCount": pending}
+            ]
+
+        if self.status == "SUCCESSFUL" or (self.active and self.source is None):
+            return summary(self.target, self.running if self.active else self.desired)
+        if not self.active:  # rolled back or stopped: the revision before is what runs
+            return summary(self.source, self.desired)
+        return summary(self.target, self.running) + summary(self.source, self.desired)
+
     def brief(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "serviceDeploymentArn": self.arn,

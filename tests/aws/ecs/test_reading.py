@@ -72,6 +72,64 @@ def test_the_bake_ends_its_length_after_it_began() -> None:
     assert progress.phase is Phase.BAKING and progress.bake_ends_at == AT + timedelta(minutes=5)
 
 
+LINEAR = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 2}}
+CANARY = {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 3}}
+
+
+@pytest.mark.parametrize(
+    ("config", "weight", "after"),
+    [
+        (LINEAR, 25.0, timedelta(minutes=2)),  # the first step at the stage's start, the next two minutes on
+        (LINEAR, 75.0, timedelta(minutes=2)),  # last updated when the third step was taken
+        (CANARY, 10.0, timedelta(minutes=3)),  # the canary's wait, then the rest
+        (CANARY, 0.0, timedelta(0)),  # the canary's own step is due as the stage begins
+    ],
+)
+def test_the_next_production_traffic_step_is_a_moment_ecs_names(
+    config: dict[str, Any], weight: float, after: timedelta
+) -> None:
+    info = deployment(
+        lifecycleStage="PRODUCTION_TRAFFIC_SHIFT",
+        updatedAt=AT,
+        deploymentConfiguration=config,
+        targetServiceRevision={"requestedProductionTrafficWeight": weight},
+    )
+    assert native(info, []).next_change_at == AT + after
+
+
+@pytest.mark.parametrize(
+    ("stage", "weight"),
+    [("PRODUCTION_TRAFFIC_SHIFT", 100.0), ("POST_PRODUCTION_TRAFFIC_SHIFT", 100.0), ("CLEAN_UP", 100.0)],
+)
+def test_near_the_end_the_moment_is_when_the_last_stage_began(stage: str, weight: float) -> None:
+    """All traffic moved (blue/green's one step, the last of a linear), or cleaning up: the moment named has
+    passed, which is how the watcher knows to read it closely until it ends."""
+    info = deployment(
+        lifecycleStage=stage,
+        updatedAt=AT,
+        deploymentConfiguration=LINEAR if stage == "PRODUCTION_TRAFFIC_SHIFT" else {"strategy": "BLUE_GREEN"},
+        targetServiceRevision={"requestedProductionTrafficWeight": weight},
+    )
+    assert native(info, []).next_change_at == AT
+
+
+def test_no_moment_while_scaling_up_waiting_at_a_gate_or_once_ended() -> None:
+    assert native(deployment(lifecycleStage="SCALE_UP"), []).next_change_at is None
+    hook = {"hookId": "h1", "targetType": "PAUSE", "status": "AWAITING_ACTION", "timeoutAction": "ROLLBACK"}
+    gated = deployment(lifecycleStage="CLEAN_UP", lifecycleHookDetails=[hook])
+    assert native(gated, []).next_change_at is None  # the gate's own expiry is its moment
+    assert native(deployment(lifecycleStage="CLEAN_UP", status="SUCCESSFUL"), []).next_change_at is None
+
+
+def test_a_rolling_update_with_every_new_task_running_is_near_its_end() -> None:
+    config = {"strategy": "ROLLING"}
+    half = {"requestedTaskCount": 2, "runningTaskCount": 1}
+    assert rolling(deployment(deploymentConfiguration=config, targetServiceRevision=half), []).next_change_at is None
+    full = {"requestedTaskCount": 2, "runningTaskCount": 2}
+    info = deployment(deploymentConfiguration=config, targetServiceRevision=full, updatedAt=AT)
+    assert rolling(info, []).next_change_at == AT
+
+
 @pytest.mark.parametrize(
     ("extra", "result", "code"),
     [

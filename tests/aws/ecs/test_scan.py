@@ -1,6 +1,7 @@
 """The scan for ECS deployments nobody follows, against the sandbox's ECS: quiet services cost one
-DescribeServices per ten; only a service with a new deployment in progress is listed, once, and
-again only when its deployments change or after a while."""
+DescribeServices per ten; only a service with a new deployment in progress is looked at (its current
+service deployment as DescribeServices names it, or listed where it does not), once, and again only when
+its deployments change or after a while; what several services show is described together."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.aws.accounts import Accounts
 from bot.aws.ecs.busy import RELIST, BusyServices
 from bot.aws.ecs.engine import EcsEngine
 from bot.domain.catalog import AppConfig
+from bot.domain.progress import DeploymentEvent
 from bot.runtime.config import load_catalog
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.server import LocalAws
@@ -57,7 +59,11 @@ async def test_a_new_deployment_is_listed_once_then_only_when_its_service_change
     CONTROL.calls.clear()
     found = await engine.unfollowed(apps, following=())
     assert [f.app for f in found] == ["shop:staging"]
-    assert calls()["ListServiceDeployments"] == 1  # only the busy one
+    # DescribeServices names the current deployment: nothing listed, the busy one described and its revision.
+    assert calls() == Counter(
+        {"DescribeServices": 1, "DescribeServiceDeployments": 1, "DescribeServiceRevisions": 1}
+    ) + Counter({"DescribeTaskDefinition": calls()["DescribeTaskDefinition"]})
+    assert calls()["DescribeTaskDefinition"] <= 1  # its tags (whose request it is), unless read before
     CONTROL.calls.clear()
     assert await engine.unfollowed(apps, following=[found[0].deployment_id]) == []  # adopted meanwhile
     assert calls() == Counter({"DescribeServices": 1})  # settled: not listed again while nothing changes
@@ -92,3 +98,23 @@ async def test_a_listed_service_is_listed_again_after_a_while_in_case_its_adopti
     assert await busy.among(ecs, apps) == []
     now[0] = RELIST
     assert await busy.among(ecs, apps) == [listed]
+
+
+async def test_an_event_s_service_is_listed_and_several_finds_are_described_together(
+    aws: LocalAws, engine: EcsEngine
+) -> None:
+    deploy(aws, "shop-staging", "v1.2.3")
+    deploy(aws, "api", "v1.2.3")
+    CONTROL.clock.advance(5)
+    apps = home_apps(engine)
+    CONTROL.calls.clear()
+    found = await engine.unfollowed(apps, following=())
+    assert sorted(f.app for f in found) == ["api:production", "shop:staging"]
+    assert calls()["DescribeServiceDeployments"] == 1 and calls()["DescribeServiceRevisions"] == 1
+    assert calls()["ListServiceDeployments"] == 0
+    # An event names only the service: its deployments are listed (the scan's DescribeServices was not made).
+    event = DeploymentEvent(deployment_id="ecs-svc/1", scope=found[0].deployment_id.rsplit("/", 1)[0])
+    CONTROL.calls.clear()
+    again = await engine.unfollowed(apps, following=(), near=[event])
+    assert [f.deployment_id for f in again] == [found[0].deployment_id]
+    assert calls()["ListServiceDeployments"] == 1 and "DescribeServices" not in calls()
