@@ -53,21 +53,30 @@ to 20 s longer. The outcome moment is the sandbox's SUCCESSFUL or ROLLBACK_REQUE
 when its process exits, and a peer that exits 0 on a rolled-back deployment is counted as telling a
 failure as success. The two deploybots (defaults; events wake-up) watch the same deployments as outside
 deployments, found by their scan (the catalog's 24 services described ten a call, every 10 s) or by
-the event. Reads per deployment: a peer's wait calls (listed per peer); a bot's every ECS call, the
-four it needs to adopt a deployment it did not start (list, describe, its revision, its task definition)
-included. Half of every peer's deployments fail: in a native lane (five runs) every other lane begins
-with the failing run.
+the event. Reads per deployment: a peer's wait calls (listed per peer); a bot's every ECS call, what it
+costs to adopt a deployment it did not start included (the scan's DescribeServices names each busy
+service's current deployment, so nothing is listed; deployments found together are described together,
+then their revisions; each new task definition is read once, for its tags and image), listed by call.
+Half of every peer's deployments fail: in a native lane (five runs) every other lane begins with the
+failing run.
 
 The misses, honestly: fabfuel polls every second, so its Succeeded lag is already about two thirds of
-a second and 10x lower would mean reading every few hundredths of a second; deploybot at its defaults
-is about level with it (and tells its rolled-back deployments as failures, which fabfuel and `aws ecs
-wait` both report as success), and with the events wake-up 13x ahead. Against ecspresso's 10 s poll the
-defaults are 5 to 6x ahead on successes, not 10x: without a bake the success has no moment ECS's
-schedule names, so it is told at the pace of the reads under the waiter's rate (a run of this benchmark
-alone just before gave 3.6x, 1.45 s: medians of thirty move by tenths of a second, and this cell by more).
-Reads per deployment are fewer than fabfuel's and ecspresso's but about twice `aws ecs wait`'s, which
-reads once every 15 s and only once the deployment is started: the four reads of adopting a deployment
-deploybot did not start (a deployment started by /deploy needs none of them) are most of the difference.
+a second, and 10x lower would mean reading every few hundredths of a second, some forty times the
+waiter's reads; deploybot at its defaults is about level with it (and tells its rolled-back deployments
+as failures, which fabfuel and `aws ecs wait` both report as success), and with the events wake-up 18x
+ahead. Against ecspresso's 10 s poll the defaults are 5 to 6x ahead on successes, not 10x: with all the
+deployments in flight read by one call, an outcome no schedule names is told within one call's gap, and
+at the waiter's rate (four calls a minute per deployment, the dozen or so in flight here sharing each
+call) that gap is about a second. ECS's statuses now have the whole rate (no quarter kept for details ECS
+does not need), and its linear and canary steps and the bake's end are moments read just after they
+come, but a bake-less success and a failure are not predictable. Reads per deployment are far fewer than
+fabfuel's and ecspresso's and just above `aws ecs wait`'s (4.6 against 4.0; 7.3 before adopting got
+cheaper): by call (below), the statuses are under two a deployment; the rest is what the waiter never
+does: the failure's diagnosis (ListTasks and DescribeTasks, why the new tasks stopped, once per failed
+deployment: about one a deployment here, half of them failing) and adopting a deployment deploybot did
+not start (its task definition's tags say whose request it is), which a deployment started by /deploy
+does not need. Without the diagnosis deploybot reads fewer than the waiter; it stays, because a failure
+told without its reason is what deploybot exists to replace.
 """
 
 
