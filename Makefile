@@ -8,7 +8,7 @@ IAC := .venv-iac
 IAC_STAMP := $(IAC)/.installed-$(shell cksum < deploy/tools/checkov-requirements.txt | cut -d' ' -f1)
 STACK := deploy/deploybot.cfn.yml
 
-.PHONY: install demo test lint typecheck unit fuzz browser-deps bench clean iac
+.PHONY: install demo test lint typecheck unit fuzz browser-deps bench soak clean iac
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> Installing deploybot's pinned set into $(VENV) (the first time takes a few minutes)"
@@ -47,7 +47,7 @@ browser-deps:
 	@scripts/install-chromium.sh
 
 lint: install
-	$(BIN)/ruff check bot handlers sandbox tests bench
+	$(BIN)/ruff check bot handlers sandbox tests bench soak
 	$(BIN)/hadolint Dockerfile
 
 typecheck: install
@@ -64,6 +64,14 @@ fuzz: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The fault campaign (soak/): SEEDS seeds of REQUESTS stories each, from FIRST; a failing seed is replayed
+# with make soak FIRST=<seed> SEEDS=1. make test runs one short seed (tests/soak/).
+SEEDS ?= 5
+FIRST ?= 1
+REQUESTS ?= 150
+soak: install
+	$(BIN)/python -m soak --seeds $(SEEDS) --first $(FIRST) --requests $(REQUESTS)
 
 clean:
 	rm -rf $(VENV) $(IAC) .pytest_cache .mypy_cache .ruff_cache

@@ -120,7 +120,7 @@ class Parts:
 def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSupervisor) -> Parts:
     store, chat, engine, clock, faults = ports.store, ports.chat, ports.engine, ports.clock, ports.faults
     outbox = Outbox(store, chat, tuning.replica, clock, claim=tuning.lease, faults=faults)
-    teller = Teller(chat, outbox, clock)
+    teller = Teller(store, chat, outbox, clock)
     changed = Changed()  # made first: every saved change tells the Home tabs, which are made later
     records = Records(store, teller, clock, changed)
     nudge = Nudge()  # made first: starting and clicking poke the watcher, which is made last

@@ -27,8 +27,13 @@ ALLOWED: dict[State, frozenset[State]] = {
 }
 
 
-def may_move(start: State, end: State) -> bool:
-    return end is start or end in ALLOWED.get(start, frozenset())
+def may_move(start: State, end: State, *, moving: bool = False) -> bool:
+    """Whether a record in ``start`` may end up in ``end``. ``moving``: the change names a state of its own,
+    which a finished record never takes again, not even its own (its ending is decided, audited and told
+    once, however many replicas decide it)."""
+    if end is start:
+        return not (moving and start.terminal)
+    return end in ALLOWED.get(start, frozenset())
 
 
 class Change(BaseModel):
@@ -56,7 +61,7 @@ class Change(BaseModel):
         if self.to is not None:
             fields["state"] = self.to
         end = fields.get("state", record.state)
-        if isinstance(end, State) and not may_move(record.state, end):
+        if isinstance(end, State) and not may_move(record.state, end, moving="state" in fields):
             raise Conflict(explain or f"That no longer fits this request: it is {record.state.value}.")
         return record.model_copy(update={**fields, "updated_at": now})
 
@@ -212,6 +217,14 @@ class Claimed(Change):
 class Delivered(Change):
     outbox: list[Outgoing]
     sending: SendClaim | None
+
+
+class Recheck(Change):
+    """When Slack is to be read again for copies of a message whose post got no answer (None: done), and
+    the channels besides the thread to read."""
+
+    recheck_at: datetime | None
+    recheck_in: list[str]
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,10 @@ class Deployment(BaseModel):
     outbox: list[Outgoing] = Field(default_factory=list)
     next_seq: int = 1
     sending: SendClaim | None = None
+    # A post whose fate was unknown (no answer came) may still land after a copy was sent again: Slack is
+    # read once more then, and a later copy of a message removed.
+    recheck_at: datetime | None = None
+    recheck_in: list[str] = Field(default_factory=list)  # channels to read then besides the thread
 
     @model_validator(mode="before")
     @classmethod
@@ -210,6 +214,7 @@ class Deployment(BaseModel):
             self.state in (State.IN_PROGRESS, State.ROLLING_BACK)
             or (self.state is State.PENDING_APPROVAL and self.expires_at is not None)  # to expire it
             or bool(self.outbox)
+            or self.recheck_at is not None
             or (self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled)
         )
 

@@ -125,6 +125,20 @@ class Mark:
     last: int
 
 
+@dataclass(frozen=True)
+class Copy:
+    """One marked message as it is in Slack: where, and which of its request's numbers it covers."""
+
+    channel: str
+    ts: str
+    first: int
+    last: int
+
+    @property
+    def seqs(self) -> set[int]:
+        return set(range(self.first, self.last + 1))
+
+
 class Chat(Protocol):
     """Slack. Errors are ``ChatError``: ``answered`` says whether the call surely did nothing."""
 
@@ -194,6 +208,14 @@ class Chat(Protocol):
 
     async def marked(self, channel: str, request_id: str, thread_ts: str | None = None) -> set[int]:
         """The numbers of ``request_id``'s messages already in the thread (or the channel's recent past)."""
+        ...
+
+    async def copies(self, channel: str, request_id: str, thread_ts: str | None = None) -> list[Copy]:
+        """Each of ``request_id``'s messages in the thread (or the channel's recent past), oldest first."""
+        ...
+
+    async def delete(self, channel: str, ts: str) -> None:
+        """Remove one of deploybot's own messages (one already gone is no error)."""
         ...
 
     def can_post(self, channel: str) -> bool:

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from ..domain.errors import ChatError
-from ..domain.ports import Blocks, Mark
+from ..domain.ports import Blocks, Copy, Mark
 from .counting import CallCounter
 from .pacing import Pacer
 
@@ -63,7 +63,11 @@ async def _answered(call: Awaitable[T]) -> T:
     try:
         return await call
     except SlackApiError as exc:
-        raise ChatError(str(exc.response.get("error") or "error"), answered=True) from exc
+        # Slack's own errors are JSON ({"ok": false, "error": ...}); an outage's 5xx may be a page of text,
+        # and whether the call took effect before it is not known.
+        data, status = exc.response.data, int(exc.response.status_code or 200)
+        code = str(data.get("error") or "error") if isinstance(data, dict) else f"http_{status}"
+        raise ChatError(code, answered=status < 500) from exc
     except (TimeoutError, OSError, aiohttp.ClientError) as exc:
         raise ChatError(type(exc).__name__, answered=False) from exc
 
@@ -158,7 +162,10 @@ class SlackChat:
         await _answered(self.client.chat_update(channel=channel, ts=ts, text=text, blocks=checked(blocks)))
 
     async def marked(self, channel: str, request_id: str, thread_ts: str | None = None) -> set[int]:
-        seqs: set[int] = set()
+        return {n for copy in await self.copies(channel, request_id, thread_ts) for n in copy.seqs}
+
+    async def copies(self, channel: str, request_id: str, thread_ts: str | None = None) -> list[Copy]:
+        found: list[Copy] = []
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
             if thread_ts:
@@ -172,11 +179,20 @@ class SlackChat:
             resp = await _answered(call)
             raw: list[Any] = list(resp.get("messages") or [])
             for message in raw:
-                seqs |= _seqs(message, request_id)
+                seqs = _seqs(message, request_id)
+                if seqs:
+                    found.append(Copy(channel, str(message.get("ts")), min(seqs), max(seqs)))
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
-        return seqs
+        return sorted(found, key=lambda c: float(c.ts))
+
+    async def delete(self, channel: str, ts: str) -> None:
+        try:
+            await _answered(self.client.chat_delete(channel=channel, ts=ts))
+        except ChatError as exc:
+            if exc.code != "message_not_found":  # gone already (another replica removed it): done
+                raise
 
     def can_post(self, channel: str) -> bool:
         return self.pacer.try_post(channel)

@@ -5,22 +5,27 @@ Slack outage can delay them but never lose them. Whoever sends (the watching rep
 replica that handled a click) first claims the outbox in the record: one sender at a time across
 replicas, and the claim tells a later sender that a crash may have left part of it posted. That
 sender asks Slack which messages arrived (each carries its request id and number as message
-metadata) and posts only the rest, so nothing is posted twice.
+metadata) and posts only the rest, so nothing is posted twice. The claim is renewed while a post is under
+way (a 429's wait can outlast it). Where a copy could still slip in (a sender paused past its claim, a post
+that got no answer and lands later), the sender that took over, the one overtaken, and (a while after a
+post without an answer) whoever sends next read Slack again and remove the later copies (``copies``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
-from ..domain.changes import Claimed, Delivered
+from ..domain.changes import Claimed, Delivered, Recheck
 from ..domain.errors import ChatError
 from ..domain.models import Deployment, Outgoing, SendClaim
 from ..domain.ports import Chat, Clock, Faults, Mark, Store, no_faults
+from .copies import remove_copies
 from .saving import save_decided
 
 log = structlog.get_logger(__name__)
@@ -30,6 +35,9 @@ ROUNDS = 3
 UNREADABLE = {"missing_scope", "not_in_channel", "channel_not_found", "thread_not_found", "not_allowed_token_type"}
 DONE, MORE, BLOCKED = "done", "more", "blocked"
 JOIN_LIMIT = 3000  # characters of joined thread replies in one message (Slack allows far more; this reads well)
+HOLD_CHECK = 1.0  # seconds (the loop's) between two looks at the claim while a post is under way
+# After a post that got no answer, Slack is read again this long after (it may still land, late).
+RECHECK = timedelta(seconds=30)
 
 
 class Outbox:
@@ -77,12 +85,15 @@ class Outbox:
 
     async def _flush(self, record_id: str) -> str:
         record = await self.store.get(record_id)
+        now = self.now()
+        if record is not None and record.recheck_at is not None and now >= record.recheck_at:
+            record = await self._recheck(record)
         if record is None or not record.outbox:
             return DONE
-        now = self.now()
         claim = record.sending
         if claim is not None and claim.owner != self.owner and claim.until > now:
             return BLOCKED  # another replica is sending right now
+        readable = claim is not None
         if claim is not None:
             # A sender stopped half-way (it died, or a post's fate is unknown): ask Slack what arrived.
             try:
@@ -91,8 +102,8 @@ class Outbox:
                 log.warning("outbox_check_failed", request_id=record_id, error=exc.code)
                 if exc.code not in UNREADABLE:
                     return BLOCKED  # Slack is struggling: ask again on the next round
-                arrived = set()  # we may never read it: better one message twice than none
-            fresh = await self._update(record_id, sent=arrived, claim=None, expect=claim)
+                arrived, readable = set(), False  # we may never read it: better one message twice than none
+            fresh, _ = await self._update(record_id, sent=arrived, claim=None, expect=claim)
             if fresh is None or fresh.sending is not None:
                 return BLOCKED
             if not fresh.outbox:
@@ -110,7 +121,8 @@ class Outbox:
         saved, wrote = await save_decided(self.store, record, claimed, attempts=1)
         if saved is None or not wrote:
             return MORE
-        return await self._send(saved)
+        # Taking over from a sender that stopped half-way: it may yet post what it had under way.
+        return await self._send(saved, took_over=readable)
 
     async def release_all(self) -> None:
         """On a graceful stop: end our claims at once, so the next sender need not wait them out.
@@ -128,9 +140,10 @@ class Outbox:
             await save_decided(self.store, record_id, expired)
         self._claimed.clear()
 
-    async def _send(self, record: Deployment) -> str:
+    async def _send(self, record: Deployment, *, took_over: bool = False) -> str:
         sent: set[int] = set()
-        unknown = False
+        unknown: set[str] = set()  # channels of a post that got no answer
+        channels: set[str] = set()
         claim = record.sending
         for group in _batches(record.outbox):
             first, last = group[0], group[-1]
@@ -142,24 +155,68 @@ class Outbox:
             if held is None:
                 break  # our claim ran out and could not be renewed: leave the rest to the next sender
             claim = held
+            channels.add(channel)
             try:
-                await self._post(record, group, Mark(record.id, first.seq, last.seq))
+                claim = await self._post_held(record, group, Mark(record.id, first.seq, last.seq), claim)
             except ChatError as exc:
                 # Answered: the message was not posted. No answer: it may have been, so the next sender
                 # asks Slack first.
-                unknown = not exc.answered
+                if not exc.answered:
+                    unknown.add(channel)
                 log.warning("slack_post_failed", request_id=record.id, error=exc.code, seq=first.seq)
                 break
             sent.update(m.seq for m in group)
             self.fault("after_post")
         # A post whose fate is unknown keeps the claim (expired now), so the next sender checks Slack.
         keep = SendClaim(owner=claim.owner, until=self.now(), upto=claim.upto) if unknown and claim else None
-        fresh = await self._update(record.id, sent=sent, claim=keep, expect=claim)
+        recheck = (self.now() + RECHECK, sorted(unknown - {record.channel})) if unknown else None
+        fresh, ours = await self._update(record.id, sent=sent, claim=keep, expect=claim, recheck=recheck)
+        if (took_over or not ours) and sent:
+            await self._remove_copies(fresh or record, channels)  # a sender before us, or after, may have
         if fresh is not None and (fresh.sending is None or fresh.sending.owner != self.owner):
             self._claimed.discard(record.id)
         if fresh is None or len(sent) < len(record.outbox) or fresh.sending is not None:
             return BLOCKED
         return MORE if fresh.outbox else DONE
+
+    async def _post_held(self, record: Deployment, group: list[Outgoing], mark: Mark, claim: SendClaim) -> SendClaim:
+        """Post ``group``, renewing the claim while the post is under way (the claim as it is after); a claim
+        lost meanwhile (this process was paused past it) cuts the post short, its fate unknown."""
+        post = asyncio.ensure_future(self._post(record, group, mark))
+        while True:
+            done, _ = await asyncio.wait({post}, timeout=HOLD_CHECK)
+            if done:
+                post.result()
+                return claim
+            held = await self._hold(record.id, claim)
+            if held is None:
+                post.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ChatError):
+                    await post
+                raise ChatError("claim_lost", answered=False)
+            claim = held
+
+    async def _remove_copies(self, record: Deployment, channels: Iterable[str]) -> None:
+        try:
+            await remove_copies(self.chat, record, channels)
+        except ChatError as exc:
+            log.warning("outbox_copies_unchecked", request_id=record.id, error=exc.code)
+
+    async def _recheck(self, record: Deployment) -> Deployment | None:
+        """A post that got no answer may have landed late, beside the copy sent again: read Slack once more."""
+        try:
+            await remove_copies(self.chat, record, record.recheck_in)
+        except ChatError as exc:
+            log.warning("outbox_copies_unchecked", request_id=record.id, error=exc.code)
+            return record  # the next round tries again
+
+        async def checked(current: Deployment) -> Deployment | None:
+            if current.recheck_at is None:
+                return None
+            return Recheck(recheck_at=None, recheck_in=[]).apply(current, current.updated_at)
+
+        saved, _ = await save_decided(self.store, record.id, checked)
+        return saved
 
     async def _post(self, record: Deployment, group: list[Outgoing], mark: Mark) -> None:
         first = group[0]
@@ -198,20 +255,30 @@ class Outbox:
         return arrived
 
     async def _update(
-        self, record_id: str, *, sent: set[int], claim: SendClaim | None, expect: SendClaim | None
-    ) -> Deployment | None:
-        """Drop the sent messages and set the claim, on the freshest record (others save too)."""
+        self,
+        record_id: str,
+        *,
+        sent: set[int],
+        claim: SendClaim | None,
+        expect: SendClaim | None,
+        recheck: tuple[datetime, list[str]] | None = None,
+    ) -> tuple[Deployment | None, bool]:
+        """Drop the sent messages and set the claim, on the freshest record (others save too): the record,
+        and whether our claim was still there to drop them under (False: another sender took over)."""
 
         async def delivered(record: Deployment) -> Deployment | None:
             if record.sending != expect:
                 return None  # another sender took over; it re-checks Slack itself
             left = [m for m in record.outbox if m.seq not in sent]
-            return Delivered(outbox=left, sending=claim).apply(record, record.updated_at)
+            done = Delivered(outbox=left, sending=claim).apply(record, record.updated_at)
+            if recheck is not None:
+                done = Recheck(recheck_at=recheck[0], recheck_in=recheck[1]).apply(done, record.updated_at)
+            return done
 
-        saved, _ = await save_decided(self.store, record_id, delivered)
+        saved, wrote = await save_decided(self.store, record_id, delivered)
         if saved is None:
             log.warning("outbox_update_failed", request_id=record_id)
-        return saved
+        return saved, wrote
 
 
 def _batches(outbox: list[Outgoing]) -> list[list[Outgoing]]:

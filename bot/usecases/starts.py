@@ -13,7 +13,7 @@ from ..domain.catalog import AppConfig
 from ..domain.changes import Decision, Entry, Launched, Registered, StartFailed
 from ..domain.errors import DeployError
 from ..domain.lifecycle import deadline
-from ..domain.models import Deployment
+from ..domain.models import Deployment, State
 from ..domain.ports import Clock, DeploymentEngine, Faults, no_faults
 from ..domain.progress import Phase, Started
 from ..render import replies
@@ -54,7 +54,9 @@ class Starts:
     async def failed(self, app: AppConfig, record: Deployment, reason: str) -> None:
         now = self.clock()
 
-        async def failure(current: Deployment) -> Decision:
+        async def failure(current: Deployment) -> Decision | None:
+            if current.state is not State.STARTING:
+                return None  # decided already (a replica that took over a stranded start, say): once is enough
             return Decision(
                 StartFailed(error_message=reason, finished_at=now),
                 Entry("deploybot", "start_failed", {"reason": reason, "state": "start_failed"}),

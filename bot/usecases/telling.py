@@ -13,7 +13,7 @@ from ..domain.catalog import AppConfig
 from ..domain.errors import ChatError
 from ..domain.lifecycle import Milestone, MilestoneKind
 from ..domain.models import Deployment, Outgoing, State
-from ..domain.ports import Blocks, Chat, Clock
+from ..domain.ports import Blocks, Chat, Clock, Store
 from ..render import replies, root
 from .outbox import Outbox
 
@@ -29,8 +29,12 @@ def _digest(text: str, blocks: Blocks) -> str:
     return hashlib.sha256((json.dumps(blocks, sort_keys=True) + text).encode()).hexdigest()
 
 
+RERENDERS = 3  # a root that kept changing while it was being sent is sent again, at most this often
+
+
 class Teller:
-    def __init__(self, chat: Chat, outbox: Outbox, clock: Clock) -> None:
+    def __init__(self, store: Store, chat: Chat, outbox: Outbox, clock: Clock) -> None:
+        self.store = store
         self.chat = chat
         self.outbox = outbox
         self.now = clock
@@ -45,15 +49,32 @@ class Teller:
     async def sync_root(self, record: Deployment, *, force: bool = False, background: bool = False) -> bool:
         """chat.update the root from state when it differs from what Slack shows; False if it failed
         or (``background``: the watcher's re-renders) no update turn was free: the next tick renders
-        whatever the state is then, so skipped intermediate states cost nothing."""
+        whatever the state is then, so skipped intermediate states cost nothing.
+
+        An update can take a while (a turn in Slack's pace, retries), and another replica may save and
+        render a newer state meanwhile, whose update then lands first: so once sent, the record is read
+        again, and a newer one is rendered and sent too. Whoever sends last has read last, and the root
+        ends showing the latest state."""
+        for _ in range(RERENDERS):
+            sent = await self._sync_once(record, force=force, background=background)
+            if sent is not True:
+                return sent is None  # None: Slack shows it already; False: not sent
+            fresh = await self.store.get(record.id)
+            if fresh is None or fresh.version == record.version:
+                return True
+            record, force = fresh, False
+        return True
+
+    async def _sync_once(self, record: Deployment, *, force: bool, background: bool) -> bool | None:
+        """True: sent; None: nothing to send (Slack shows it already); False: not sent."""
         if not record.message_ts:
-            return True
+            return None
         if background and not self.chat.update_free():
             return self._wait_turn(record)  # not even worth rendering: no turn to send it in
         text, blocks = root.root_text(record), root.root_blocks(record, self.now())
         digest = _digest(text, blocks)
         if not force and self._rendered.get(record.id) == digest:
-            return True
+            return None
         if background and not self.chat.can_update():
             return self._wait_turn(record)
         try:

@@ -304,7 +304,8 @@ class Watcher:
 
     async def _settle(self, record: Deployment) -> None:
         async def settled(current: Deployment) -> Decision | None:
-            return Decision(Settled(settled=True)) if current.watched and not current.outbox else None
+            done = current.watched and not current.outbox and not current.settled
+            return Decision(Settled(settled=True)) if done else None
 
         try:
             fresh = await self.records.change(record.id, settled, tell=Tell.LATER)

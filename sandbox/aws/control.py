@@ -17,6 +17,7 @@ from moto.codedeploy.exceptions import CodeDeployException
 from moto.codedeploy.models import CodeDeployBackend
 
 from ..clock import SimClock
+from .event_faults import EventFaults
 from .simulation import DeploymentRun, HookFailure
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -43,6 +44,13 @@ class Control:
     throttles: dict[str, int] = field(default_factory=dict)  # operation name -> remaining
     # operation name -> remaining calls that take effect but whose answer is lost (a 500 after the change)
     lost_answers: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # operation name -> remaining 500s, nothing done
+    # operation name -> remaining calls whose connection is closed unanswered: before the change is made
+    # (a request that never arrived) or after it (a timeout after the fact)
+    dropped_before: dict[str, int] = field(default_factory=dict)
+    dropped_after: dict[str, int] = field(default_factory=dict)
+    events: EventFaults = field(default_factory=EventFaults)  # what happens to the next events on their way
+    fault_agent: str | None = None  # only this caller's calls (``agent_calls``' names) meet the faults; None: all
     latency_seconds: float = 0.0
     latency_by_operation: dict[str, float] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (service, operation)
@@ -66,6 +74,11 @@ class Control:
             self.slow_install.clear()
             self.throttles.clear()
             self.lost_answers.clear()
+            self.errors.clear()
+            self.dropped_before.clear()
+            self.dropped_after.clear()
+            self.events = EventFaults()
+            self.fault_agent = None
             self.latency_seconds = 0.0
             self.latency_by_operation.clear()
 

@@ -10,7 +10,9 @@ the simulation up to the clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import time
 from typing import Any
 
@@ -35,6 +37,7 @@ def advance_all() -> None:
     with CONTROL.lock:
         advance_codedeploy()
         ecs.advance_ecs()
+    CONTROL.events.release(CONTROL.clock.now())
 
 
 def _agent(user_agent: str) -> str:
@@ -55,18 +58,39 @@ def _throttled_call_action(self: BaseResponse) -> Any:
     if "deploybot/" in agent:
         CONTROL.bot_calls.add((str(self.service_name), operation))
         CONTROL.bot_log.append((time.time(), str(self.service_name), operation))
+    if CONTROL.fault_agent is not None and _agent(agent) != CONTROL.fault_agent:
+        if self.service_name in {"codedeploy", "ecs"}:
+            advance_all()
+        return _ORIGINAL_CALL_ACTION(self)  # someone the faults are not meant for (a test's own client)
     delay = CONTROL.latency_by_operation.get(operation, CONTROL.latency_seconds)
     if delay:
         time.sleep(delay)  # a moto server thread, not the event loop: this is AWS being slow
     if _take(CONTROL.throttles, operation):
         return _error(400, "ThrottlingException", "Rate exceeded")
+    if _take(CONTROL.errors, operation):
+        return _error(500, "InternalFailure", "We encountered an internal error.")
+    if _take(CONTROL.dropped_before, operation):
+        _drop(self)
     if self.service_name in {"codedeploy", "ecs"}:
         advance_all()
     answer = _ORIGINAL_CALL_ACTION(self)
     if _take(CONTROL.lost_answers, operation):
         # The change is made, but the caller never hears so: what a timeout after the fact looks like.
         return _error(500, "InternalFailure", "We encountered an internal error.")
+    if _take(CONTROL.dropped_after, operation):
+        _drop(self)
     return answer
+
+
+def _drop(response: BaseResponse) -> None:
+    """Close the caller's connection unanswered (werkzeug then writes nothing): to the caller, a request that
+    timed out, as a load balancer's idle timeout or a network fault looks."""
+    request = getattr(response, "normalized_request", None)
+    sock = getattr(request, "environ", {}).get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    raise ConnectionAbortedError("dropped by the sandbox's fault switch")
 
 
 def _take(counts: dict[str, int], operation: str) -> bool:

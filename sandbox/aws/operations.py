@@ -114,7 +114,8 @@ class MotoEffects:
         }
         arn = f"arn:aws:codedeploy:{self.backend.region_name}:{self.backend.account_id}"
         events = events_backends[self.backend.account_id][self.backend.region_name]
-        events.put_events(
+        CONTROL.events.publish(
+            events,
             [
                 {
                     "Source": "aws.codedeploy",
@@ -125,7 +126,8 @@ class MotoEffects:
                         f"{arn}:deploymentgroup:{info.application_name}/{info.deployment_group_name}",
                     ],
                 }
-            ]
+            ],
+            at,
         )
 
     def alarm_active(self, run: DeploymentRun) -> str | None:

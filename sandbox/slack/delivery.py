@@ -39,6 +39,7 @@ class DeliveryResult:
     status: int | None = None
     body: Any = None
     elapsed: float | None = None  # seconds from sending the request to reading the bot's answer (the ack)
+    hook: str | None = None  # the response_url sent with it (LocalSlack.hooks), where the app's answers go
 
     @property
     def text(self) -> str:

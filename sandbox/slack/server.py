@@ -13,7 +13,7 @@ import secrets
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class Hook:
     message_ts: str | None
     created: float
     uses: int = 0
+    said: list[str] = field(default_factory=list)  # the texts the app sent back through it, in order
 
 
 class RateLimiter:
@@ -95,6 +96,7 @@ class LocalSlack:
         # Per method, what the next calls get: "429", "500", "timeout", "fatal" (ok:false fatal_error,
         # which slack_sdk does not retry), or "ok" (answered normally).
         self.faults: dict[str, deque[str]] = defaultdict(deque)
+        self.outage = False  # every Web API call answers 503 while it lasts (Slack's incidents look so)
         self.hooks: dict[str, Hook] = {}
         self.aws_panel: AwsPanel | None = None
         self.aws_control: AwsControl | None = None
@@ -177,6 +179,10 @@ class LocalSlack:
         token = auth[7:] if auth.startswith("Bearer ") else str(args.pop("token", ""))
         args.pop("team_id", None)  # Bolt adds team_id to every call; Slack ignores it for single workspaces
         headers = {"x-oauth-scopes": ",".join(sorted(self.ws.scopes))}
+        if self.outage:
+            self._record(method, args, False, "service_unavailable")
+            await self.changed()
+            return web.Response(status=503, text="Service Unavailable", content_type="text/plain")
         try:
             fault = self.faults[method].popleft() if self.faults[method] else None
             if fault == "timeout":
@@ -239,6 +245,9 @@ class LocalSlack:
         if method == "chat.update":
             msg = ws.update_message(args)
             return {"channel": msg.channel, "ts": msg.ts, "text": msg.text, "message": msg.to_api()}
+        if method == "chat.delete":
+            msg = ws.delete_message(args)
+            return {"channel": msg.channel, "ts": msg.ts}
         if method == "chat.postEphemeral":
             eph = ws.post_ephemeral(args)
             return {"message_ts": eph.ts}
@@ -279,6 +288,8 @@ class LocalSlack:
         except ValueError:
             return web.Response(status=400, text="invalid_payload")
         hook.uses += 1
+        if isinstance(body, dict):
+            hook.said.append(str(body.get("text") or ""))
         try:
             await self.apply_response(hook, body if isinstance(body, dict) else {})
         except SlackError as exc:
@@ -339,6 +350,7 @@ class LocalSlack:
             "trigger_id": self.surfaces.new_trigger(person.id),
         }
         result = await self.deliverer.slash_command(fields)
+        result.hook = _hook_id(fields["response_url"])
         await self._show_ack(result, ch.id, person.id, f"{command} {text}".strip())
         return result
 
@@ -414,6 +426,7 @@ class LocalSlack:
     ) -> DeliveryResult:
         payload = self.block_actions_payload(message, action_id, user, user_name)
         result = await self.deliverer.interactive(payload)
+        result.hook = _hook_id(payload["response_url"])
         if not result.ok:
             self.ws.post_ephemeral(
                 {"channel": message.channel, "user": user, "text": f'That didn\'t work: "{result.error}"'},
@@ -629,6 +642,11 @@ class LocalSlack:
         if name not in {"app.js", "style.css"}:
             raise web.HTTPNotFound()
         return web.FileResponse(WEB_DIR / name)
+
+
+def _hook_id(url: str) -> str:
+    """The id of a response_url this Slack made (``new_hook``)."""
+    return url.split("/hooks/", 1)[-1].split("?", 1)[0]
 
 
 def _request_id(metadata: Any) -> str | None:

@@ -271,6 +271,20 @@ class Workspace:
         self.touch()
         return msg
 
+    def delete_message(self, args: dict[str, Any]) -> Message:
+        """chat.delete: a bot may delete its own messages; a thread's parent takes its replies' place."""
+        channel = self.channel(args.get("channel"))
+        msg = self.find(channel.id, str(args.get("ts") or ""))
+        if msg.user != BOT_USER:
+            raise SlackError("cant_delete_message")
+        self.messages[channel.id] = [m for m in self.messages[channel.id] if m is not msg]
+        if msg.thread_ts and msg.thread_ts != msg.ts:
+            parent = next((m for m in self.messages[channel.id] if m.ts == msg.thread_ts), None)
+            if parent is not None:
+                parent.reply_count = max(0, parent.reply_count - 1)
+        self.touch()
+        return msg
+
     def update_message(self, args: dict[str, Any]) -> Message:
         channel = self.channel(args.get("channel"))
         msg = self.find(channel.id, str(args.get("ts") or ""))

@@ -92,7 +92,8 @@ async def test_a_dead_senders_claim_is_waited_out_then_slack_is_asked(slack: Loc
     clock.now += timedelta(seconds=31)
     assert await survivor.flush(record.id) is True
     assert replies(slack, record) == ["first", "second", "third"]  # the first was found, not re-posted
-    assert [c.method for c in slack.calls("conversations.replies")] == ["conversations.replies"]
+    # Slack asked before posting, and once more after: the dead sender might still have posted late.
+    assert [c.method for c in slack.calls("conversations.replies")] == ["conversations.replies"] * 2
     store.close()
 
 

@@ -3,7 +3,12 @@ and nothing is sent to Slack before its Retry-After."""
 
 from __future__ import annotations
 
+import pytest
+
+from bot.domain.errors import ChatError
+from bot.slack.chat import SlackChat
 from sandbox.runner import Sandbox
+from sandbox.slack.server import LocalSlack
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts, wait_thread
 
 
@@ -64,3 +69,20 @@ async def test_429_on_every_second_call_loses_nothing(sandbox: Sandbox, bot: obj
     lines = [line for t in thread_texts(sandbox, root) for line in t.split("\n")]
     assert len(lines) == len(set(lines))  # nothing twice
     assert sum("succeeded" in t for t in lines) == 8 and sum("is live" in t for t in lines) == 1
+
+
+async def test_an_outage_answering_503_with_a_page_of_text_is_a_chat_error_of_unknown_effect(
+    slack: LocalSlack,
+) -> None:
+    """Found by the fault campaign: a 5xx whose body is not JSON broke the error's reading (AttributeError)
+    and with it the watcher's pass."""
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    root = await chat.post("C0DEPLOYS", "Deploy web1 v1.2.3")
+    slack.outage = True
+    with pytest.raises(ChatError) as raised:
+        await chat.update("C0DEPLOYS", root, "Deploy web1 v1.2.3: In progress", [], paced=False)
+    assert raised.value.code == "http_503" and raised.value.answered is False  # it may have been done
+    slack.outage = False
+    with pytest.raises(ChatError) as refused:
+        await chat.update("C0DEPLOYS", "1.0", "nothing there", [], paced=False)
+    assert refused.value.code == "message_not_found" and refused.value.answered is True

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.catalog import DEFAULT_VERSION_PATTERN
-from bot.domain.changes import Approved, Cancelled
+from bot.domain.changes import Approved, Cancelled, Posted, StartFailed
 from bot.domain.errors import BadVersion, Conflict
 from bot.domain.lifecycle import Action, MilestoneKind, actions_for, check_version, explain_state, observe
 from bot.domain.models import State
@@ -47,6 +47,18 @@ def test_changes_move_only_where_the_state_machine_allows() -> None:
         Cancelled(cancelled_by="U0BOB").apply(
             record(state=State.SUCCEEDED), NOW, explain_state(record(state=State.SUCCEEDED))
         )
+
+
+def test_a_finished_record_never_takes_a_state_again_but_still_changes_otherwise() -> None:
+    """Two replicas deciding the same ending (a start that failed, say) must not end it twice: the second
+    decision is refused, so it is neither saved, audited nor told again."""
+    failed = record(state=State.START_FAILED)
+    with pytest.raises(Conflict):
+        StartFailed(error_message="again", finished_at=NOW).apply(failed, NOW)
+    assert Posted(message_ts="1.2").apply(failed, NOW).message_ts == "1.2"  # no state named: fine
+    assert StartFailed(error_message="AWS said no", finished_at=NOW).apply(record(state=State.STARTING), NOW).state is (
+        State.START_FAILED
+    )
 
 
 def test_a_change_names_only_fields_of_the_record() -> None:

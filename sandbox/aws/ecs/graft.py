@@ -98,7 +98,7 @@ class MotoEcsEffects:
     def _put(self, detail_type: str, run: ServiceDeploymentRun, detail: dict[str, Any]) -> None:
         events = events_backends[self.backend.account_id][self.backend.region_name]
         entry = {"Source": "aws.ecs", "DetailType": detail_type, "Detail": json.dumps(detail)}
-        events.put_events([{**entry, "Resources": [run.service_arn]}])
+        CONTROL.events.publish(events, [{**entry, "Resources": [run.service_arn]}], _now())
 
 
 def advance_ecs() -> None:

@@ -1,0 +1,40 @@
+"""Copies of one message in Slack, and taking the later ones away.
+
+Slack has no idempotent post. A sender paused past its claim, or a post that got no answer and landed after
+it was sent again, can leave a message in Slack twice. Each copy carries its request id and numbers
+(message metadata), so any replica can see the copies and remove them the same way: latest first, a copy
+goes when every number it covers is in another copy still there. The earliest copy of each message stays,
+and the thread keeps its order; two replicas doing it at once remove the same ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import structlog
+
+from ..domain.models import Deployment
+from ..domain.ports import Chat, Copy
+
+log = structlog.get_logger(__name__)
+
+
+async def remove_copies(chat: Chat, record: Deployment, channels: Iterable[str] = ()) -> int:
+    """Remove the later copies of ``record``'s messages from its thread and from ``channels`` (an alert
+    channel, say): how many were removed. ChatError when Slack cannot be read or answer."""
+    places: list[tuple[str, str | None]] = [(record.channel, record.message_ts)] if record.message_ts else []
+    places += [(c, None) for c in dict.fromkeys(channels) if c != record.channel]
+    removed = 0
+    for channel, thread in places:
+        kept = await chat.copies(channel, record.id, thread_ts=thread)
+        for copy in sorted(kept, key=lambda c: float(c.ts), reverse=True):
+            if copy.seqs <= _covered(kept, copy):
+                await chat.delete(channel, copy.ts)
+                kept = [c for c in kept if c is not copy]
+                removed += 1
+                log.warning("outbox_copy_removed", request_id=record.id, seqs=sorted(copy.seqs), channel=channel)
+    return removed
+
+
+def _covered(copies: list[Copy], but: Copy) -> set[int]:
+    return {n for c in copies if c is not but for n in c.seqs}

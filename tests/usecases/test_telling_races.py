@@ -1,0 +1,65 @@
+"""What two replicas deciding and telling at once leave in Slack (the real SQLite store, the local Slack, a
+fake engine): the root ends showing the latest state even when an older render lands last, and an ending
+two replicas both decide is saved, audited and told once. Both were found by the fault campaign (soak/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.domain.models import State
+from bot.render.root import root_text
+from bot.runtime.config import load_catalog
+from bot.slack.chat import SlackChat
+from bot.store.sqlite import SqliteStore
+from sandbox.runner import CATALOG
+from sandbox.slack.server import LocalSlack
+from tests.conftest import composed
+from tests.fakes import FakeEngine
+from tests.unit.factories import record
+
+
+async def parts(slack: LocalSlack, tmp_path: Path) -> tuple[SqliteStore, object]:
+    store = SqliteStore(str(tmp_path / "t.db"))
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    return store, composed(load_catalog(CATALOG), store, chat, FakeEngine())
+
+
+async def test_a_root_render_that_lands_after_a_newer_one_is_followed_by_the_newest(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    store, built = await parts(slack, tmp_path)
+    teller = built.teller  # type: ignore[attr-defined]
+    created = await store.create(record(channel="C0DEPLOYS", state=State.IN_PROGRESS))
+    ts = await teller.post_root(created)
+    older = await store.save(created.model_copy(update={"message_ts": ts}))
+    # Another replica saves the outcome (and renders it) while this one is still sending the older state.
+    newer = await store.save(older.model_copy(update={"state": State.FAILED, "error_message": "smoke test failed"}))
+    assert await teller.sync_root(older)
+    assert slack.ws.find("C0DEPLOYS", ts).text == root_text(newer)  # not the "in progress" it was asked to send
+    updates = slack.calls("chat.update")
+    assert len(updates) == 2 and updates[-1].args["text"] == root_text(newer)
+    assert await teller.sync_root(newer)  # nothing new: not sent again
+    assert len(slack.calls("chat.update")) == 2
+    store.close()
+
+
+async def test_a_failed_start_decided_by_two_replicas_is_ended_once(slack: LocalSlack, tmp_path: Path) -> None:
+    store, built = await parts(slack, tmp_path)
+    starts, teller = built.starts, built.teller  # type: ignore[attr-defined]
+    created = await store.create(record(channel="C0DEPLOYS", state=State.STARTING))
+    ts = await teller.post_root(created)
+    starting = await store.save(created.model_copy(update={"message_ts": ts}))
+    app = load_catalog(CATALOG).get("web1", None)
+    assert app is not None
+    # The replica whose start failed, and one that took over the start it thought stranded.
+    await starts.failed(app, starting, "AWS refused the call (InternalFailure)")
+    await starts.failed(app, starting, "nothing was deployed")
+    ended = await store.get(starting.id)
+    assert ended is not None and ended.state is State.START_FAILED
+    assert ended.error_message == "AWS refused the call (InternalFailure)"  # the first decision stands
+    audit = [e.action for e in await store.audit_log(starting.id)]
+    assert audit.count("start_failed") == 1
+    told = [m.text for m in slack.thread(slack.ws.find("C0DEPLOYS", ts))]
+    assert len(told) == 1, told
+    store.close()
