@@ -171,7 +171,9 @@ class Outbox:
         keep = SendClaim(owner=claim.owner, until=self.now(), upto=claim.upto) if unknown and claim else None
         recheck = (self.now() + RECHECK, sorted(unknown - {record.channel})) if unknown else None
         fresh, ours = await self._update(record.id, sent=sent, claim=keep, expect=claim, recheck=recheck)
-        if (took_over or not ours) and sent:
+        if recheck is not None and not ours:
+            fresh = await self._recheck_later(record.id, *recheck) or fresh  # overtaken: the recheck still stands
+        if (took_over or not ours) and (sent or unknown):
             await self._remove_copies(fresh or record, channels)  # a sender before us, or after, may have
         if fresh is not None and (fresh.sending is None or fresh.sending.owner != self.owner):
             self._claimed.discard(record.id)
@@ -201,6 +203,15 @@ class Outbox:
             await remove_copies(self.chat, record, channels)
         except ChatError as exc:
             log.warning("outbox_copies_unchecked", request_id=record.id, error=exc.code)
+
+    async def _recheck_later(self, record_id: str, at: datetime, channels: list[str]) -> Deployment | None:
+        async def later(current: Deployment) -> Deployment:
+            when = min(at, current.recheck_at) if current.recheck_at else at
+            places = sorted({*current.recheck_in, *channels})
+            return Recheck(recheck_at=when, recheck_in=places).apply(current, current.updated_at)
+
+        saved, _ = await save_decided(self.store, record_id, later)
+        return saved
 
     async def _recheck(self, record: Deployment) -> Deployment | None:
         """A post that got no answer may have landed late, beside the copy sent again: read Slack once more."""

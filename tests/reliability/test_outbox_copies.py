@@ -28,6 +28,7 @@ class HeldChat(SlackChat):
     def __init__(self, slack: LocalSlack) -> None:
         super().__init__(slack.ws.bot_token, slack.api_url)
         self.gate: asyncio.Event | None = None
+        self.answer: asyncio.Event | None = None
         self.late: list[Any] = []
         self.unanswered = False
 
@@ -38,7 +39,10 @@ class HeldChat(SlackChat):
             raise ChatError("TimeoutError", answered=False)
         if self.gate is not None:
             await self.gate.wait()
-        return await super().reply(channel, thread_ts, text, **kw)
+        ts = await super().reply(channel, thread_ts, text, **kw)
+        if self.answer is not None:
+            await self.answer.wait()  # Slack took it; its answer is slow to come back
+        return ts
 
     async def land_late(self) -> None:
         for channel, thread_ts, text, kw in self.late:
@@ -68,6 +72,26 @@ async def test_a_paused_senders_post_landing_after_the_takeover_is_removed(slack
     await sending
     assert replies(slack, record) == ["Green is up"]  # ...which it removed once it saw it was overtaken
     assert len(slack.calls("chat.delete")) == 1
+    store.close()
+
+
+async def test_a_post_cut_short_by_a_lost_claim_that_landed_anyway_is_removed(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    clock = Clock()
+    store, record, paused_chat = await setup(slack, tmp_path, clock)
+    paused_chat.gate, paused_chat.answer = asyncio.Event(), asyncio.Event()
+    paused = Outbox(store, paused_chat, "paused", clock)
+    sending = asyncio.create_task(paused.flush(record.id))
+    await asyncio.sleep(0.05)
+    clock.now += timedelta(seconds=31)  # paused past its claim
+    taker = Outbox(store, SlackChat(slack.ws.bot_token, slack.api_url), "taker", clock)
+    assert await taker.flush(record.id) is True
+    paused_chat.gate.set()  # it resumes: its post lands, and while it waits for the answer it sees its
+    assert await sending is False  # claim gone, cuts the post short (its fate unknown to it)
+    assert replies(slack, record) == ["Green is up"]  # it read the thread and removed the later copy
+    stored = await store.get(record.id)
+    assert stored is not None and stored.recheck_at is not None  # and Slack is read once more later
     store.close()
 
 

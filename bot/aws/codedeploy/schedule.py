@@ -68,11 +68,15 @@ def moments(info: dict[str, Any], reading: Progress, routing: dict[str, Any] | N
         shifting = _step(reading, "AllowTraffic")
         if shifting is None or shifting.start is None or reading.traffic is None:
             return Moments()
-        ahead = [at for at, weight in traffic_steps(routing) if weight > reading.traffic + 1e-6]
-        return Moments(next_change=shifting.start + timedelta(seconds=ahead[0])) if ahead else Moments()
+        steps = traffic_steps(routing)
+        ahead = [at for at, weight in steps if weight > reading.traffic + 1e-6]
+        # All traffic moved: the last step's moment, passed, says the end is near (read it closely).
+        return Moments(next_change=shifting.start + timedelta(seconds=ahead[0] if ahead else steps[-1][0]))
     if reading.phase is Phase.BAKING:
         term = bg.get("terminateBlueInstancesOnDeploymentSuccess") or {}
         shifted = _step(reading, "AfterAllowTraffic")
+        if shifted is not None and shifted.start is not None and shifted.end is None:
+            return Moments(next_change=shifted.start)  # its last hook runs: the end, or the wait, is near
         if term.get("action", "TERMINATE") != "TERMINATE" or shifted is None or shifted.end is None:
             return Moments()
         ends = shifted.end + timedelta(minutes=float(term.get("terminationWaitTimeInMinutes") or 0))

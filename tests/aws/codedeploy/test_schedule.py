@@ -3,7 +3,7 @@ linear or a custom canary configuration, the end of the termination wait, the Re
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +12,8 @@ from bench.fleet import seed_fleet
 from bot.aws.accounts import Accounts
 from bot.aws.codedeploy.engine import CodeDeployEngine
 from bot.aws.codedeploy.reading import ProgressReader
-from bot.aws.codedeploy.schedule import predefined, traffic_steps
-from bot.domain.progress import Phase, Progress
+from bot.aws.codedeploy.schedule import moments, predefined, traffic_steps
+from bot.domain.progress import Phase, Progress, Step, StepStatus
 from bot.runtime.config import load_catalog
 from sandbox.aws.moto_ext import CONTROL
 from sandbox.aws.server import LocalAws
@@ -78,3 +78,19 @@ async def test_each_phase_names_when_codedeploy_changes_it_next(aws: LocalAws, r
     baking = await until(reader, deps[canary], Phase.BAKING, step=5.0)
     shifted = next(s.end for s in baking.steps if s.name == "AfterAllowTraffic")
     assert shifted is not None and baking.bake_ends_at == baking.next_change_at == shifted + timedelta(minutes=7)
+
+
+def test_near_the_end_the_moment_named_is_the_one_just_passed() -> None:
+    """All traffic moved, or the last hook (AfterAllowTraffic) running: the moment named is when that
+    began, already passed, which is how the watcher knows to read the deployment closely until it ends."""
+    began = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    allow = Step(name="AllowTraffic", status=StepStatus.RUNNING, start=began)
+    canary = predefined("CodeDeployDefault.ECSCanary10Percent5Minutes")
+    shifted = Progress(deployment_id="d-1", phase=Phase.SHIFTING, steps=[allow], traffic=100.0)
+    assert moments({}, shifted, canary).next_change == began + timedelta(minutes=5)
+    at_once = Progress(deployment_id="d-1", phase=Phase.SHIFTING, steps=[allow], traffic=100.0)
+    assert moments({}, at_once, {"type": "AllAtOnce"}).next_change == began
+    hook = Step(name="AfterAllowTraffic", status=StepStatus.RUNNING, start=began + timedelta(minutes=6))
+    baking = Progress(deployment_id="d-1", phase=Phase.BAKING, steps=[allow, hook], traffic=100.0)
+    when = moments({}, baking, canary)
+    assert when.next_change == began + timedelta(minutes=6) and when.bake_ends is None
