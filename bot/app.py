@@ -36,6 +36,7 @@ from .aws.engines import Engines
 from .aws.events_queue import EventQueue
 from .aws.preflight import AwsInspector
 from .domain.catalog import Catalog
+from .domain.errors import ChatError
 from .domain.keys import APPROVAL_TIMEOUT
 from .domain.ports import Chat, Clock, DeploymentEngine, Faults, ImageRegistry, Store, no_faults
 from .domain.preflight import Check
@@ -294,7 +295,7 @@ class Runtime:
     async def start(self) -> None:
         for warning in self.catalog.warnings():
             log.warning("catalog_warning", problem=warning)
-        await self.chat.identify()
+        await identify(self.chat)
         self._watcher_task = asyncio.create_task(self.watcher.run(), name="watcher")
         self._home_task = asyncio.create_task(self.parts.services.home.run(), name="home-tabs")
         if self.wakeup is not None:
@@ -356,3 +357,19 @@ class Runtime:
             await self._runner.cleanup()
         self.store.close()
         log.info("bot_stopped")
+
+
+async def identify(chat: Chat, first_wait: float = 1.0, longest_wait: float = 30.0) -> None:
+    """Who deploybot is in Slack (auth.test), waiting for Slack while it does not answer or answers 5xx (a
+    replica started during an outage keeps trying, not ready until then); a refusal (a bad token) is raised."""
+    wait = first_wait
+    while True:
+        try:
+            await chat.identify()
+            return
+        except ChatError as exc:
+            if exc.answered:
+                raise
+            log.warning("slack_unreachable_at_start", error=exc.code, retry_in=wait)
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, longest_wait)

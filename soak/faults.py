@@ -81,7 +81,10 @@ class Injector:
     def _later(self, seconds: float, then: Any) -> None:
         async def later() -> None:
             await asyncio.sleep(seconds)
-            await then
+            try:
+                await then
+            except Exception as exc:  # noqa: BLE001 - a restart that failed is retried when the run settles
+                self.log.append({"at": time.time(), "kind": "fault_end_failed", "error": repr(exc)[:300]})
 
         task = asyncio.create_task(later())
         self._pending.add(task)

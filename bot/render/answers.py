@@ -193,6 +193,13 @@ def working(kind: str, app: AppConfig | None, version: str) -> str:
     }.get(kind, f"Checking `{app.name}` `{esc(version)}` in ECR…")
 
 
+def not_posted(label: str, tag: str, code: str) -> str:
+    return (
+        f"Slack did not take the request message for `{label}` `{esc(tag)}` (Slack answered `{esc(code)}`), "
+        "so nobody could approve it: it is cancelled, and nothing was deployed. Try again once Slack answers."
+    )
+
+
 def went_wrong(label: str, tag: str) -> str:
     return (
         f"Something went wrong on deploybot's side while preparing `{label}` `{esc(tag)}`; "

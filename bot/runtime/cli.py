@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from ..domain.catalog import Catalog
+from ..domain.errors import ChatError
 from ..domain.ports import Faults, no_faults
 from .config import (
     INSTALLATION_PER_MINUTE,
@@ -189,7 +190,12 @@ async def serve(settings: Settings, catalog: Catalog, faults: Faults = no_faults
     from ..app import Runtime
 
     runtime = Runtime(settings, catalog, faults=faults)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except ChatError as exc:
+        sys.stderr.write(f"deploybot: Slack refused the bot token ({exc.code}); check SLACK_BOT_TOKEN.\n")
+        await runtime.stop()
+        raise SystemExit(1) from None
     try:
         await _until_stopped()
     finally:

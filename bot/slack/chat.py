@@ -66,7 +66,7 @@ async def _answered(call: Awaitable[T]) -> T:
         # Slack's own errors are JSON ({"ok": false, "error": ...}); an outage's 5xx may be a page of text,
         # and whether the call took effect before it is not known.
         data, status = exc.response.data, int(exc.response.status_code or 200)
-        code = str(data.get("error") or "error") if isinstance(data, dict) else f"http_{status}"
+        code = str(data.get("error") or f"http_{status}") if isinstance(data, dict) else f"http_{status}"
         raise ChatError(code, answered=status < 500) from exc
     except (TimeoutError, OSError, aiohttp.ClientError) as exc:
         raise ChatError(type(exc).__name__, answered=False) from exc

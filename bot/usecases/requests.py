@@ -12,7 +12,7 @@ import structlog
 from ..domain import audit, policy
 from ..domain.catalog import AppConfig
 from ..domain.changes import AutoApproved, Cancelled, Decision, Entry, Posted
-from ..domain.errors import DeployError, NotAllowed
+from ..domain.errors import ChatError, DeployError, NotAllowed
 from ..domain.keys import APPROVAL_TIMEOUT, RUN_LEASE, app_lock, new_request_id
 from ..domain.models import CiInfo, Deployment, State
 from ..domain.ports import Chat, Clock, DeploymentEngine, ImageRegistry, Store
@@ -63,6 +63,10 @@ class Requests:
         tell = tell or respond
         try:
             return await self._request(app, tag, user, team, tell, channel, rollback, ci)
+        except DeployError as exc:  # refused on the way, with what to tell
+            log.warning("deploy_request_failed", reason=exc.message)
+            await tell(exc.message)
+            return None
         except Exception:
             log.exception("deploy_request_failed")
             await tell(answers.went_wrong(app.label, tag))
@@ -179,10 +183,15 @@ class Requests:
     async def _post(self, record: Deployment) -> Deployment:
         try:
             ts = await self.teller.post_root(record)
-        except Exception:
+        except ChatError as exc:
             # Nobody could ever approve a request that has no message: close it, then tell the requester.
-            await self.records.put(record, Cancelled(cancelled_by="deploybot"), tell=Tell.LATER)
-            raise
+            reason = f"Slack did not take its message ({exc.code})"
+            closed = Decision(
+                Cancelled(cancelled_by="deploybot"),
+                Entry("deploybot", "cancelled", {"state": "cancelled", "reason": reason}),
+            )
+            await self.records.put(record, closed, tell=Tell.LATER)
+            raise DeployError(answers.not_posted(record.label, record.tag, exc.code)) from exc
         return await self.records.put(record, Posted(message_ts=ts), tell=Tell.LATER) or record
 
     async def _known_good(self, app: AppConfig, running_image: str) -> Deployment:

@@ -3,12 +3,15 @@ and nothing is sent to Slack before its Retry-After."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.domain.errors import ChatError
 from bot.slack.chat import SlackChat
 from sandbox.runner import Sandbox
 from sandbox.slack.server import LocalSlack
+from sandbox.slack.workspace import TEAM_ID
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts, wait_thread
 
 
@@ -86,3 +89,40 @@ async def test_an_outage_answering_503_with_a_page_of_text_is_a_chat_error_of_un
     with pytest.raises(ChatError) as refused:
         await chat.update("C0DEPLOYS", "1.0", "nothing there", [], paced=False)
     assert refused.value.code == "message_not_found" and refused.value.answered is True
+
+
+async def test_a_request_whose_message_slack_will_not_take_is_cancelled_audited_and_explained(
+    sandbox: Sandbox, bot: object
+) -> None:
+    """Found by the fault campaign: the request was cancelled without an audit entry, and the requester was
+    told only that something went wrong."""
+    sandbox.slack.faults["chat.postMessage"].extend(["500"] * 3)  # the post and both of slack_sdk's retries
+    result = await sandbox.slack.slash("web2 v1.2.3", user="U0ALICE")
+    assert result.ok and result.hook is not None
+    hook = sandbox.slack.hooks[result.hook]
+    said = await sandbox.slack.wait_for(lambda: [t for t in hook.said if "did not take" in t], what="the answer")
+    assert "it is cancelled, and nothing was deployed" in said[0] and "`http_500`" in said[0]
+    store = bot.store  # type: ignore[attr-defined]
+    [record] = await store.history("web2", "production", 5)
+    assert record.state.value == "cancelled" and record.cancelled_by == "deploybot"
+    assert [e.action for e in await store.audit_log(record.id)] == ["requested", "cancelled"]
+    assert await sandbox.slack.slash("web2 v1.2.3", user="U0ALICE")  # the app is free again
+    await sandbox.slack.wait_for(lambda: len(sandbox.slack.messages("C0DEPLOYS")) == 1, what="the next request")
+
+
+async def test_a_replica_started_during_an_outage_waits_for_slack_and_a_bad_token_is_refused(
+    slack: LocalSlack,
+) -> None:
+    """Found by the fault campaign: a replica restarted while Slack answered 503 died at auth.test."""
+    from bot.app import identify
+
+    slack.outage = True
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    waiting = asyncio.create_task(identify(chat, first_wait=0.05, longest_wait=0.1))
+    await slack.wait_for(lambda: len(slack.calls("auth.test")) >= 6, what="auth.test tried again and again")
+    assert not waiting.done()
+    slack.outage = False
+    await asyncio.wait_for(waiting, timeout=5)
+    assert chat.home_team == TEAM_ID
+    with pytest.raises(ChatError, match="invalid_auth"):
+        await identify(SlackChat("xoxb-not-a-token", slack.api_url), first_wait=0.05)
