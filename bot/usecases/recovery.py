@@ -165,6 +165,8 @@ class Recovery:
             change = Noted()
         # The root was just rendered from this record: only the note is owed (a re-render would spend one of
         # Slack's update turns on nothing, and a scan can find hundreds of deployments at once).
-        await self.records.put(record, Decision(change, messages=(note,)), tell=Tell.OWED)
+        saved = await self.records.put(record, Decision(change, messages=(note,)), tell=Tell.OWED)
+        if saved is not None and saved.version > record.version + 1:
+            await self.teller.sync_root(saved)  # another replica moved it on while the root was being posted
         structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")
         return True

@@ -192,7 +192,10 @@ class Requests:
             )
             await self.records.put(record, closed, tell=Tell.LATER)
             raise DeployError(answers.not_posted(record.label, record.tag, exc.code)) from exc
-        return await self.records.put(record, Posted(message_ts=ts), tell=Tell.LATER) or record
+        saved = await self.records.put(record, Posted(message_ts=ts), tell=Tell.LATER) or record
+        if saved.version > record.version + 1:
+            await self.teller.sync_root(saved)  # it moved on while the root was being posted: show where to
+        return saved
 
     async def _known_good(self, app: AppConfig, running_image: str) -> Deployment:
         """The latest successful deployment whose image is not the one running now, still in ECR.

@@ -5,8 +5,10 @@ two replicas both decide is saved, audited and told once. Both were found by the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bot.domain.models import State
+from bot.domain.progress import Found, Phase
 from bot.render.root import root_text
 from bot.runtime.config import load_catalog
 from bot.slack.chat import SlackChat
@@ -15,6 +17,7 @@ from sandbox.runner import CATALOG
 from sandbox.slack.server import LocalSlack
 from tests.conftest import composed
 from tests.fakes import FakeEngine
+from tests.usecases.test_recovery import FindingEngine
 from tests.unit.factories import record
 
 
@@ -62,4 +65,41 @@ async def test_a_failed_start_decided_by_two_replicas_is_ended_once(slack: Local
     assert audit.count("start_failed") == 1
     told = [m.text for m in slack.thread(slack.ws.find("C0DEPLOYS", ts))]
     assert len(told) == 1, told
+    store.close()
+
+
+class SlowRootChat(SlackChat):
+    """Slack whose root posts take a while: ``meanwhile`` runs before the post returns (another replica)."""
+
+    meanwhile: Any = None
+
+    async def post(self, channel: str, text: str, blocks: Any = None, **kw: Any) -> str:
+        ts = await super().post(channel, text, blocks, **kw)
+        if self.meanwhile is not None and not kw.get("mark"):
+            step, self.meanwhile = self.meanwhile, None
+            await step()
+        return ts
+
+
+async def test_an_adopted_deployment_that_ends_while_its_root_is_posted_shows_its_end(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Found by the fault campaign (seed 4): the replica watching it told the outcome before the adopting one
+    had saved where the root is; the root kept 'Created: waiting' for good."""
+    store = SqliteStore(str(tmp_path / "a.db"))
+    chat = SlowRootChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    found = Found(app="web2:staging", deployment_id="d-CI", creator="user", description="deployed by CI")
+    recovery = composed(load_catalog(CATALOG), store, chat, FindingEngine([found])).recovery
+
+    async def finished_elsewhere() -> None:
+        record = await store.get("x-d-CI")
+        assert record is not None
+        await store.save(record.model_copy(update={"state": State.SUCCEEDED, "phase": Phase.DONE, "traffic": 100.0}))
+
+    chat.meanwhile = finished_elsewhere
+    assert (await recovery.lost()).adopted == 1
+    record = await store.get("x-d-CI")
+    assert record is not None and record.message_ts and record.state is State.SUCCEEDED
+    assert slack.ws.find("C0DEPLOYS", record.message_ts).text == root_text(record)
     store.close()
