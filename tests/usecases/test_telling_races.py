@@ -17,8 +17,8 @@ from sandbox.runner import CATALOG
 from sandbox.slack.server import LocalSlack
 from tests.conftest import composed
 from tests.fakes import FakeEngine
-from tests.usecases.test_recovery import FindingEngine
 from tests.unit.factories import record
+from tests.usecases.test_recovery import FindingEngine
 
 
 async def parts(slack: LocalSlack, tmp_path: Path) -> tuple[SqliteStore, object]:
