@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -172,7 +172,7 @@ class Outbox:
         recheck = (self.now() + RECHECK, sorted(unknown - {record.channel})) if unknown else None
         fresh, ours = await self._update(record.id, sent=sent, claim=keep, expect=claim, recheck=recheck)
         if recheck is not None and not ours:
-            fresh = await self._recheck_later(record.id, *recheck) or fresh  # overtaken: the recheck still stands
+            fresh = await self.recheck_later(record.id, *recheck) or fresh  # overtaken: the recheck still stands
         if (took_over or not ours) and (sent or unknown):
             await self._remove_copies(fresh or record, channels)  # a sender before us, or after, may have
         if fresh is not None and (fresh.sending is None or fresh.sending.owner != self.owner):
@@ -204,9 +204,14 @@ class Outbox:
         except ChatError as exc:
             log.warning("outbox_copies_unchecked", request_id=record.id, error=exc.code)
 
-    async def _recheck_later(self, record_id: str, at: datetime, channels: list[str]) -> Deployment | None:
+    async def recheck_later(self, record_id: str, at: datetime, channels: Sequence[str] = ()) -> Deployment | None:
+        """Read Slack again at ``at`` (its root rendered again, later copies removed, in ``channels`` too): a
+        call whose fate is unknown may still land late. A recheck due already is put off to ``at`` (it is being
+        done now, and failed); one still to come stays if it is sooner."""
+
         async def later(current: Deployment) -> Deployment:
-            when = min(at, current.recheck_at) if current.recheck_at else at
+            due = current.recheck_at
+            when = at if due is None or due <= self.now() else min(at, due)
             places = sorted({*current.recheck_in, *channels})
             return Recheck(recheck_at=when, recheck_in=places).apply(current, current.updated_at)
 
@@ -214,7 +219,8 @@ class Outbox:
         return saved
 
     async def _recheck(self, record: Deployment) -> Deployment | None:
-        """A post that got no answer may have landed late, beside the copy sent again: read Slack once more."""
+        """A call that got no answer may have landed late (a post beside the copy sent again, a root update over
+        a newer one): the root was just rendered again (``Teller.tell``); now the later copies go."""
         try:
             await remove_copies(self.chat, record, record.recheck_in)
         except ChatError as exc:
@@ -222,8 +228,8 @@ class Outbox:
             return record  # the next round tries again
 
         async def checked(current: Deployment) -> Deployment | None:
-            if current.recheck_at is None:
-                return None
+            if current.recheck_at is None or current.recheck_at != record.recheck_at:
+                return None  # put off meanwhile (the root's render failed again): it comes back then
             return Recheck(recheck_at=None, recheck_in=[]).apply(current, current.updated_at)
 
         saved, _ = await save_decided(self.store, record.id, checked)

@@ -15,7 +15,7 @@ from ..domain.lifecycle import Milestone, MilestoneKind
 from ..domain.models import Deployment, Outgoing, State
 from ..domain.ports import Blocks, Chat, Clock, Store
 from ..render import replies, root
-from .outbox import Outbox
+from .outbox import RECHECK, Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +82,9 @@ class Teller:
         except ChatError as exc:
             log.warning("root_update_failed", error=exc.code, deployment=record.id)
             self._rendered.pop(record.id, None)
+            # Rendered again later, whoever watches it then: it may be a finished record nobody else would
+            # render again, and an update that got no answer may still land, over a newer one.
+            await self.outbox.recheck_later(record.id, self.now() + RECHECK)
             return False
         self._rendered[record.id] = digest
         metrics.STATUS_LAG.observe(max((self.now() - record.updated_at).total_seconds(), 0.0))
@@ -95,8 +98,10 @@ class Teller:
         return False
 
     async def tell(self, record: Deployment, *, background: bool = False) -> bool:
-        """Bring Slack up to date with the record: its root, then what it owes. True when both are done."""
-        rendered = await self.sync_root(record, background=background)
+        """Bring Slack up to date with the record: its root, then what it owes. True when both are done. A
+        recheck due renders the root again whatever this replica last sent (``Outbox.recheck_later``)."""
+        due = record.recheck_at is not None and self.now() >= record.recheck_at
+        rendered = await self.sync_root(record, force=due, background=background and not due)
         flushed = await self.outbox.flush(record.id)
         return rendered and flushed
 

@@ -4,15 +4,18 @@ two replicas both decide is saved, audited and told once. Both were found by the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.domain.errors import ChatError
 from bot.domain.models import State
 from bot.domain.progress import Found, Phase
 from bot.render.root import root_text
 from bot.runtime.config import load_catalog
 from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
+from bot.usecases.outbox import RECHECK
 from sandbox.runner import CATALOG
 from sandbox.slack.server import LocalSlack
 from tests.conftest import composed
@@ -102,4 +105,50 @@ async def test_an_adopted_deployment_that_ends_while_its_root_is_posted_shows_it
     record = await store.get("x-d-CI")
     assert record is not None and record.message_ts and record.state is State.SUCCEEDED
     assert slack.ws.find("C0DEPLOYS", record.message_ts).text == root_text(record)
+    store.close()
+
+
+class LateUpdateChat(SlackChat):
+    """Slack taking one root update after the client gave up on it: it lands when ``land`` is called."""
+
+    late: Any = None
+
+    async def update(self, channel: str, ts: str, text: str, blocks: Any, *, paced: bool = True) -> None:
+        if self.late is None:
+            self.late = (channel, ts, text, blocks)
+            raise ChatError("TimeoutError", answered=False)
+        await super().update(channel, ts, text, blocks, paced=paced)
+
+    async def land(self) -> None:
+        channel, ts, text, blocks = self.late
+        await SlackChat.update(self, channel, ts, text, blocks, paced=False)
+
+
+async def test_a_root_update_without_an_answer_that_lands_over_a_newer_one_is_rendered_again(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Found by the fault campaign (seed 6): an update that timed out landed after the outcome's, and the root
+    said 'Created' for good."""
+    now = [datetime(2026, 12, 1, 12, 0, tzinfo=UTC)]
+    store = SqliteStore(str(tmp_path / "l.db"))
+    chat = LateUpdateChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    teller = composed(load_catalog(CATALOG), store, chat, FakeEngine(), clock=lambda: now[0]).teller
+    created = await store.create(record(channel="C0DEPLOYS", state=State.IN_PROGRESS))
+    ts = await teller.post_root(created)
+    starting = await store.save(created.model_copy(update={"message_ts": ts, "phase": Phase.PROVISIONING}))
+    assert not await teller.sync_root(starting, force=True)  # no answer: it may land yet
+    pending = await store.get(starting.id)
+    assert pending is not None and pending.recheck_at == now[0] + RECHECK and pending.watched
+    # Another replica tells the outcome; then the lost update lands over it.
+    ended = await store.save(pending.model_copy(update={"state": State.SUCCEEDED, "phase": Phase.DONE}))
+    await SlackChat.update(chat, "C0DEPLOYS", ts, root_text(ended), [], paced=False)
+    await chat.land()
+    assert slack.ws.find("C0DEPLOYS", ts).text == root_text(starting)
+    assert await teller.tell(ended)  # not due yet: this replica thinks its render stands
+    now[0] += RECHECK
+    assert await teller.tell(ended)
+    assert slack.ws.find("C0DEPLOYS", ts).text == root_text(ended)
+    done = await store.get(starting.id)
+    assert done is not None and done.recheck_at is None  # the watcher settles it next
     store.close()
