@@ -23,7 +23,7 @@ import structlog
 
 from ..domain.changes import Claimed, Delivered, Recheck
 from ..domain.errors import ChatError
-from ..domain.models import Deployment, Outgoing, SendClaim
+from ..domain.models import Deployment, Outgoing, SendClaim, State
 from ..domain.ports import Chat, Clock, Faults, Mark, Store, no_faults
 from .copies import remove_copies
 from .saving import save_decided
@@ -90,6 +90,8 @@ class Outbox:
             record = await self._recheck(record)
         if record is None or not record.outbox:
             return DONE
+        if not record.message_ts and record.state is not State.CANCELLED:
+            return BLOCKED  # its root comes first (the watcher posts it), so that the thread is under it
         claim = record.sending
         if claim is not None and claim.owner != self.owner and claim.until > now:
             return BLOCKED  # another replica is sending right now

@@ -8,6 +8,7 @@ with. Deployments of catalog services that deploybot did not start (CI, the cons
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -165,7 +166,17 @@ class Recovery:
             change = Noted()
         # The root was just rendered from this record: only the note is owed (a re-render would spend one of
         # Slack's update turns on nothing, and a scan can find hundreds of deployments at once).
-        saved = await self.records.put(record, Decision(change, messages=(note,)), tell=Tell.OWED)
+        posted = change.message_ts if isinstance(change, Posted) else None
+
+        async def adopted(current: Deployment) -> Decision:
+            if posted and current.message_ts:  # the watcher posted its root meanwhile: one is enough
+                return Decision(Noted(), messages=(note,))
+            return Decision(change, messages=(note,))
+
+        saved = await self.records.change(record, adopted, tell=Tell.OWED)
+        if posted and saved is not None and saved.message_ts != posted:
+            with contextlib.suppress(ChatError):
+                await self.chat.delete(record.channel, posted)
         if saved is not None and saved.version > record.version + 1:
             await self.teller.sync_root(saved)  # another replica moved it on while the root was being posted
         structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")

@@ -3,6 +3,7 @@ when what it shows changes, and the delivery of the replies and alerts the recor
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 
@@ -10,12 +11,14 @@ import structlog
 
 from .. import metrics
 from ..domain.catalog import AppConfig
+from ..domain.changes import Posted
 from ..domain.errors import ChatError
 from ..domain.lifecycle import Milestone, MilestoneKind
 from ..domain.models import Deployment, Outgoing, State
 from ..domain.ports import Blocks, Chat, Clock, Store
 from ..render import replies, root
 from .outbox import RECHECK, Outbox
+from .saving import save_decided
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +71,9 @@ class Teller:
     async def _sync_once(self, record: Deployment, *, force: bool, background: bool) -> bool | None:
         """True: sent; None: nothing to send (Slack shows it already); False: not sent."""
         if not record.message_ts:
-            return None
+            # A request whose root Slack would not take was cancelled then; any other record (a deployment
+            # adopted while Slack was down) gets its root now, and what it owes goes in its thread.
+            return None if record.state is State.CANCELLED else await self._post_missing(record)
         if background and not self.chat.update_free():
             return self._wait_turn(record)  # not even worth rendering: no turn to send it in
         text, blocks = root.root_text(record), root.root_blocks(record, self.now())
@@ -88,6 +93,23 @@ class Teller:
             return False
         self._rendered[record.id] = digest
         metrics.STATUS_LAG.observe(max((self.now() - record.updated_at).total_seconds(), 0.0))
+        return True
+
+    async def _post_missing(self, record: Deployment) -> bool | None:
+        try:
+            ts = await self.post_root(record)
+        except ChatError as exc:
+            log.warning("root_not_posted", error=exc.code, deployment=record.id)
+            return False
+
+        async def posted(current: Deployment) -> Deployment | None:
+            return None if current.message_ts else Posted(message_ts=ts).apply(current, current.updated_at)
+
+        _, wrote = await save_decided(self.store, record.id, posted)
+        if not wrote:  # another replica posted it first: ours goes
+            with contextlib.suppress(ChatError):
+                await self.chat.delete(record.channel, ts)
+            return None
         return True
 
     def _wait_turn(self, record: Deployment) -> bool:

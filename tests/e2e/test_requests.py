@@ -115,9 +115,9 @@ async def test_request_that_cannot_be_posted_is_answered_and_closed(sandbox: San
     sandbox.slack.faults["chat.postMessage"].extend(["500"] * 3)  # more than slack_sdk retries
     await sandbox.slack.slash("web1 v1.2.3")
     message = await sandbox.slack.wait_for(
-        lambda: [t for t in sandbox.slack.ephemerals("U0ALICE") if "went wrong" in t], what="an answer"
+        lambda: [t for t in sandbox.slack.ephemerals("U0ALICE") if "did not take" in t], what="an answer"
     )
-    assert "nothing was deployed" in message[0]
+    assert "it is cancelled, and nothing was deployed. Try again once Slack answers." in message[0]
     assert aws_writes() == []
     root = await request_and_wait_root(sandbox)  # the closed request does not block the next one
     assert buttons(root) == ["deploy_approve", "deploy_cancel"]

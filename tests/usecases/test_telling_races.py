@@ -152,3 +152,25 @@ async def test_a_root_update_without_an_answer_that_lands_over_a_newer_one_is_re
     done = await store.get(starting.id)
     assert done is not None and done.recheck_at is None  # the watcher settles it next
     store.close()
+
+
+async def test_a_deployment_adopted_while_slack_took_no_root_gets_its_root_when_next_told(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    store = SqliteStore(str(tmp_path / "m.db"))
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    found = Found(app="web2:staging", deployment_id="d-CI", creator="user", description="deployed by CI")
+    built = composed(load_catalog(CATALOG), store, chat, FindingEngine([found]))
+    slack.faults["chat.postMessage"].extend(["500"] * 3)  # the root, and both of slack_sdk's retries
+    assert (await built.recovery.lost()).adopted == 1
+    adopted = await store.get("x-d-CI")
+    assert adopted is not None and adopted.message_ts is None and adopted.outbox  # the note still owed
+    assert slack.messages("C0DEPLOYS") == []
+    assert await built.teller.tell(adopted)  # the watcher's next turn
+    told = await store.get("x-d-CI")
+    assert told is not None and told.message_ts and not told.outbox
+    [root] = slack.messages("C0DEPLOYS")
+    assert root.ts == told.message_ts and root.text == root_text(told)
+    assert ["was started outside deploybot" in m.text for m in slack.thread(root)] == [True]
+    store.close()
