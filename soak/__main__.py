@@ -26,7 +26,7 @@ async def main(args: argparse.Namespace) -> int:
     for seed in range(args.first, args.first + args.seeds):
         sys.stdout.write(f"seed {seed}: running ({args.requests} stories)...\n")
         sys.stdout.flush()
-        outcome = await run(seed, args.requests, root / f"seed-{seed}")
+        outcome = await run(seed, args.requests, root / f"seed-{seed}", speed=args.speed)
         sys.stdout.write(outcome.report() + "\n")
         sys.stdout.flush()
         faults.update(outcome.faults)
@@ -51,5 +51,6 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--first", type=int, default=1)
     parser.add_argument("--requests", type=int, default=40, help="stories per seed")
+    parser.add_argument("--speed", type=float, default=30.0, help="the sandbox's clock against the wall's")
     parser.add_argument("--workdir", help="where the replicas' logs go (default: a new temporary directory)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -61,12 +61,13 @@ class Outcome:
         return "\n".join(lines)
 
 
-async def run(seed: int, requests: int, workdir: Path, box: Sandbox | None = None) -> Outcome:
-    """One seed on a fresh cluster (``box``: on a sandbox already running, a test's)."""
+async def run(seed: int, requests: int, workdir: Path, box: Sandbox | None = None, speed: float = 30.0) -> Outcome:
+    """One seed on a fresh cluster (``box``: on a sandbox already running, a test's; ``speed``: how much
+    faster than the wall clock the sandbox's deployments run)."""
     began = time.monotonic()
     plan = draw(seed, requests, seconds=SECONDS_PER_STORY * requests)
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    cluster = await Cluster(workdir, box).start()
+    cluster = await Cluster(workdir, box, speed=speed).start()
     try:
         box, store = cluster.box, cluster.store
         assert store is not None  # noqa: S101 - started

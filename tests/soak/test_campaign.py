@@ -9,7 +9,9 @@ from sandbox.runner import Sandbox
 from soak.campaign import run
 from soak.plan import FAULTS, STORIES, draw
 
-SEED = 1  # `python -m soak --first 1 --seeds 1 --requests 10` replays this run's schedule
+# `python -m soak --first 35 --seeds 1 --requests 8 --speed 90` replays this run's schedule: a seed whose first
+# half minute kills a replica, pauses one past its lease and takes Slack down, among its other faults.
+SEED, COUNT, SPEED = 35, 8, 90.0
 
 
 def test_the_same_seed_draws_the_same_schedule_and_another_a_different_one() -> None:
@@ -22,7 +24,8 @@ def test_the_same_seed_draws_the_same_schedule_and_another_a_different_one() -> 
 
 
 async def test_one_short_seed_keeps_every_invariant(sandbox: Sandbox, tmp_path: Path) -> None:
-    outcome = await run(SEED, 10, tmp_path, sandbox)
+    outcome = await run(SEED, COUNT, tmp_path, sandbox, speed=SPEED)
     assert outcome.violations == 0, outcome.report()
-    assert sum(outcome.faults.values()) >= 5  # the faults were really injected
+    assert sum(outcome.faults.values()) >= 8  # the faults were really injected
+    assert outcome.faults["kill"] and outcome.faults["pause"] and outcome.faults["slack_outage"]
     assert outcome.deployments >= 3 and sum(outcome.records.values()) >= 5
