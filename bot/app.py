@@ -46,7 +46,9 @@ from .runtime.tasks import TaskSupervisor
 from .slack.chat import SlackChat
 from .usecases.changed import Changed
 from .usecases.clicks import Clicks
+from .usecases.delivery import Delivery
 from .usecases.dialog import Dialog
+from .usecases.freezing import Freezes
 from .usecases.gauges import refresh_gauges
 from .usecases.holding import NOTE_AFTER, Holding
 from .usecases.holds import REMINDER, Holds
@@ -126,12 +128,13 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
     records = Records(store, teller, clock, changed)
     nudge = Nudge()  # made first: starting and clicking poke the watcher, which is made last
     starts = Starts(engine, records, clock, nudge.poke, faults)
-    holds = Holds(store, records, chat, catalog, clock, reminder=tuning.lock_reminder)
+    freezes = Freezes(store, records, chat, clock)
+    holds = Holds(store, records, chat, catalog, clock, freezes, reminder=tuning.lock_reminder)
     requests = Requests(
-        store, records, teller, chat, ports.registry, engine, holds, starts, clock, tuning.approval_timeout
+        store, records, teller, chat, ports.registry, engine, holds, starts, clock, tuning.approval_timeout, faults
     )
     clicks = Clicks(catalog, store, records, teller, chat, engine, holds, starts, clock, nudge.poke, faults)
-    reports = Reports(store, chat, ports.registry, engine)
+    reports = Reports(store, chat, ports.registry, engine, freezes, Delivery(store, clock, engine))
     recovery = Recovery(catalog, store, records, teller, chat, engine, ports.registry, starts, clock)
     leases = Leases(store, tuning.replica, clock, tuning.lease)
     rules = ClockRules(catalog, records, teller, engine, clock)
@@ -159,7 +162,7 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
     home_tabs = Home(catalog, store, chat, engine, reports, clock, changed)
     dialog = Dialog(catalog, ports.registry, engine, chat, requests, tasks)
     holding = Holding(chat, tuning.note_after)
-    services = Services(catalog, requests, clicks, reports, holds, tasks, holding, home_tabs, dialog)
+    services = Services(catalog, requests, clicks, reports, holds, freezes, tasks, holding, home_tabs, dialog)
     return Parts(services, teller, outbox, records, starts, recovery, leases, watcher)
 
 

@@ -1,8 +1,8 @@
 """The CI hand-off: after a release workflow pushes an image, it asks for a deployment over HTTP.
 
 `POST /api/requests` with `Authorization: Bearer $DEPLOYBOT_API_TOKEN` and a JSON body
-`{"app", "version", "environment"?, "actor", "commit_url"?, "run_url"?}` opens the same request in Slack
-(checked against ECR, waiting for approval) and answers with its request id and thread link.
+`{"app", "version", "environment"?, "actor", "commit_url"?, "run_url"?, "committed_at"?}` opens the same request
+in Slack (checked against ECR, waiting for approval) and answers with its request id and thread link.
 The token is the authorization: the workflow stands in for a person, so the requester list and request
 channels do not apply; locks, approvals and everything after them do.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.domain.catalog import Catalog
 from bot.domain.errors import DeployError, UnknownApp
@@ -35,6 +35,7 @@ class CiRequest(BaseModel):
     actor: str = Field(min_length=1, max_length=100)
     commit_url: str | None = None
     run_url: str | None = None
+    committed_at: AwareDatetime | None = None  # the commit's time: the start of its lead time
 
 
 def _answer(status: int, **body: Any) -> web.Response:
@@ -55,7 +56,9 @@ class CiHandoff:
             return _answer(401, error="invalid_token", message="Send Authorization: Bearer <DEPLOYBOT_API_TOKEN>.")
         try:
             body = CiRequest.model_validate_json(await request.read())
-            ci = CiInfo(actor=body.actor, commit_url=body.commit_url, run_url=body.run_url)
+            ci = CiInfo(
+                actor=body.actor, commit_url=body.commit_url, run_url=body.run_url, committed_at=body.committed_at
+            )
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
             return _answer(400, error="invalid_request", message=problems)

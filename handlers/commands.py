@@ -6,6 +6,7 @@ import difflib
 import re
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -14,8 +15,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.domain.catalog import COMMAND_WORDS, AppConfig, Catalog
 from bot.domain.errors import DeployError, UnknownApp
+from bot.domain.freezes import span
 from bot.domain.lifecycle import check_version
 from bot.render import answers
+from bot.render.text import esc
 from bot.usecases.services import Services
 
 from .payloads import SlashCommand
@@ -35,9 +38,13 @@ class Parsed:
     app: AppConfig | None = None
     version: str = ""
     apps: tuple[AppConfig, ...] = ()  # for status
-    reason: str = ""  # for lock
+    reason: str = ""  # for lock and freeze, and an emergency's
+    length: timedelta | None = None  # for freeze
+    emergency: bool = False
+    days: int = 0  # for stats
 
 
+DAYS, MAX_DAYS = 30, 365  # `/deploy stats`: the period by default, and the longest
 CLOSE = 0.6  # difflib's similarity above which a typo gets a suggestion
 
 
@@ -71,10 +78,14 @@ def parse(text: str, catalog: Catalog) -> Parsed:
             raise DeployError(answers.not_an_environment(rest[0], name))
         reason = " ".join(text.split(None, 3 if env else 2)[3 if env else 2 :]) if rest else ""
         return Parsed(words[0], _app(name, env, catalog), reason=reason[:300])
+    if words[0] in ("freeze", "unfreeze"):
+        return _freeze(words, catalog)
     if words[0] == "rollback":
         if len(words) not in (2, 3):
             raise DeployError(answers.usage("rollback"))
         return Parsed("rollback", _app(words[1], words[2] if len(words) == 3 else None, catalog))
+    if words[0] == "stats":
+        return _stats(words, catalog)
     if words[0] == "history":
         if len(words) not in (2, 3):
             raise DeployError(answers.usage("history"))
@@ -83,6 +94,9 @@ def parse(text: str, catalog: Catalog) -> Parsed:
         return Parsed("dialog", _app(words[0], None, catalog))  # no version: the dialog offers them
     if len(words) == 1:
         raise DeployError(answers.need_app_and_version(_closest(words[0], catalog)))
+    text, emergency = _emergency(text)
+    if emergency is not None:
+        words = tokens(text)
     name, version, *rest = words
     if rest[:1] == ["to"]:
         rest = rest[1:]
@@ -91,7 +105,57 @@ def parse(text: str, catalog: Catalog) -> Parsed:
     app_cfg = _app(name, rest[0] if rest else None, catalog)
     if version != "latest":
         check_version(version, app_cfg.version_pattern)
+    if emergency is not None:
+        return Parsed("deploy", app_cfg, version, reason=emergency, emergency=True)
     return Parsed("deploy", app_cfg, version)
+
+
+QUOTES = "\"'\u201c\u201d\u2018\u2019"  # Slack turns typed quotes into curly ones
+
+
+def _emergency(text: str) -> tuple[str, str | None]:
+    """The text before `--emergency`, and the reason after it (None: not an emergency)."""
+    before, flag, after = text.partition("--emergency")
+    if not flag:
+        return text, None
+    reason = after.strip().strip(QUOTES).strip()
+    if not reason or not tokens(before):
+        raise DeployError(answers.usage("emergency"))
+    return before, reason[:300]
+
+
+def _stats(words: list[str], catalog: Catalog) -> Parsed:
+    """`stats <app> [<environment>] [<days>d]`."""
+    if len(words) < 2 or len(words) > 4:
+        raise DeployError(answers.usage("stats"))
+    rest = words[2:]
+    days = DAYS
+    if rest and re.fullmatch(r"[0-9]{1,3}d", rest[-1]):
+        days = int(rest.pop()[:-1])
+    if len(rest) > 1 or not 1 <= days <= MAX_DAYS:
+        raise DeployError(answers.usage("stats"))
+    return Parsed("stats", _app(words[1], rest[0] if rest else None, catalog), days=days)
+
+
+def _freeze(words: list[str], catalog: Catalog) -> Parsed:
+    """`freeze <app> [<environment>] <duration> [reason]`, `unfreeze <app> [<environment>]`."""
+    if len(words) < 2:
+        raise DeployError(answers.usage("freeze"))
+    name, rest = words[1], words[2:]
+    _app(name, None, catalog)
+    env = rest[0] if rest and rest[0] in catalog.environments(name) else None
+    rest = rest[1:] if env is not None else rest
+    if words[0] == "unfreeze":
+        if rest:
+            raise DeployError(answers.usage("freeze"))
+        return Parsed("unfreeze", _app(name, env, catalog))
+    if not rest:
+        raise DeployError(answers.usage("freeze"))
+    try:
+        length = span(rest[0])
+    except ValueError as exc:
+        raise DeployError(f"{esc(str(exc))}. {answers.usage('freeze')}") from None
+    return Parsed("freeze", _app(name, env, catalog), reason=" ".join(rest[1:])[:300], length=length)
 
 
 def _app(name: str, environment: str | None, catalog: Catalog) -> AppConfig:
@@ -157,8 +221,22 @@ def _work(services: Services, parsed: Parsed, cmd: SlashCommand) -> Coroutine[An
         return services.reports.history(app, cmd.team_id, cmd.response_url)
     if parsed.kind == "audit":
         return services.reports.audit(app, cmd.user_id, cmd.team_id, cmd.response_url)
+    if parsed.kind == "freeze" and parsed.length is not None:
+        return services.freezes.freeze(app, cmd.user_id, cmd.team_id, parsed.length, parsed.reason, cmd.response_url)
+    if parsed.kind == "stats":
+        return services.reports.stats(app, parsed.days, cmd.team_id, cmd.response_url)
+    if parsed.kind == "unfreeze":
+        return services.freezes.unfreeze(app, cmd.user_id, cmd.team_id, cmd.response_url)
     structlog.contextvars.bind_contextvars(app=app.name, version=parsed.version)
     rollback = parsed.kind == "rollback"
+    emergency = parsed.reason if parsed.emergency else None
     return services.requests.request(
-        app, parsed.version, cmd.user_id, cmd.team_id, cmd.response_url, cmd.channel_id, rollback=rollback
+        app,
+        parsed.version,
+        cmd.user_id,
+        cmd.team_id,
+        cmd.response_url,
+        cmd.channel_id,
+        rollback=rollback,
+        emergency=emergency,
     )

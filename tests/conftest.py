@@ -116,15 +116,19 @@ async def running_bot(
     transport: str,
     monkeypatch: pytest.MonkeyPatch,
     clock: Clock = utcnow,
+    catalog: Path = CATALOG,
     **overrides: Any,
 ) -> AsyncIterator[Any]:
-    """A bot on the sandbox with the test settings, ``overrides`` replacing some of them, on ``clock``."""
+    """A bot on the sandbox with the test settings, ``overrides`` replacing some of them, on ``clock``,
+    with the app ``catalog`` given (the sandbox's by default)."""
     from bot.app import Runtime
 
     for name, value in sandbox.aws.env().items():
         monkeypatch.setenv(name, value)
-    config = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport).model_copy(update=overrides)
-    runtime = Runtime(config, load_catalog(CATALOG), clock=clock)
+    config = bot_settings(sandbox.slack, sandbox.aws, tmp_path, transport).model_copy(
+        update={"config_path": catalog, **overrides}
+    )
+    runtime = Runtime(config, load_catalog(catalog), clock=clock)
     await runtime.start()
     if transport == "http":
         sandbox.slack.deliverer.events_url = f"http://127.0.0.1:{runtime.port}/slack/events"

@@ -14,12 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .freezes import FreezeWindow
+
 DEFAULT_VERSION_PATTERN = r"^v[0-9a-zA-Z._-]+$"  # the current release workflow's check
 DEFAULT_ENVIRONMENT = "production"
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 REQUIRED = ("cluster", "service", "repository", "deploy_channel")
 # The words `/deploy` itself understands (its parser reads them from here); no app may be named after one.
-COMMAND_WORDS = ("help", "audit", "status", "history", "lock", "unlock", "rollback")
+COMMAND_WORDS = ("help", "audit", "status", "history", "lock", "unlock", "rollback", "freeze", "unfreeze", "stats")
 RESERVED = frozenset({*COMMAND_WORDS, "to"})
 
 
@@ -73,6 +75,18 @@ class Target(BaseModel):
     requesters: People | None = None
     # Channels where `/deploy <app>` is accepted; empty: any channel (the thread always goes to deploy_channel).
     request_channels: list[str] | None = None
+    # Change freezes of this app (or environment): weekly or one-off windows in which nothing is deployed.
+    freezes: list[FreezeWindow] | None = None
+    # Who may deploy with `--emergency "reason"`, skipping the approval and any freeze (nobody by default).
+    emergency: People | None = None
+
+    @field_validator("freezes")
+    @classmethod
+    def _own_environment(cls, value: list[FreezeWindow] | None) -> list[FreezeWindow] | None:
+        for window in value or []:
+            if window.environments:
+                raise ValueError(f"freeze {window.name!r}: `environments` is for the catalog's top-level freezes only")
+        return value
 
     @field_validator("oncall")
     @classmethod
@@ -150,6 +164,8 @@ class AppConfig(BaseModel):
     oncall: str | None = None
     requesters: People | None = None
     request_channels: list[str] = Field(default_factory=list)
+    freezes: tuple[FreezeWindow, ...] = ()  # the app's own, then the catalog's top-level ones that cover it
+    emergency: People = Field(default_factory=People)
 
     @property
     def label(self) -> str:
@@ -166,12 +182,21 @@ class AppConfig(BaseModel):
         return self.region, self.aws_role_arn, self.aws_external_id
 
 
-def resolve(name: str, environment: str, fields: dict[str, Any], only: bool, where_: str) -> AppConfig:
+def resolve(
+    name: str,
+    environment: str,
+    fields: dict[str, Any],
+    only: bool,
+    where_: str,
+    everywhere: tuple[FreezeWindow, ...] = (),
+) -> AppConfig:
     missing = [f for f in REQUIRED if not fields.get(f)]
     if missing:
         raise ValueError("; ".join(f"{where_}.{field}: Field required" for field in missing))
     defaults = {"container": name, "alert_channel": fields["deploy_channel"]}
     merged = {**defaults, **{k: v for k, v in fields.items() if v is not None}}
+    covering = tuple(w for w in everywhere if not w.environments or environment in w.environments)
+    merged["freezes"] = (*merged.get("freezes", ()), *covering)
     return AppConfig(name=name, environment=environment, only_environment=only, **merged)
 
 
@@ -179,6 +204,7 @@ class Catalog(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     apps: dict[str, AppEntry]
+    freezes: list[FreezeWindow] = Field(default_factory=list)  # for every app (or the environments listed)
     targets: dict[str, AppConfig] = Field(default_factory=dict, exclude=True)  # by AppConfig.key
     defaults: dict[str, str] = Field(default_factory=dict, exclude=True)  # app -> default environment
 
@@ -201,7 +227,7 @@ class Catalog(BaseModel):
                     raise ValueError(f"apps.{name}.environments: {env!r} must be lowercase letters, digits, dashes")
                 fields = {**shared, **target.model_dump(exclude_none=True)}
                 place = f"apps.{name}.environments.{env}" if entry.environments else f"apps.{name}"
-                app = resolve(name, env, fields, len(envs) == 1, place)
+                app = resolve(name, env, fields, len(envs) == 1, place, tuple(self.freezes))
                 self.targets[app.key] = app
             self.defaults[name] = default
         return self

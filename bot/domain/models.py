@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -65,6 +65,7 @@ class CiInfo(BaseModel):
     # Shown as Slack links, so nothing that could end or split one (`<`, `>`, `|`, spaces).
     commit_url: str | None = Field(default=None, max_length=500, pattern=r"^https://[^\s<>|]+$")
     run_url: str | None = Field(default=None, max_length=500, pattern=r"^https://[^\s<>|]+$")
+    committed_at: datetime | None = None  # when the commit was made: where its lead time starts
 
 
 class PushedVersion(BaseModel):
@@ -78,7 +79,10 @@ class PushedVersion(BaseModel):
 
 
 class Hold(BaseModel):
-    """A lock a person (or deploybot, after a rollback) put on an app in one environment: no deploys."""
+    """A lock a person (or deploybot, after a rollback) put on an app in one environment: no deploys.
+
+    Of kind ``freeze``, an ad hoc change freeze an approver put on until ``until`` (`/deploy freeze`): it
+    lives beside a lock under its own key, and a deploy marked as an emergency passes it."""
 
     app: str
     environment: str
@@ -86,10 +90,17 @@ class Hold(BaseModel):
     reason: str = ""
     since: datetime
     reminded_at: datetime | None = None
+    kind: Literal["lock", "freeze"] = "lock"
+    until: datetime | None = None  # a freeze's end
 
     @property
     def key(self) -> str:
-        return f"{self.app}:{self.environment}"
+        return hold_key(self.app, self.environment, self.kind)
+
+
+def hold_key(app: str, environment: str, kind: str = "lock") -> str:
+    """`web1:production` for a lock, `web1:production#freeze` for an ad hoc freeze."""
+    return f"{app}:{environment}" + ("" if kind == "lock" else f"#{kind}")
 
 
 class Outgoing(BaseModel):
@@ -153,6 +164,7 @@ class Deployment(BaseModel):
     ci: CiInfo | None = None  # asked for by a CI job through the hand-off endpoint
     outside: str | None = None  # started outside deploybot: by whom or what
     rollback_to: str | None = None  # `/deploy rollback`: the known-good request whose image this redeploys
+    emergency: str | None = None  # `--emergency "reason"`: started without approval, past any freeze
     expired: bool = False
     message_ts: str | None = None
     # The engine's deployment and how it went.

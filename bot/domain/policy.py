@@ -8,8 +8,9 @@ empty, so it fails closed. The people of an app:
 - its **requesters** ask for deployments; with no `requesters` list, everyone in deploybot's workspace is one;
 - the requester of one deployment may cancel it or roll it back.
 
-Locking an app and reading its audit trail are for its approvers and requesters. Nobody from another
-workspace (a Slack Connect channel) may ask for, act on or read anything.
+Locking an app and reading its audit trail are for its approvers and requesters; freezing it and lifting
+a freeze for its approvers; deploying with ``--emergency`` for the people its ``emergency`` entry names.
+Nobody from another workspace (a Slack Connect channel) may ask for, act on or read anything.
 """
 
 from __future__ import annotations
@@ -29,13 +30,17 @@ class Ask(StrEnum):
     LOCK = "lock"
     UNLOCK = "unlock"
     AUDIT = "audit"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
 
 
-def groups(app: AppConfig, *, approvers: bool = True, requesters: bool = False) -> list[str]:
+def groups(app: AppConfig, *, approvers: bool = True, requesters: bool = False, emergency: bool = False) -> list[str]:
     """The user groups whose members a decision about ``app`` needs."""
     found = list(app.approvers.usergroups) if approvers else []
     if requesters and app.requesters is not None:
         found += app.requesters.usergroups
+    if emergency:
+        found += app.emergency.usergroups
     return found
 
 
@@ -105,6 +110,19 @@ def check(
         raise NotAllowed(f"Only approvers of `{app.label}` can move traffic ({who}).")
 
 
+def check_emergency(app: AppConfig, user: str, group_members: Collection[str]) -> None:
+    """May ``user`` deploy ``app`` as an emergency (no approval, past a freeze)? NotAllowed says why not."""
+    if app.emergency.empty:
+        raise NotAllowed(
+            f"Emergency deploys are off for `{app.label}` (its catalog entry names nobody under `emergency`). "
+            "Ask for a normal deploy, or ask an approver to lift the freeze."
+        )
+    if not is_member(app.emergency, user, group_members):
+        people = app.emergency
+        allowed = ", ".join([f"<@{u}>" for u in people.users] + [f"<!subteam^{g}>" for g in people.usergroups])
+        raise NotAllowed(f"Only {allowed} can deploy `{app.label}` as an emergency. Nothing was changed.")
+
+
 def check_ask(
     ask: Ask,
     app: AppConfig,
@@ -116,6 +134,11 @@ def check_ask(
 ) -> None:
     """May ``user`` lock, unlock or read the audit trail of ``app``? NotAllowed says why not."""
     home = at_home(team, home_team)
+    if ask in (Ask.FREEZE, Ask.UNFREEZE):
+        if not home or not is_approver(app, user, group_members):
+            what = "freeze it" if ask is Ask.FREEZE else "lift its freeze"
+            raise NotAllowed(f"Only approvers of `{app.label}` can {what} ({_approver_list(app)}).")
+        return
     if ask is Ask.UNLOCK:
         if not home or (hold is not None and user != hold.user and not is_approver(app, user, group_members)):
             raise NotAllowed(f"Only the person who locked `{app.label}` or one of its approvers can unlock it.")

@@ -12,8 +12,10 @@ from typing import Any
 
 from ..domain.audit import AuditEvent
 from ..domain.catalog import AppConfig
+from ..domain.freezes import Freeze
 from ..domain.models import Deployment, Hold, Image, State
 from ..domain.progress import PastDeployment
+from .freezes import line as freeze_line
 from .root import STATUS_LINE, status_line
 from .text import cut, duration, esc, mrkdwn, when
 from .words import short
@@ -44,11 +46,18 @@ def _requested(record: Deployment) -> str:
     )
 
 
-def status_text(rows: list[Running]) -> str:
+def status_text(
+    rows: list[Running], held: dict[str, tuple[Hold | None, Freeze | None]] | None = None, now: datetime | None = None
+) -> str:
+    """Each row, with its lock or freeze under it (by label) when there is one."""
     lines = ["*What runs where*"]
     for row in rows:
+        hold, freeze = (held or {}).get(row.label, (None, None))
+        notes = ([f"    :lock: {held_line(hold)}"] if hold else []) + (
+            [f"    :snowflake: {freeze_line(freeze, now or freeze.until)}"] if freeze else []
+        )
         if row.error:
-            lines.append(f"• *{esc(row.label)}*: could not be read: {esc(cut(row.error, 300))}")
+            lines += [f"• *{esc(row.label)}*: could not be read: {esc(cut(row.error, 300))}", *notes]
             continue
         version = f"`{esc(row.version)}`" if row.version else "an unknown version"
         pinned = f" (`{esc(row.digest[:19])}`)" if row.digest else ""
@@ -70,6 +79,7 @@ def status_text(rows: list[Running]) -> str:
         for record, link in row.in_flight:
             # A link's label is shown as typed: no code formatting inside it (Slack would show the backticks).
             lines.append(f"    ↳ <{link}|{esc(record.tag)}> {status_line(record)} ({_requested(record)})")
+        lines += notes
     return cut("\n".join(lines), LIMIT)
 
 
@@ -146,6 +156,18 @@ USAGES = {
     ),
     "rollback": "Usage: `/deploy rollback &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy rollback web1`.",
     "history": "Usage: `/deploy history &lt;app&gt; [&lt;environment&gt;]`, for example `/deploy history web1`.",
+    "freeze": (
+        "Usage: `/deploy freeze &lt;app&gt; [&lt;environment&gt;] &lt;duration&gt; [reason]` (a duration like 30m, 2h "
+        "or 1d), `/deploy unfreeze &lt;app&gt; [&lt;environment&gt;]`."
+    ),
+    "emergency": (
+        'Usage: `/deploy &lt;app&gt; &lt;version&gt; [&lt;environment&gt;] --emergency "reason"`: an emergency '
+        "deploy needs its reason."
+    ),
+    "stats": (
+        "Usage: `/deploy stats &lt;app&gt; [&lt;environment&gt;] [&lt;days&gt;d]`, "
+        "for example `/deploy stats web1 30d`."
+    ),
 }
 
 
@@ -189,6 +211,9 @@ def working(kind: str, app: AppConfig | None, version: str) -> str:
         "rollback": f"Looking for the last known-good release of `{app.label}`…",
         "history": f"Reading the history of `{app.label}`…",
         "audit": f"Reading the audit trail of `{app.name}`…",
+        "freeze": f"Freezing `{app.label}`…",
+        "unfreeze": f"Lifting the freeze on `{app.label}`…",
+        "stats": f"Counting the deliveries of `{app.label}`…",
         "status": "Reading what runs where…",
     }.get(kind, f"Checking `{app.name}` `{esc(version)}` in ECR…")
 
@@ -286,6 +311,12 @@ def unlock_command(app: AppConfig) -> str:
     return f"/deploy unlock {app.name}{'' if app.only_environment else ' ' + app.environment}"
 
 
+def held_line(hold: Hold) -> str:
+    """`locked by @alice since …: reason`, for status."""
+    who = "deploybot" if hold.user == "deploybot" else f"<@{hold.user}>"
+    return f"locked by {who} since {when(hold.since)}{': ' + esc(hold.reason) if hold.reason else ''}"
+
+
 def held(app: AppConfig, hold: Hold, by_deploybot: bool) -> str:
     who = "deploybot" if by_deploybot else f"<@{hold.user}>"
     why = f": {esc(hold.reason)}" if hold.reason else ""
@@ -350,6 +381,9 @@ def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[dict[str, Any]]]:
         "• `/deploy rollback web1 [staging]`: redeploy the last known-good release (same approval as any deploy)\n"
         "• `/deploy lock web1 [production] [reason]` / `/deploy unlock web1`: stop and allow deploys there\n"
         "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
+        "• `/deploy freeze web1 [production] 2h [reason]` / `/deploy unfreeze web1`: a change freeze (approvers)\n"
+        '• `/deploy web1 v1.2.3 --emergency "reason"`: break-glass, no approval and past a freeze (if allowed)\n'
+        "• `/deploy stats web1 [production] [30d]`: deploy frequency, lead time, change failure rate, time to restore\n"
         "• `/deploy help`: this message\n"
         f"Apps: {', '.join(names)}\n"
         "Buttons: *Approve* / *Cancel* the request, *Shift traffic* when green is ready, *Finish now* to end the "

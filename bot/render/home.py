@@ -1,18 +1,21 @@
 """deploybot's Home tab, rendered whole from state for the person looking (as the root messages are).
 
 What runs where, what is in flight, what waits for this person's approval (with the same Approve button
-as the channel's), the locks and the last failures; a Deploy button opens the deploy dialog.
+as the channel's), the locks, the change freezes in force and the last failures; a Deploy button opens the
+deploy dialog.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..domain.freezes import Freeze
 from ..domain.lifecycle import Action
 from ..domain.models import Deployment, Hold, State
 from .answers import Running
+from .freezes import line as freeze_line
 from .root import STATUS_LINE, button, reason, status_line, title
 from .text import cut, esc, linked, mrkdwn, plain
 
@@ -40,6 +43,7 @@ class HomeState:
     holds: list[Hold]
     failures: list[tuple[Deployment, str]]
     now: datetime
+    freezes: list[tuple[str, Freeze]] = field(default_factory=list)  # by the label of the app frozen
 
 
 def _t(at: datetime | None) -> str:
@@ -129,6 +133,9 @@ def home_view(state: HomeState) -> dict[str, Any]:
     blocks += [_heading(":package: What runs where"), *_lines([_where(w) for w in state.rows])]
     if state.holds:
         blocks += [_heading(":lock: Locks"), *_lines([_hold(h) for h in state.holds])]
+    if state.freezes:
+        frozen = [f":snowflake: *{esc(label)}* {freeze_line(f, state.now)}" for label, f in state.freezes]
+        blocks += [_heading(":snowflake: Change freezes"), *_lines(frozen)]
     if state.failures:
         blocks += [_heading(":x: Last failures"), *_lines([_failure(r, link) for r, link in state.failures])]
     blocks = blocks[:MAX_BLOCKS]

@@ -152,6 +152,14 @@ def expired(record: Deployment) -> str:
     return f":hourglass: This request expired: nobody approved it{hours}. Ask again with /deploy."
 
 
+def never_started(record: Deployment) -> str:
+    """A request that needed no approval, left before it started (the replica handling it stopped)."""
+    return (
+        ":hourglass: This request never started: deploybot stopped while it was being made. Nothing was "
+        "deployed. Ask again with /deploy."
+    )
+
+
 def not_found(record: Deployment) -> str:
     """The stored reason of a deployment the engine no longer knows."""
     return (

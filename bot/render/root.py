@@ -92,7 +92,16 @@ def requested_by(record: Deployment) -> str:
     return f"{how} {who}" if how == "Requested by" else f"{how} ({who})"
 
 
+def emergency_line(record: Deployment) -> str:
+    return (
+        f":rotating_light: *Emergency deploy* by <@{record.requester}>, without approval and past any change "
+        f"freeze: {esc(record.emergency or '')}"
+    )
+
+
 def title(record: Deployment) -> str:
+    if record.emergency is not None:
+        return f"🚨 Emergency: deploy {record.app} {record.tag}{to_environment(record)}"
     if record.rollback_to:
         return f"Roll back {record.app}{in_environment(record)} to {record.tag}"
     return f"Deploy {record.app} {record.tag}{to_environment(record)}"
@@ -125,6 +134,8 @@ def root_blocks(record: Deployment, now: datetime) -> list[Block]:
         fields.append(mrkdwn(f"*Approvals*\n{len(approvers)} of {record.approvals_needed}: {names}"))
     elif approvers:
         fields.append(mrkdwn("*Approved by*\n" + ", ".join(f"<@{u}>" for u in approvers)))
+    elif record.emergency is not None:
+        fields.append(mrkdwn("*Approval*\nskipped: emergency"))
     elif record.auto_approved:
         fields.append(mrkdwn(f"*Approval*\nnot needed in {esc(record.environment)}"))
     if record.deployment_id:
@@ -134,6 +145,8 @@ def root_blocks(record: Deployment, now: datetime) -> list[Block]:
         {"type": "section", "fields": fields},
         {"type": "section", "text": mrkdwn(_status_text(record, now))},
     ]
+    if record.emergency is not None:
+        blocks.insert(1, {"type": "section", "text": mrkdwn(cut(emergency_line(record), 3000))})
     actions = actions_for(record)
     if actions:
         buttons = [button(a, record) for a in actions]

@@ -25,6 +25,7 @@ from .config import (
     Settings,
     load_catalog,
     load_settings,
+    parse_catalog,
     settings_catalog,
 )
 from .logging import configure
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     export = audit_sub.add_parser("export", help="print every audit entry as JSON lines, oldest first")
     export.add_argument("--app", help="only this app's entries")
     export.add_argument("--since", type=_timestamp, help="only entries at or after this ISO time (UTC if no zone)")
+    stats = sub.add_parser("stats", help="the delivery figures of the apps in DEPLOYBOT_STORE (DORA's four)")
+    stats.add_argument("--app", help="only this app (default: every app of the catalog)")
+    stats.add_argument("--environment", help="only this environment")
+    stats.add_argument("--days", type=int, default=30, choices=range(1, 366), metavar="1..365", help="the period")
+    stats.add_argument("--json", action="store_true", help="JSON for dashboards (durations in seconds)")
+    stats.add_argument("--config", type=Path, help="catalog file (default: DEPLOYBOT_CATALOG, else DEPLOYBOT_CONFIG)")
     req = sub.add_parser("request", help="open a deploy request in Slack from CI (needs DEPLOYBOT_API_TOKEN)")
     req.add_argument("app")
     req.add_argument("version")
@@ -86,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
             return _run_sync(_ci_request(args))
         if args.command == "audit":
             return _run_sync(_export(args.app, args.since))
+        if args.command == "stats":
+            from .stats_cli import stats
+
+            catalog = _catalog(args.config)
+            return _run_sync(stats(catalog, args.app, args.environment, args.days, args.json))
         if args.command == "check":
             path = args.config or Path(os.environ.get("DEPLOYBOT_CONFIG", "deploybot.yml"))
             catalog = load_catalog(path)
@@ -105,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"deploybot: configuration error: {exc}\n")
         return 2
+
+
+def _catalog(path: Path | None) -> Catalog:
+    """The catalog named on the command line, else the one `deploybot serve` would read."""
+    if path is None and os.environ.get("DEPLOYBOT_CATALOG"):
+        return parse_catalog(os.environ["DEPLOYBOT_CATALOG"], "DEPLOYBOT_CATALOG")
+    return load_catalog(path or Path(os.environ.get("DEPLOYBOT_CONFIG", "deploybot.yml")))
 
 
 def _timestamp(text: str) -> datetime:

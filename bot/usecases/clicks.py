@@ -98,7 +98,7 @@ class Clicks:
             now = self.clock()
             if current.expires_at is not None and now >= current.expires_at:
                 raise Conflict(answers.expired_at(current))
-            await self.holds.check(app)  # locked after the request was made: nothing starts
+            await self.holds.check(app, current.tag)  # locked or frozen after the request was made: nothing starts
             approvals = [*current.approvals, user]
             needed = policy.needed(app, current)
             if len(approvals) < needed:

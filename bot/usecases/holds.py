@@ -15,6 +15,8 @@ from ..domain.errors import ChatError, NotAllowed
 from ..domain.models import Deployment, Hold
 from ..domain.ports import Chat, Clock, Store
 from ..render import answers
+from ..render.freezes import refused as frozen
+from .freezing import Freezes
 from .permits import permitted
 from .records import Records
 
@@ -30,13 +32,17 @@ class Holds:
     chat: Chat
     catalog: Catalog
     clock: Clock
+    freezes: Freezes
     reminder: timedelta = REMINDER
 
-    async def check(self, app: AppConfig) -> None:
-        """Raise NotAllowed when the app is locked in that environment."""
+    async def check(self, app: AppConfig, version: str = "", *, emergency: bool = False) -> None:
+        """Raise NotAllowed when the app is locked in that environment, or frozen (an emergency passes a freeze)."""
         hold = await self.store.get_hold(app.key)
         if hold is not None:
             raise NotAllowed(answers.held(app, hold, hold.user == DEPLOYBOT))
+        freeze = None if emergency else await self.freezes.in_force(app)
+        if freeze is not None:
+            raise NotAllowed(frozen(app, freeze, self.clock(), version))
 
     async def lock(self, app: AppConfig, user: str, team: str, reason: str, response_url: str) -> None:
         audit.begin(team, "")
@@ -79,6 +85,8 @@ class Holds:
         """Tell the owners of locks held longer than the reminder interval (then again each interval)."""
         sent = 0
         for hold in await self.store.holds():
+            if hold.kind != "lock":
+                continue  # a freeze ends by itself
             app = self.catalog.get(hold.app, hold.environment)
             last = hold.reminded_at or hold.since
             if app is None or self.clock() - last < self.reminder:

@@ -114,9 +114,10 @@ class Home:
         for app in self.catalog.all():
             failures += [r for r in await self.store.history(app.name, app.environment, 10) if failed(r)]
         failures.sort(key=lambda r: r.finished_at or r.updated_at, reverse=True)
-        holds = sorted(await self.store.holds(), key=lambda h: h.since)
+        holds = sorted((h for h in await self.store.holds() if h.kind == "lock"), key=lambda h: h.since)
+        freezes = [(app.label, f) for app in self.catalog.all() if (f := await self.reports.freezes.in_force(app))]
         fails = [(r, self._link(r)) for r in failures[:FAILURES]]
-        return HomeState(rows, flying, yours, holds, fails, self.clock())
+        return HomeState(rows, flying, yours, holds, fails, self.clock(), freezes)
 
     def _link(self, record: Deployment) -> str:
         return self.chat.permalink(record.channel, record.message_ts) if record.message_ts else ""

@@ -1,5 +1,5 @@
 """Read-only answers in Slack: what runs where (`/deploy status`), what happened (`/deploy history`),
-and an app's audit trail (`/deploy audit`)."""
+the delivery figures (`/deploy stats`) and an app's audit trail (`/deploy audit`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from ..domain.errors import DeployError, NotAllowed
 from ..domain.models import Deployment, State
 from ..domain.ports import Chat, DeploymentEngine, ImageRegistry, Store
 from ..render.answers import Running, audit_text, history_text, status_text
+from ..render.stats import stats_text
+from .delivery import Delivery
+from .freezing import Freezes
 from .permits import permitted
 
 log = structlog.get_logger(__name__)
@@ -26,6 +29,8 @@ class Reports:
     chat: Chat
     registry: ImageRegistry
     engine: DeploymentEngine
+    freezes: Freezes
+    delivery: Delivery
 
     async def _reported(self, team: str, response_url: str) -> bool:
         try:
@@ -41,7 +46,8 @@ class Reports:
             return
         in_flight = await self.store.in_flight()
         rows = [await self.running(app, in_flight) for app in apps]
-        await self.chat.respond(response_url, status_text(rows))
+        held = {app.label: (await self.store.get_hold(app.key), await self.freezes.in_force(app)) for app in apps}
+        await self.chat.respond(response_url, status_text(rows, held, self.freezes.clock()))
 
     async def running(self, app: AppConfig, in_flight: list[Deployment]) -> Running:
         """What the app runs in that environment, how it got there, and what is in flight for it."""
@@ -89,6 +95,12 @@ class Reports:
             past = []
         links = {r.id: self.chat.permalink(r.channel, r.message_ts) for r in records if r.message_ts}
         await self.chat.respond(response_url, history_text(app.label, records, past, links))
+
+    async def stats(self, app: AppConfig, days: int, team: str, response_url: str) -> None:
+        """The four delivery figures of ``app`` over the last ``days``."""
+        if not await self._reported(team, response_url):
+            return
+        await self.chat.respond(response_url, stats_text(app, await self.delivery.figures(app, days)))
 
     async def audit(self, app: AppConfig, user: str, team: str, response_url: str) -> None:
         """The app's latest audit entries, for its approvers and requesters."""

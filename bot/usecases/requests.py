@@ -13,10 +13,11 @@ from ..domain import audit, policy
 from ..domain.catalog import AppConfig
 from ..domain.changes import AutoApproved, Cancelled, Decision, Entry, Posted
 from ..domain.errors import ChatError, DeployError, NotAllowed
-from ..domain.keys import APPROVAL_TIMEOUT, RUN_LEASE, app_lock, new_request_id
-from ..domain.models import CiInfo, Deployment, State
-from ..domain.ports import Chat, Clock, DeploymentEngine, ImageRegistry, Store
+from ..domain.keys import APPROVAL_TIMEOUT, RUN_LEASE, UNSTARTED, app_lock, new_request_id
+from ..domain.models import CiInfo, Deployment, Outgoing, State
+from ..domain.ports import Chat, Clock, DeploymentEngine, Faults, ImageRegistry, Store, no_faults
 from ..render import answers
+from ..render.emergency import emergency_alert, emergency_started
 from .holds import Holds
 from .records import Records, Tell
 from .starts import Starts
@@ -38,6 +39,7 @@ class Requests:
     starts: Starts
     clock: Clock
     approval_timeout: timedelta = APPROVAL_TIMEOUT
+    fault: Faults = no_faults
 
     async def request(
         self,
@@ -51,8 +53,10 @@ class Requests:
         rollback: bool = False,
         tell: Answer | None = None,
         ci: CiInfo | None = None,
+        emergency: str | None = None,
     ) -> Deployment | None:
-        """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history.
+        """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history; with an
+        ``emergency`` reason (break-glass), start it at once without approval, past any freeze.
 
         What the requester is told goes to ``response_url``, or to ``tell`` (the CI hand-off's answer)."""
         audit.begin(team, channel)
@@ -62,7 +66,7 @@ class Requests:
 
         tell = tell or respond
         try:
-            return await self._request(app, tag, user, team, tell, channel, rollback, ci)
+            return await self._request(app, tag, user, team, tell, channel, rollback, ci, emergency)
         except DeployError as exc:  # refused on the way, with what to tell
             log.warning("deploy_request_failed", reason=exc.message)
             await tell(exc.message)
@@ -77,7 +81,7 @@ class Requests:
         DeployError with the same message the request would answer. ``request`` makes them again."""
         members = await self.chat.group_members(policy.groups(app, approvers=False, requesters=True))
         policy.check_request(app, user, team, self.chat.home_team, channel, members)
-        await self.holds.check(app)
+        await self.holds.check(app, tag)
         other = next((r for r in await self.store.in_flight() if r.target == app.key and not r.state.terminal), None)
         if other is not None:
             raise DeployError(answers.busy(app.label, other))
@@ -93,12 +97,16 @@ class Requests:
         channel: str,
         rollback: bool,
         ci: CiInfo | None,
+        emergency: str | None,
     ) -> Deployment | None:
         members = await self.chat.group_members(policy.groups(app, approvers=False, requesters=True))
         try:
             if ci is None:  # a CI hand-off is authorized by its token instead
                 policy.check_request(app, user, team, self.chat.home_team, channel, members)
-            await self.holds.check(app)
+            if emergency is not None:
+                allowed = await self.chat.group_members(list(app.emergency.usergroups))
+                policy.check_emergency(app, user, allowed)
+            await self.holds.check(app, tag, emergency=emergency is not None)
         except NotAllowed as exc:
             log.info("request_refused", user=user, reason=exc.message)
             await self.records.note("-", app.name, Entry(user, "refused:request", {"tag": tag, "reason": exc.message}))
@@ -112,7 +120,7 @@ class Requests:
             await tell(answers.busy(app.label, other) if other else answers.being_prepared(app.label))
             return None
         try:
-            record = await self._prepare(request_id, app, tag, user, team, tell, rollback, ci)
+            record = await self._prepare(request_id, app, tag, user, team, tell, rollback, ci, emergency)
         except BaseException:
             await self.store.release_lock(app_lock(app.key), request_id)
             raise
@@ -130,6 +138,7 @@ class Requests:
         tell: Answer,
         rollback: bool,
         ci: CiInfo | None,
+        emergency: str | None = None,
     ) -> Deployment | None:
         good: Deployment | None = None
         try:
@@ -166,19 +175,25 @@ class Requests:
             bake_minutes=plan.bake_minutes,
             blue_green=plan.blue_green,
             approvals_needed=app.approvals,
-            expires_at=None if not app.require_approval else now + self.approval_timeout,
+            expires_at=now + self._deadline(app.require_approval and not emergency),
             rollback_to=good.id if good else None,
             ci=ci,
+            emergency=emergency,
         )
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
-        requested = Entry(user, "requested", {"tag": image.tag, "digest": image.digest})
+        said = {"emergency": emergency} if emergency else {}
+        requested = Entry(user, "requested", {"tag": image.tag, "digest": image.digest, **said})
         record = await self.records.create(record, requested)
         record = await self._post(record)
         log.info("deploy_requested", digest=image.digest)
-        if not app.require_approval:
+        if not app.require_approval or emergency:
             return await self._without_approval(app, record, tell)
         await tell(answers.asked_for_approval(app, image, rollback=good is not None))
         return record
+
+    def _deadline(self, waits: bool) -> timedelta:
+        """How long the request may wait: for its approval, or (none needed) for its start."""
+        return self.approval_timeout if waits else min(UNSTARTED, self.approval_timeout)
 
     async def _post(self, record: Deployment) -> Deployment:
         try:
@@ -232,14 +247,22 @@ class Requests:
             return None
 
     async def _without_approval(self, app: AppConfig, record: Deployment, tell: Answer) -> Deployment:
-        """An environment that needs no approval (`require_approval: false`) starts at once."""
+        """An environment that needs no approval (`require_approval: false`) starts at once, and so does an
+        emergency (told in the alert channel, mentioning on-call, as it starts)."""
+        self.fault("before_auto_start")
         now = self.clock()
         await self.store.renew_lock(app_lock(app.key), record.id, now + RUN_LEASE)
         approved = Decision(
             AutoApproved(auto_approved=True, approved_at=now),
             Entry("deploybot", "approved", {"reason": "no approval required"}),
         )
+        if record.emergency is not None:
+            why = f"emergency deploy by {record.requester}: {record.emergency}"
+            link = self.chat.permalink(record.channel, record.message_ts or "")
+            text, blocks = emergency_alert(record, link, app.oncall)
+            alert = Outgoing(text=text, channel=app.alert_channel, blocks=blocks)
+            approved = Decision(approved.change, Entry("deploybot", "approved", {"reason": why}), (alert,))
         started = await self.records.put(record, approved, tell=Tell.LATER) or record
-        await tell(answers.deploying_now(app, started.tag))
+        await tell(emergency_started(app, started.tag) if record.emergency else answers.deploying_now(app, started.tag))
         await self.starts.start(app, started)
         return started

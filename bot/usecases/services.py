@@ -8,6 +8,7 @@ from ..domain.catalog import Catalog
 from ..runtime.tasks import TaskSupervisor
 from .clicks import Clicks
 from .dialog import Dialog
+from .freezing import Freezes
 from .holding import Holding
 from .holds import Holds
 from .home import Home
@@ -22,6 +23,7 @@ class Services:
     clicks: Clicks
     reports: Reports
     holds: Holds
+    freezes: Freezes
     tasks: TaskSupervisor
     holding: Holding
     home: Home

@@ -17,6 +17,7 @@ from ..domain.lifecycle import Milestone, MilestoneKind
 from ..domain.models import Deployment, Outgoing, State
 from ..domain.ports import Blocks, Chat, Clock, Store
 from ..render import replies, root
+from ..render.emergency import review_request
 from .outbox import RECHECK, Outbox
 from .saving import save_decided
 
@@ -149,9 +150,11 @@ class Teller:
         return out
 
     def alert(self, record: Deployment, app: AppConfig | None) -> list[Outgoing]:
-        """The failure alert a finished record owes its app's alert channel (none for a success)."""
+        """The failure alert a finished record owes its app's alert channel (none for a success), and the
+        review note an emergency deploy asks of its requester in the thread."""
+        review = [reply(review_request(record))] if record.emergency is not None and record.state.terminal else []
         if app is None or not app.alert_channel or record.state not in (State.FAILED, State.STOPPED):
-            return []
+            return review
         link = self.chat.permalink(record.channel, record.message_ts or "")
         text, blocks = replies.alert(record, link, app.oncall)
-        return [Outgoing(text=text, channel=app.alert_channel, blocks=blocks)]
+        return [Outgoing(text=text, channel=app.alert_channel, blocks=blocks), *review]

@@ -85,7 +85,9 @@ class ClockRules:
         async def decide(current: Deployment) -> Decision | None:
             if current.state is not State.PENDING_APPROVAL:
                 return None  # approved or cancelled meanwhile
-            messages = (reply(replies.expired(current)),)
+            app = self.catalog.get(current.app, current.environment)
+            waited = app is not None and app.require_approval and current.emergency is None
+            messages = (reply(replies.expired(current) if waited else replies.never_started(current)),)
             return Decision(Expired(expired=True), Entry("deploybot", "expired"), messages)
 
         try:

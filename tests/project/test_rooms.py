@@ -22,8 +22,16 @@ MAY = {
     "bot.slack": {"bot.domain"},
     "bot.store": {"bot.domain"},
     # The `deploybot` command builds the bot (bot.app), opens stores, starts the sandbox for `demo`, and
-    # prints the preflight's lines (bot.render).
-    "bot.runtime": {"bot.domain", "bot.render", "bot.store", "bot.aws.dynamo_store", "bot.app", "sandbox.runner"},
+    # prints the preflight's lines (bot.render); `deploybot stats` counts with the same use case as Slack's.
+    "bot.runtime": {
+        "bot.domain",
+        "bot.render",
+        "bot.store",
+        "bot.aws.dynamo_store",
+        "bot.app",
+        "sandbox.runner",
+        "bot.usecases.delivery",
+    },
     "handlers": {"bot.domain", "bot.render", "bot.usecases", "bot.slack.verify"},
 }
 

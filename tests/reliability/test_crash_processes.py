@@ -15,7 +15,7 @@ from bot.runtime.stores import StoreSettings, init_store
 from sandbox.runner import Sandbox
 from sandbox.slack.workspace import Message
 from tests.e2e.helpers import advance, request_and_wait_root, thread_texts
-from tests.reliability.crashing_bot import POINTS
+from tests.reliability.crashing_bot import POINTS, REQUEST_POINTS
 from tests.reliability.processes import Bot
 
 FINAL = ("is live", "could not be started", "failed after", "was stopped after")
@@ -27,7 +27,7 @@ def test_every_fault_point_in_the_code_is_tested() -> None:
     named = set()
     for source in (ROOT / "bot").rglob("*.py"):
         named |= set(re.findall(r"self\.fault\(\"([a-z_]+)\"\)", source.read_text()))
-    assert named == set(POINTS)
+    assert named == {*POINTS, *REQUEST_POINTS}
 
 
 @pytest.fixture
@@ -117,3 +117,32 @@ async def finishes_once(sandbox: Sandbox, root: Message, point: str, second: Bot
         assert ids == [] and "nothing was deployed" in finals[0]
     else:
         assert len(ids) == 1 and "is live" in finals[0]
+
+
+async def test_killed_before_a_request_without_approval_starts(
+    sandbox: Sandbox, tmp_path: Path, bots: list[Bot]
+) -> None:
+    """Found by the fault campaign (seed 100): a request that needs no approval was left waiting for one
+    nobody could give, for good. It is closed once its start is overdue, nothing deployed, its app free."""
+    first = Bot(sandbox, tmp_path, crash_at="before_auto_start")
+    first.env["DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES"] = "0.05"  # its start is overdue after 3 s, not 10 min
+    bots.append(first)
+    await first.start(sandbox)
+    root = await request_and_wait_root(sandbox, "web2 v1.2.3 to staging")
+    assert first.proc is not None
+    await drive(lambda: first.proc.returncode is not None)  # type: ignore[union-attr]
+    assert first.proc.returncode == 137, first.log.read_text()[-2000:]
+
+    second = Bot(sandbox, tmp_path)
+    bots.append(second)
+    await second.start(sandbox)
+    await drive(lambda: any("never started" in t for t in thread_texts(sandbox, root)))
+    assert thread_texts(sandbox, root) == [
+        ":hourglass: This request never started: deploybot stopped while it was being made. Nothing was "
+        "deployed. Ask again with /deploy."
+    ]
+    cd = sandbox.aws.client("codedeploy")
+    group = {"applicationName": "AppECS-apps-web2-staging", "deploymentGroupName": "DgpECS-apps-web2-staging"}
+    assert cd.list_deployments(**group)["deployments"] == []
+    again = await request_and_wait_root(sandbox, "web2 v1.2.3 to staging")  # the app is free again
+    await drive(lambda: any("created with" in t for t in thread_texts(sandbox, again)))

@@ -235,3 +235,26 @@ async def test_holds_one_per_app_and_environment(store: Store) -> None:
     assert await store.release_hold("web1:production") is None
     assert [h.key for h in await store.holds()] == ["web1:staging"]
     assert await store.get_hold("web1:production") is None
+
+
+async def test_a_freeze_lives_beside_a_lock(store: Store) -> None:
+    t0 = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)
+    lock = Hold(app="web1", environment="production", user="U0BOB", since=t0)
+    freeze = Hold(
+        app="web1", environment="production", user="U0DAVE", since=t0, kind="freeze", until=t0 + timedelta(hours=2)
+    )
+    assert await store.hold(lock) is None
+    assert await store.hold(freeze) is None  # its own key: the lock does not stand in its way
+    assert freeze.key == "web1:production#freeze"
+    longer = freeze.model_copy(update={"until": t0 + timedelta(hours=5)})
+    assert await store.hold(longer) == freeze
+    await store.update_hold(longer)
+    found = await store.get_hold("web1:production#freeze")
+    assert found is not None and found.kind == "freeze" and found.until == t0 + timedelta(hours=5)
+    assert sorted((h.key, h.kind) for h in await store.holds()) == [
+        ("web1:production", "lock"),
+        ("web1:production#freeze", "freeze"),
+    ]
+    await store.release_hold("web1:production#freeze")
+    got = await store.get_hold("web1:production")
+    assert got is not None and got.kind == "lock"

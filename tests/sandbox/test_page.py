@@ -216,3 +216,35 @@ async def test_home_tab_and_deploy_dialog_in_the_browser(sandbox: Sandbox, bot: 
     await page.locator("#channels li", has_text="deploys").click()
     await expect(page.locator("#messages .block-header", has_text="Deploy web2 v1.2.3 to staging")).to_be_visible()
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("transport", ["socket"])
+async def test_a_freeze_and_an_emergency_in_the_browser(sandbox: Sandbox, bot: object, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{sandbox.slack.base_url}/")
+    await act_as(page, "U0BOB")
+    composer = page.get_by_test_id("composer")
+    await composer.fill("/deploy freeze web1 3h quiet week before the sale")
+    await composer.press("Enter")
+    await expect(page.locator("#messages")).to_contain_text("froze web1 until")
+    await act_as(page, "U0ALICE")
+    await composer.fill("/deploy web1 v1.2.3")
+    await composer.press("Enter")
+    await expect(page.locator("body")).to_contain_text("Nothing new is deployed during a freeze")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-freeze-refused.png"), full_page=True)
+    await act_as(page, "U0BOB")
+    await composer.fill('/deploy web1 v1.2.3 --emergency "checkout is down for EU customers"')
+    await composer.press("Enter")
+    await expect(page.locator("#messages .block-header").last).to_contain_text("Emergency: deploy web1 v1.2.3")
+    await expect(page.locator("#messages")).to_contain_text("without approval and past any change freeze")
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-emergency.png"), full_page=True)
+    await page.get_by_test_id("home-tab").click()
+    home = page.get_by_test_id("home")
+    await expect(home).to_contain_text("Change freezes")
+    await expect(home).to_contain_text("quiet week before the sale")
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-home-freeze.png"), full_page=True)
+    assert errors == []
