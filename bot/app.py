@@ -53,6 +53,7 @@ from .usecases.gauges import refresh_gauges
 from .usecases.holding import NOTE_AFTER, Holding
 from .usecases.holds import REMINDER, Holds
 from .usecases.home import Home
+from .usecases.line import Line
 from .usecases.outbox import CLAIM, Outbox
 from .usecases.preflight import Preflight
 from .usecases.records import Records
@@ -158,6 +159,7 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
         clock_speed=tuning.clock_speed,
         ticker=ports.ticker,
         polling=EVENTS_POLLING if tuning.events else 1.0,
+        line=Line(catalog, store, records, freezes, requests, clock, tuning.approval_timeout),
     )
     home_tabs = Home(catalog, store, chat, engine, reports, clock, changed)
     dialog = Dialog(catalog, ports.registry, engine, chat, requests, tasks)

@@ -1,8 +1,8 @@
 """The CI hand-off: after a release workflow pushes an image, it asks for a deployment over HTTP.
 
 `POST /api/requests` with `Authorization: Bearer $DEPLOYBOT_API_TOKEN` and a JSON body
-`{"app", "version", "environment"?, "actor", "commit_url"?, "run_url"?, "committed_at"?}` opens the same request
-in Slack (checked against ECR, waiting for approval) and answers with its request id and thread link.
+`{"app", "version", "environment"?, "actor", "commit_url"?, "run_url"?, "committed_at"?, "queue"?}` opens the
+same request in Slack (checked against ECR, waiting for approval) and answers with its request id and thread link.
 The token is the authorization: the workflow stands in for a person, so the requester list and request
 channels do not apply; locks, approvals and everything after them do.
 """
@@ -36,6 +36,7 @@ class CiRequest(BaseModel):
     commit_url: str | None = None
     run_url: str | None = None
     committed_at: AwareDatetime | None = None  # the commit's time: the start of its lead time
+    queue: bool = False  # wait in line when the app is busy or locked, instead of a 409
 
 
 def _answer(status: int, **body: Any) -> web.Response:
@@ -78,7 +79,9 @@ class CiHandoff:
             told.append(text)
 
         structlog.contextvars.bind_contextvars(app=app.name, version=body.version)
-        record = await self.requests.request(app, body.version, "", self.chat.home_team, "", tell=tell, ci=ci)
+        record = await self.requests.request(
+            app, body.version, "", self.chat.home_team, "", tell=tell, ci=ci, queue=body.queue
+        )
         if record is None:
             return _answer(409, error="refused", message=told[-1] if told else "The request was refused.")
         link = self.chat.permalink(record.channel, record.message_ts or "")

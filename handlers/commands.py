@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.domain.errors import DeployError, UnknownApp
 from bot.domain.freezes import span
 from bot.domain.lifecycle import check_version
 from bot.render import answers
+from bot.render.help import help_blocks
 from bot.render.text import esc
 from bot.usecases.services import Services
 
@@ -41,6 +42,7 @@ class Parsed:
     reason: str = ""  # for lock and freeze, and an emergency's
     length: timedelta | None = None  # for freeze
     emergency: bool = False
+    queue: bool = False  # wait in line when the app is busy or locked
     days: int = 0  # for stats
 
 
@@ -50,6 +52,16 @@ CLOSE = 0.6  # difflib's similarity above which a typo gets a suggestion
 
 def parse(text: str, catalog: Catalog) -> Parsed:
     """What the command text asks for; DeployError (with a message safe to show) when it is not valid."""
+    text, queue = _flag(text, "--queue")
+    parsed = _parse(text, catalog)
+    if not queue:
+        return parsed
+    if parsed.kind not in ("deploy", "rollback"):
+        raise DeployError(f"`--queue` goes with a deploy or a rollback. {answers.USAGE}")
+    return replace(parsed, queue=True)
+
+
+def _parse(text: str, catalog: Catalog) -> Parsed:
     words = tokens(text)
     if not words or words[0] in ("help", "-h", "--help"):
         return Parsed("help")
@@ -108,6 +120,14 @@ def parse(text: str, catalog: Catalog) -> Parsed:
     if emergency is not None:
         return Parsed("deploy", app_cfg, version, reason=emergency, emergency=True)
     return Parsed("deploy", app_cfg, version)
+
+
+def _flag(text: str, flag: str) -> tuple[str, bool]:
+    """The text without ``flag`` (a word of its own), and whether it was there."""
+    words = text.split(" ")
+    if flag not in words:
+        return text, False
+    return " ".join(w for w in words if w != flag), True
 
 
 QUOTES = "\"'\u201c\u201d\u2018\u2019"  # Slack turns typed quotes into curly ones
@@ -192,7 +212,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(text=exc.message)
             return
         if parsed.kind == "help" or (parsed.app is None and parsed.kind != "status"):
-            text, blocks = answers.help_blocks(services.catalog.overview())
+            text, blocks = help_blocks(services.catalog.overview())
             await ack(text=text, blocks=blocks)
             return
         if parsed.kind == "dialog" and parsed.app is not None and cmd.trigger_id:
@@ -239,4 +259,5 @@ def _work(services: Services, parsed: Parsed, cmd: SlashCommand) -> Coroutine[An
         cmd.channel_id,
         rollback=rollback,
         emergency=emergency,
+        queue=parsed.queue,
     )

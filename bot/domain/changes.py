@@ -20,6 +20,7 @@ from .models import Deployment, Outgoing, SendClaim, State
 from .progress import Gate, Phase, Step, StepStatus
 
 ALLOWED: dict[State, frozenset[State]] = {
+    State.QUEUED: frozenset({State.PENDING_APPROVAL, State.CANCELLED}),
     State.PENDING_APPROVAL: frozenset({State.STARTING, State.CANCELLED}),
     State.STARTING: frozenset({State.IN_PROGRESS, State.START_FAILED}),
     State.IN_PROGRESS: frozenset({State.IN_PROGRESS, State.ROLLING_BACK, State.SUCCEEDED, State.FAILED, State.STOPPED}),
@@ -102,10 +103,19 @@ class Cancelled(Change):
 
 
 class Expired(Change):
-    """Nobody approved it in time."""
+    """Nobody approved it in time (or, ``error_message`` says, its turn or its start never came)."""
 
     to = State.CANCELLED
     expired: bool
+    error_message: str | None = None
+
+
+class Turn(Change):
+    """Its app is free and it is first in line: it waits for its approval now."""
+
+    to = State.PENDING_APPROVAL
+    turn_at: datetime | None
+    expires_at: datetime | None
 
 
 # -- starting ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while 
 # A request that needs no approval starts within seconds of being made; one still waiting this long was
 # left by a replica that stopped in between, and is closed (nothing was deployed) so its app is free.
 UNSTARTED = timedelta(minutes=10)
+QUEUE_TIMEOUT = timedelta(hours=8)  # a request in line leaves it (expires) if its turn has not come by then
 
 
 def app_lock(key: str) -> str:

@@ -42,6 +42,8 @@ def check_version(version: str, pattern: str) -> str:
 
 
 def actions_for(record: Deployment) -> list[Action]:
+    if record.state is State.QUEUED:
+        return [Action.CANCEL]  # leave the line
     if record.state is State.PENDING_APPROVAL:
         return [Action.APPROVE, Action.CANCEL]
     if record.state is not State.IN_PROGRESS or record.phase in (Phase.ROLLING_BACK, Phase.DONE):
@@ -57,6 +59,7 @@ def require_action(record: Deployment, action: Action) -> None:
 
 
 STATE_TEXT = {
+    State.QUEUED: "waiting in line",
     State.PENDING_APPROVAL: "waiting for approval",
     State.CANCELLED: "cancelled",
     State.STARTING: "starting",

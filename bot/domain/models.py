@@ -13,6 +13,7 @@ from .progress import Gate, Phase, Step, StepStatus
 
 
 class State(StrEnum):
+    QUEUED = "queued"  # in line (`--queue`) until its app is free; then asked for approval (or started)
     PENDING_APPROVAL = "pending_approval"
     CANCELLED = "cancelled"
     STARTING = "starting"  # approved; the new revision and the deployment are being created
@@ -165,6 +166,8 @@ class Deployment(BaseModel):
     outside: str | None = None  # started outside deploybot: by whom or what
     rollback_to: str | None = None  # `/deploy rollback`: the known-good request whose image this redeploys
     emergency: str | None = None  # `--emergency "reason"`: started without approval, past any freeze
+    queued_at: datetime | None = None  # `--queue`: when it joined the line
+    turn_at: datetime | None = None  # when its app was free and its turn came
     expired: bool = False
     message_ts: str | None = None
     # The engine's deployment and how it went.
@@ -225,6 +228,7 @@ class Deployment(BaseModel):
         return (
             self.state in (State.IN_PROGRESS, State.ROLLING_BACK)
             or (self.state is State.PENDING_APPROVAL and self.expires_at is not None)  # to expire it
+            or self.state is State.QUEUED  # to give it its turn, or expire it
             or bool(self.outbox)
             or self.recheck_at is not None
             or (self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled)

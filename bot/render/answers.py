@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ..domain.audit import AuditEvent
 from ..domain.catalog import AppConfig
@@ -17,7 +16,7 @@ from ..domain.models import Deployment, Hold, Image, State
 from ..domain.progress import PastDeployment
 from .freezes import line as freeze_line
 from .root import STATUS_LINE, status_line
-from .text import cut, duration, esc, mrkdwn, when
+from .text import cut, duration, esc, when
 from .words import short
 
 LIMIT = 3000  # one section's text
@@ -76,9 +75,13 @@ def status_text(
             outside = f"`{esc(short(row.outside.deployment_id))}`, {esc(row.outside.creator)}"
             line += f" · deployed outside deploybot ({outside})"
         lines.append(line)
+        queued = sorted((r.queued_at or r.created_at, r.id) for r, _ in row.in_flight if r.state is State.QUEUED)
         for record, link in row.in_flight:
+            shown = status_line(record)
+            if record.state is State.QUEUED:
+                shown = f":busstop: *#{queued.index((record.queued_at or record.created_at, record.id)) + 1} in line*"
             # A link's label is shown as typed: no code formatting inside it (Slack would show the backticks).
-            lines.append(f"    ↳ <{link}|{esc(record.tag)}> {status_line(record)} ({_requested(record)})")
+            lines.append(f"    ↳ <{link}|{esc(record.tag)}> {shown} ({_requested(record)})")
         lines += notes
     return cut("\n".join(lines), LIMIT)
 
@@ -236,8 +239,12 @@ def being_prepared(label: str) -> str:
     return f"Another deploy request for `{label}` is being prepared right now. Try again in a moment."
 
 
-def busy(label: str, other: Deployment) -> str:
-    """Who holds the app, since when, and what to do: the answer to a request that must wait."""
+QUEUE_HINT = " Or add `--queue` to your command to wait in line: it is asked for approval once the app is free."
+
+
+def busy(label: str, other: Deployment, waiting: int = 0) -> str:
+    """Who holds the app, since when, and what to do: the answer to a request that must wait (``other``
+    is the last of the ``waiting`` requests in line, when there is a line)."""
     who = (
         f"started outside deploybot ({esc(other.outside)})"
         if other.outside
@@ -246,14 +253,19 @@ def busy(label: str, other: Deployment) -> str:
         else f"asked by <@{other.requester}>"
     )
     since = f"{other.created_at:%H:%M} UTC"
+    if waiting:
+        return (
+            f"`{label}` is busy and {waiting} request{'s wait' if waiting > 1 else ' waits'} in line for it "
+            f"(the last: `{esc(other.tag)}`, {who}).{QUEUE_HINT}"
+        )
     if other.state is State.PENDING_APPROVAL:
         return (
             f"`{label}` already has a request waiting for approval since {since} (`{esc(other.tag)}`, {who}). "
-            "Approve or cancel it first."
+            f"Approve or cancel it first.{QUEUE_HINT}"
         )
     return (
         f"`{label}` is already being deployed since {since} (`{esc(other.tag)}`, {who}). "
-        "Wait for it to finish or roll it back."
+        f"Wait for it to finish or roll it back.{QUEUE_HINT}"
     )
 
 
@@ -361,32 +373,3 @@ def lock_reminder(app: AppConfig, hold: Hold, hours: float, by_deploybot: bool) 
 
 
 # -- help ------------------------------------------------------------------------------------------
-
-
-def help_blocks(apps: dict[str, list[str]]) -> tuple[str, list[dict[str, Any]]]:
-    """``apps``: each app's environments, its default first."""
-    names = []
-    for name in sorted(apps):
-        envs = apps[name]
-        names.append(f"`{name}`" + (f" ({', '.join(envs)}; default {envs[0]})" if len(envs) > 1 else ""))
-    text = (
-        "*/deploy &lt;app&gt; &lt;version&gt; [to &lt;environment&gt;]* asks to deploy that image tag to the app's "
-        "ECS service with the service's own deployment engine. An approver presses *Approve*; the thread then "
-        "follows the deployment live.\n"
-        "• `/deploy web1 v1.2.3`: deploy tag `v1.2.3` (checked in ECR and pinned by digest)\n"
-        "• `/deploy web1 v1.2.3 to staging`: the same in another environment of the app\n"
-        "• `/deploy web1 latest`: deploy the version that `latest` points at\n"
-        "• `/deploy status [web1 [production]]`: what runs where, since when, by whom, and what is in flight\n"
-        "• `/deploy history web1 [staging]`: the latest deployments, also those deploybot did not start\n"
-        "• `/deploy rollback web1 [staging]`: redeploy the last known-good release (same approval as any deploy)\n"
-        "• `/deploy lock web1 [production] [reason]` / `/deploy unlock web1`: stop and allow deploys there\n"
-        "• `/deploy audit web1`: who requested, approved and changed what, newest first (approvers and requesters)\n"
-        "• `/deploy freeze web1 [production] 2h [reason]` / `/deploy unfreeze web1`: a change freeze (approvers)\n"
-        '• `/deploy web1 v1.2.3 --emergency "reason"`: break-glass, no approval and past a freeze (if allowed)\n'
-        "• `/deploy stats web1 [production] [30d]`: deploy frequency, lead time, change failure rate, time to restore\n"
-        "• `/deploy help`: this message\n"
-        f"Apps: {', '.join(names)}\n"
-        "Buttons: *Approve* / *Cancel* the request, *Shift traffic* when green is ready, *Finish now* to end the "
-        "wait that keeps blue up, *Roll back* at any time while it runs."
-    )
-    return "deploybot help", [{"type": "section", "text": mrkdwn(text)}, {"type": "divider"}]

@@ -152,6 +152,20 @@ def expired(record: Deployment) -> str:
     return f":hourglass: This request expired: nobody approved it{hours}. Ask again with /deploy."
 
 
+def its_turn(record: Deployment, approval: bool) -> str:
+    then = "an approver can approve it now" if approval else "it starts now (no approval needed)"
+    return f":busstop: <@{record.requester}>, `{esc(record.app)}` is free and this request is next: {then}."
+
+
+def left_line(record: Deployment) -> str:
+    waited = record.expires_at - record.queued_at if record.expires_at and record.queued_at else None
+    hours = f" within {waited.total_seconds() / 3600:g} h" if waited else ""
+    return (
+        f":hourglass: This request left the line: `{esc(record.app)}` was not free{hours}. Nothing was deployed. "
+        "Ask again with /deploy."
+    )
+
+
 def never_started(record: Deployment) -> str:
     """A request that needed no approval, left before it started (the replica handling it stopped)."""
     return (

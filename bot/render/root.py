@@ -18,6 +18,7 @@ from .words import old, on_timeout, share, short
 Block = dict[str, Any]
 
 STATUS_LINE = {
+    State.QUEUED: ":busstop: *In line*: waits for its app to be free, then for its approval",
     State.PENDING_APPROVAL: ":hourglass_flowing_sand: *Waiting for approval*",
     State.CANCELLED: ":no_entry_sign: *Cancelled*",
     State.STARTING: ":gear: *Starting*: registering the task definition and creating the deployment",
@@ -55,7 +56,7 @@ def gate_label(record: Deployment) -> str:
 
 def status_line(record: Deployment) -> str:
     if record.expired:
-        return ":hourglass: *Expired*: nobody approved it in time"
+        return f":hourglass: *Expired*: {esc(record.error_message or 'nobody approved it in time')}"
     if record.state is State.PENDING_APPROVAL and record.expires_at:
         return f"{STATUS_LINE[record.state]} (expires {record.expires_at:%H:%M} UTC)"
     if record.state is State.IN_PROGRESS:
@@ -200,7 +201,7 @@ def _status_text(record: Deployment, now: datetime) -> str:
 def button(action: Action, record: Deployment) -> Block:
     label, style, confirm = {
         Action.APPROVE: ("Approve", "primary", None),
-        Action.CANCEL: ("Cancel", None, None),
+        Action.CANCEL: ("Leave the line" if record.state is State.QUEUED else "Cancel", None, None),
         Action.OPEN_GATE: (gate_label(record), "primary", _gate_confirm(record)),
         Action.FINISH: ("Finish now", None, "End the wait now? Blue is deleted and rollback is no longer instant."),
         Action.ROLLBACK: ("Roll back", "danger", f"Stop this deployment and go back to {old(record)}?"),

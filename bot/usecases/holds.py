@@ -35,9 +35,10 @@ class Holds:
     freezes: Freezes
     reminder: timedelta = REMINDER
 
-    async def check(self, app: AppConfig, version: str = "", *, emergency: bool = False) -> None:
-        """Raise NotAllowed when the app is locked in that environment, or frozen (an emergency passes a freeze)."""
-        hold = await self.store.get_hold(app.key)
+    async def check(self, app: AppConfig, version: str = "", *, emergency: bool = False, lock: bool = True) -> None:
+        """Raise NotAllowed when the app is locked in that environment (unless not ``lock``: a request in
+        line waits a lock out), or frozen (an emergency passes a freeze)."""
+        hold = await self.store.get_hold(app.key) if lock else None
         if hold is not None:
             raise NotAllowed(answers.held(app, hold, hold.user == DEPLOYBOT))
         freeze = None if emergency else await self.freezes.in_force(app)

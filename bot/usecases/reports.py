@@ -56,6 +56,7 @@ class Reports:
             for r in in_flight
             if r.app == app.name and r.environment == app.environment and not r.state.terminal
         ]
+        mine.sort(key=lambda pair: (pair[0].state is State.QUEUED, pair[0].queued_at or pair[0].created_at))
         listed = {r.id for r, _ in mine}  # a request waiting to expire is in flight already: once is enough
         pending = [
             (r, self.chat.permalink(r.channel, r.message_ts or ""))

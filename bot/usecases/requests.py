@@ -1,5 +1,6 @@
 """The request path: `/deploy` (and `/deploy rollback`, and the CI hand-off) up to the request message
-waiting for its approval (or started, where no approval is needed), or a refusal that says why."""
+waiting for its approval (or started, where no approval is needed, or in line for a busy app), or a
+refusal that says why."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from ..domain import audit, policy
 from ..domain.catalog import AppConfig
 from ..domain.changes import AutoApproved, Cancelled, Decision, Entry, Posted
 from ..domain.errors import ChatError, DeployError, NotAllowed
-from ..domain.keys import APPROVAL_TIMEOUT, RUN_LEASE, UNSTARTED, app_lock, new_request_id
-from ..domain.models import CiInfo, Deployment, Outgoing, State
+from ..domain.keys import APPROVAL_TIMEOUT, QUEUE_TIMEOUT, RUN_LEASE, UNSTARTED, app_lock, new_request_id
+from ..domain.models import CiInfo, Deployment, Hold, Outgoing, State
 from ..domain.ports import Chat, Clock, DeploymentEngine, Faults, ImageRegistry, Store, no_faults
 from ..render import answers
 from ..render.emergency import emergency_alert, emergency_started
+from ..render.line import in_line as in_line_answer
 from .holds import Holds
 from .records import Records, Tell
 from .starts import Starts
@@ -25,6 +27,36 @@ from .telling import Teller
 
 log = structlog.get_logger(__name__)
 Answer = Callable[[str], Awaitable[None]]  # how a requester is answered (response_url, or the CI's HTTP reply)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One request, as it was asked for."""
+
+    app: AppConfig
+    tag: str
+    user: str
+    team: str
+    channel: str = ""
+    rollback: bool = False
+    ci: CiInfo | None = None
+    emergency: str | None = None
+    queue: bool = False  # wait in line when the app is busy or locked, instead of being refused
+
+
+@dataclass(frozen=True)
+class InLine:
+    """Where a request joins the line: its place, and what is ahead of it (a request, or a lock)."""
+
+    place: int
+    ahead: Deployment | None
+    hold: Hold | None
+
+
+async def waiting(store: Store, target: str) -> list[Deployment]:
+    """The requests in line for ``target`` (`app:environment`), first first."""
+    found = [r for r in await store.in_flight() if r.target == target and r.state is State.QUEUED]
+    return sorted(found, key=lambda r: (r.queued_at or r.created_at, r.id))
 
 
 @dataclass(frozen=True)
@@ -54,9 +86,11 @@ class Requests:
         tell: Answer | None = None,
         ci: CiInfo | None = None,
         emergency: str | None = None,
+        queue: bool = False,
     ) -> Deployment | None:
         """Ask to deploy ``tag``, or with ``rollback`` the last known-good release from history; with an
-        ``emergency`` reason (break-glass), start it at once without approval, past any freeze.
+        ``emergency`` reason (break-glass), start it at once without approval, past any freeze; with
+        ``queue``, wait in line when the app is busy or locked instead of being refused.
 
         What the requester is told goes to ``response_url``, or to ``tell`` (the CI hand-off's answer)."""
         audit.begin(team, channel)
@@ -65,8 +99,9 @@ class Requests:
             await self.chat.respond(response_url, text)
 
         tell = tell or respond
+        asked = Asked(app, tag, user, team, channel, rollback, ci, emergency, queue)
         try:
-            return await self._request(app, tag, user, team, tell, channel, rollback, ci, emergency)
+            return await self._request(asked, tell)
         except DeployError as exc:  # refused on the way, with what to tell
             log.warning("deploy_request_failed", reason=exc.message)
             await tell(exc.message)
@@ -87,40 +122,38 @@ class Requests:
             raise DeployError(answers.busy(app.label, other))
         await self.registry.resolve(app, tag)
 
-    async def _request(
-        self,
-        app: AppConfig,
-        tag: str,
-        user: str,
-        team: str,
-        tell: Answer,
-        channel: str,
-        rollback: bool,
-        ci: CiInfo | None,
-        emergency: str | None,
-    ) -> Deployment | None:
+    async def _request(self, asked: Asked, tell: Answer) -> Deployment | None:
+        app, user = asked.app, asked.user
         members = await self.chat.group_members(policy.groups(app, approvers=False, requesters=True))
         try:
-            if ci is None:  # a CI hand-off is authorized by its token instead
-                policy.check_request(app, user, team, self.chat.home_team, channel, members)
-            if emergency is not None:
+            if asked.ci is None:  # a CI hand-off is authorized by its token instead
+                policy.check_request(app, user, asked.team, self.chat.home_team, asked.channel, members)
+            if asked.emergency is not None:
                 allowed = await self.chat.group_members(list(app.emergency.usergroups))
                 policy.check_emergency(app, user, allowed)
-            await self.holds.check(app, tag, emergency=emergency is not None)
+            # In line, a lock is waited out like a busy app; a freeze is refused (it says when it ends).
+            await self.holds.check(app, asked.tag, emergency=asked.emergency is not None, lock=not asked.queue)
         except NotAllowed as exc:
             log.info("request_refused", user=user, reason=exc.message)
-            await self.records.note("-", app.name, Entry(user, "refused:request", {"tag": tag, "reason": exc.message}))
+            entry = Entry(user, "refused:request", {"tag": asked.tag, "reason": exc.message})
+            await self.records.note("-", app.name, entry)
             await tell(exc.message)
             return None
         request_id = new_request_id()
-        # One open request per app across every replica: the lock is taken before any AWS work.
-        holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.clock() + self.approval_timeout)
-        if holder is not None:
-            other = await self.store.get(holder)
-            await tell(answers.busy(app.label, other) if other else answers.being_prepared(app.label))
+        line = await waiting(self.store, app.key)
+        hold = await self.store.get_hold(app.key) if asked.queue else None
+        holder = None
+        if not line and hold is None:
+            # One open request per app across every replica: the lock is taken before any AWS work.
+            holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.clock() + self.approval_timeout)
+        if line or hold is not None or holder is not None:
+            ahead = line[-1] if line else (await self.store.get(holder) if holder else None)
+            if asked.queue:
+                return await self._prepare(request_id, asked, tell, InLine(len(line) + 1, ahead, hold))
+            await tell(answers.busy(app.label, ahead, len(line)) if ahead else answers.being_prepared(app.label))
             return None
         try:
-            record = await self._prepare(request_id, app, tag, user, team, tell, rollback, ci, emergency)
+            record = await self._prepare(request_id, asked, tell)
         except BaseException:
             await self.store.release_lock(app_lock(app.key), request_id)
             raise
@@ -129,21 +162,13 @@ class Requests:
         return record
 
     async def _prepare(
-        self,
-        request_id: str,
-        app: AppConfig,
-        tag: str,
-        user: str,
-        team: str,
-        tell: Answer,
-        rollback: bool,
-        ci: CiInfo | None,
-        emergency: str | None = None,
+        self, request_id: str, asked: Asked, tell: Answer, in_line: InLine | None = None
     ) -> Deployment | None:
+        app, tag, user, emergency = asked.app, asked.tag, asked.user, asked.emergency
         good: Deployment | None = None
         try:
             live = await self.engine.live(app)
-            if rollback:
+            if asked.rollback:
                 good = await self._known_good(app, live.image)
                 image = good.image
             else:
@@ -162,7 +187,7 @@ class Requests:
             tag=image.tag,
             image=image,
             requester=user,
-            team_id=team,
+            team_id=asked.team,
             channel=app.deploy_channel,
             created_at=now,
             updated_at=now,
@@ -175,19 +200,24 @@ class Requests:
             bake_minutes=plan.bake_minutes,
             blue_green=plan.blue_green,
             approvals_needed=app.approvals,
-            expires_at=now + self._deadline(app.require_approval and not emergency),
+            expires_at=now + (QUEUE_TIMEOUT if in_line else self._deadline(app.require_approval and not emergency)),
             rollback_to=good.id if good else None,
-            ci=ci,
+            ci=asked.ci,
             emergency=emergency,
+            state=State.QUEUED if in_line else State.PENDING_APPROVAL,
+            queued_at=now if in_line else None,
         )
         structlog.contextvars.bind_contextvars(request_id=record.id, app=app.name, version=image.tag)
         said = {"emergency": emergency} if emergency else {}
         requested = Entry(user, "requested", {"tag": image.tag, "digest": image.digest, **said})
         record = await self.records.create(record, requested)
         record = await self._post(record)
-        log.info("deploy_requested", digest=image.digest)
+        log.info("deploy_requested", digest=image.digest, queued=in_line is not None)
+        if in_line is not None:
+            await tell(in_line_answer(app, image, in_line.place, in_line.ahead, in_line.hold))
+            return record
         if not app.require_approval or emergency:
-            return await self._without_approval(app, record, tell)
+            return await self.start_without_approval(app, record, tell)
         await tell(answers.asked_for_approval(app, image, rollback=good is not None))
         return record
 
@@ -246,9 +276,12 @@ class Requests:
         except DeployError:
             return None
 
-    async def _without_approval(self, app: AppConfig, record: Deployment, tell: Answer) -> Deployment:
-        """An environment that needs no approval (`require_approval: false`) starts at once, and so does an
-        emergency (told in the alert channel, mentioning on-call, as it starts)."""
+    async def start_without_approval(
+        self, app: AppConfig, record: Deployment, tell: Answer | None = None
+    ) -> Deployment:
+        """An environment that needs no approval (`require_approval: false`) starts at once (a request in
+        line, when its turn comes), and so does an emergency (told in the alert channel, mentioning
+        on-call, as it starts)."""
         self.fault("before_auto_start")
         now = self.clock()
         await self.store.renew_lock(app_lock(app.key), record.id, now + RUN_LEASE)
@@ -263,6 +296,9 @@ class Requests:
             alert = Outgoing(text=text, channel=app.alert_channel, blocks=blocks)
             approved = Decision(approved.change, Entry("deploybot", "approved", {"reason": why}), (alert,))
         started = await self.records.put(record, approved, tell=Tell.LATER) or record
-        await tell(emergency_started(app, started.tag) if record.emergency else answers.deploying_now(app, started.tag))
+        if tell is not None:
+            await tell(
+                emergency_started(app, started.tag) if record.emergency else answers.deploying_now(app, started.tag)
+            )
         await self.starts.start(app, started)
         return started

@@ -83,12 +83,20 @@ class ClockRules:
         """Nobody approved it in time: close it (which frees its app) and say so in its thread."""
 
         async def decide(current: Deployment) -> Decision | None:
-            if current.state is not State.PENDING_APPROVAL:
-                return None  # approved or cancelled meanwhile
+            if current.state not in (State.PENDING_APPROVAL, State.QUEUED):
+                return None  # approved, cancelled or given its turn meanwhile
             app = self.catalog.get(current.app, current.environment)
-            waited = app is not None and app.require_approval and current.emergency is None
-            messages = (reply(replies.expired(current) if waited else replies.never_started(current)),)
-            return Decision(Expired(expired=True), Entry("deploybot", "expired"), messages)
+            if current.state is State.QUEUED:
+                why, text = "its turn did not come in time", replies.left_line(current)
+            elif app is not None and app.require_approval and current.emergency is None:
+                why, text = None, replies.expired(current)
+            else:
+                why, text = (
+                    "it never started: deploybot stopped while it was being made",
+                    replies.never_started(current),
+                )
+            change = Expired(expired=True, error_message=why) if why else Expired(expired=True)
+            return Decision(change, Entry("deploybot", "expired", {"reason": why} if why else {}), (reply(text),))
 
         try:
             saved = await self.records.change(record, decide, tell=Tell.LATER)

@@ -30,6 +30,7 @@ from ..domain.ports import Clock, DeploymentEngine, Faults, StaleRecord, Store, 
 from ..domain.progress import DeploymentEvent, Phase, Progress
 from ..render import answers, replies
 from ..usecases.holds import Holds
+from ..usecases.line import Line
 from ..usecases.records import Records, Tell
 from ..usecases.recovery import Recovery
 from ..usecases.telling import Teller, reply
@@ -75,6 +76,7 @@ class Watcher:
         clock_speed: float = 1.0,
         ticker: Callable[[], float] = time.monotonic,
         polling: float = 1.0,
+        line: Line | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -94,6 +96,7 @@ class Watcher:
         self.clock_speed = clock_speed  # how fast ``clock`` runs against the loop's seconds (the demo's)
         self.ticker = ticker
         self.polling = polling  # of the statuses' share, what the pace spends (``EVENTS_POLLING`` with events)
+        self.line = line  # gives a request in line its turn
         self._everything = False  # a poke asked for a reading of everything, not yet made
         self.starting_grace = starting_grace
         self.fault = faults
@@ -276,10 +279,10 @@ class Watcher:
         """One record's turn in a tick: expire it, fold its reading in, apply the clock rules, keep its app
         (``renew``: its lock, which lasts far longer than a pace, is renewed when it is read). The record
         to tell Slack about (None: a request still waiting for its approval, nothing new)."""
-        if record.state is State.PENDING_APPROVAL:
+        if record.state in (State.PENDING_APPROVAL, State.QUEUED):
             if record.expires_at is not None and self.now() >= record.expires_at:
                 return await self.rules.expire(record)
-            return None
+            return await self.line.turn(record) if self.line and record.state is State.QUEUED else None
         reading = (readings or {}).get(record.id)
         if not record.state.terminal and reading is not None:
             self.rules.found(record)

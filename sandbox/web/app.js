@@ -6,7 +6,7 @@ const EMOJI = {
   traffic_light: "🚦", twisted_rightwards_arrows: "🔀", rewind: "⏪", arrow_forward: "▶️",
   fast_forward: "⏩", no_entry_sign: "🚫", gear: "⚙️", octagonal_sign: "🛑", building_construction: "🏗️",
   lock: "🔒", unlock: "🔓", alarm_clock: "⏰", eyes: "👀", grey_question: "❔", mag: "🔍", warning: "⚠️",
-  package: "📦", arrows_counterclockwise: "🔄", snowflake: "❄️", sunny: "☀️", rotating_light: "🚨", memo: "📝",
+  package: "📦", arrows_counterclockwise: "🔄", busstop: "🚏", snowflake: "❄️", sunny: "☀️", rotating_light: "🚨", memo: "📝",
 };
 const $ = (sel) => document.querySelector(sel);
 

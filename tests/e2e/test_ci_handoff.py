@@ -54,6 +54,10 @@ async def test_ci_opens_a_request_that_waits_for_approval(sandbox: Sandbox, bot:
     )
     status, answer = await post(bot, body)  # one open request per app, as from Slack
     assert status == 409 and "already has a request waiting" in str(answer["message"])
+    status, answer = await post(bot, {**body, "queue": True, "committed_at": "2026-12-07T10:00:00Z"})
+    assert status == 201 and "#1 in line after `web2` `v1.2.3` by CI" in str(answer["message"]), answer
+    status, answer = await post(bot, {**body, "committed_at": "yesterday"})
+    assert status == 400 and "committed_at" in str(answer["message"])
 
     await sandbox.slack.click(root, "deploy_approve", user="U0BOB")
     await wait_thread(sandbox, root, "created with")

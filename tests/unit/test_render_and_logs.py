@@ -101,7 +101,15 @@ def test_every_root_layout_fits_block_kit_and_slack_sdk() -> None:
                 blocks = root_blocks(rec, NOW)
                 assert validate_blocks(blocks) == blocks and checked(blocks) == blocks
                 seen_buttons |= {e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
-    assert seen_buttons == {"Approve", "Cancel", "Shift traffic", "Continue", "Finish now", "Roll back"}
+    assert seen_buttons == {
+        "Approve",
+        "Cancel",
+        "Leave the line",
+        "Shift traffic",
+        "Continue",
+        "Finish now",
+        "Roll back",
+    }
     baking = record(
         state=State.IN_PROGRESS, phase=Phase.BAKING, stage="BAKE_TIME", bake_ends_at=NOW + timedelta(minutes=30)
     )
