@@ -19,10 +19,16 @@ def _who(app: AppConfig) -> str:
     return ", ".join(mention(p) for p in people) or "its approvers"
 
 
+def left(now: datetime, until: datetime) -> str:
+    """`2d 15h` for a long freeze, else as every other duration (`2h 10m`)."""
+    hours = int((until - now).total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 48 else duration(now, until)
+
+
 def line(freeze: Freeze, now: datetime) -> str:
     """`frozen by @bob until 2026-12-14 07:00 UTC (in 2h 10m): reason`, or by the catalog's window."""
     why = f": {esc(freeze.reason)}" if freeze.reason else ""
-    until = f"until {when(freeze.until)} (in {duration(now, freeze.until)})"
+    until = f"until {when(freeze.until)} (in {left(now, freeze.until)})"
     if freeze.user:
         return f"frozen by <@{freeze.user}> {until}{why}"
     return f"frozen {until} by the catalog's freeze {esc(freeze.what)}{why}"

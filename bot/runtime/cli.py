@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     req.add_argument("--actor", default=os.environ.get("GITHUB_ACTOR", ""), help="who (default: $GITHUB_ACTOR)")
     req.add_argument("--commit-url", help="link to the commit being shipped")
     req.add_argument("--run-url", help="link to the CI run")
+    req.add_argument("--committed-at", help="the commit's ISO time, with its zone: where its lead time starts")
+    req.add_argument("--queue", action="store_true", help="wait in line if the app is busy or locked (no 409)")
     req.add_argument(
         "--url", default=os.environ.get("DEPLOYBOT_URL", "http://127.0.0.1:3000"), help="deploybot's HTTP address"
     )
@@ -171,6 +173,8 @@ async def _ci_request(args: argparse.Namespace) -> int:
         "actor": args.actor or "ci",
         "commit_url": args.commit_url,
         "run_url": args.run_url,
+        "committed_at": args.committed_at,
+        "queue": args.queue,
     }
     try:
         async with (

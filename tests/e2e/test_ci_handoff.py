@@ -90,6 +90,21 @@ async def test_deploybot_request_command(sandbox: Sandbox, bot: Runtime) -> None
     assert "Deploy web2 v1.2.3 to staging" in str(root.blocks)
     await wait_thread(sandbox, root, "created with")
 
+    args = ["-m", "bot", "request", "web2", "v1.2.3", "--environment", "staging", "--actor", "octocat"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        "--queue",
+        "--committed-at",
+        "2026-12-07T09:00:00+01:00",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert "#1 in line after `web2` `v1.2.3` by CI" in out.decode()
+
 
 async def test_ci_hands_off_to_ecs_itself(sandbox: Sandbox, bot: Runtime) -> None:
     """The same hand-off for services ECS deploys itself: a rolling staging that needs no approval, and a

@@ -248,3 +248,35 @@ async def test_a_freeze_and_an_emergency_in_the_browser(sandbox: Sandbox, bot: o
     await expect(home).to_contain_text("quiet week before the sale")
     await page.screenshot(path=str(ARTIFACTS / "sandbox-home-freeze.png"), full_page=True)
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("transport", ["socket"])
+async def test_a_line_in_the_browser(sandbox: Sandbox, bot: object, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{sandbox.slack.base_url}/")
+    composer = page.get_by_test_id("composer")
+    await act_as(page, "U0ALICE")
+    await composer.fill("/deploy web1 v1.2.3")
+    await composer.press("Enter")
+    await expect(page.locator("#messages")).to_contain_text("Waiting for approval")
+    await act_as(page, "U0DAVE")
+    await composer.fill("/deploy web1 v1.2.3 --queue")
+    await composer.press("Enter")
+    await expect(page.locator("body")).to_contain_text("is #1 in line after")
+    await expect(page.locator("#messages")).to_contain_text("🚏 In line")
+    await expect(page.locator("#messages .block-actions button", has_text="Leave the line")).to_have_count(1)
+    await composer.fill("/deploy status web1")
+    await composer.press("Enter")
+    await expect(page.locator("body")).to_contain_text("What runs where")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-line.png"), full_page=True)
+    await act_as(page, "U0ALICE")
+    await page.locator("#messages .block-actions button", has_text="Cancel").first.click()
+    await expect(page.locator("#messages .block-actions button", has_text="Approve")).to_have_count(1)  # Dave's
+    await page.locator("#messages .replies").last.click()
+    await expect(page.locator("#thread")).to_contain_text("this request is next")
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-line-turn.png"), full_page=True)
+    assert errors == []

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.freezes import FreezeWindow, in_force, span
+from bot.domain.freezes import Freeze, FreezeWindow, in_force, span
+from bot.render.freezes import line
 from bot.runtime.config import ConfigError, parse_catalog
 
 WEEKEND = FreezeWindow.model_validate(
@@ -140,3 +141,17 @@ def test_an_ad_hoc_freeze_length(text: str, length: timedelta) -> None:
 def test_a_bad_freeze_length(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         span(text)
+
+
+def test_a_freeze_line_says_how_long_is_left() -> None:
+    now = at("2026-12-11T16:00:00+00:00")
+    assert line(Freeze("", now + timedelta(hours=63), "U0BOB", "sale"), now).startswith(
+        "frozen by <@U0BOB> until 2026-12-14 07:00 UTC (in 2d 15h): sale"
+    )
+    weekend = in_force((WEEKEND,), now)
+    assert weekend is not None
+    assert line(weekend, now) == (
+        "frozen until 2026-12-14 07:00 UTC (in 2d 15h) by the catalog's freeze weekend "
+        "(every fri 16:00 to mon 08:00, Europe/Berlin)"
+    )
+    assert "(in 1h 30m)" in line(Freeze("", now + timedelta(minutes=90), "U0BOB"), now)
