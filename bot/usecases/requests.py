@@ -20,10 +20,11 @@ from ..domain.ports import Chat, Clock, DeploymentEngine, Faults, ImageRegistry,
 from ..render import answers
 from ..render.emergency import emergency_alert, emergency_started
 from ..render.line import in_line as in_line_answer
+from ..render.root import emergency_line
 from .holds import Holds
 from .records import Records, Tell
 from .starts import Starts
-from .telling import Teller
+from .telling import Teller, reply
 
 log = structlog.get_logger(__name__)
 Answer = Callable[[str], Awaitable[None]]  # how a requester is answered (response_url, or the CI's HTTP reply)
@@ -294,7 +295,8 @@ class Requests:
             link = self.chat.permalink(record.channel, record.message_ts or "")
             text, blocks = emergency_alert(record, link, app.oncall)
             alert = Outgoing(text=text, channel=app.alert_channel, blocks=blocks)
-            approved = Decision(approved.change, Entry("deploybot", "approved", {"reason": why}), (alert,))
+            said = reply(emergency_line(record))  # in the thread too, where the deployment is followed
+            approved = Decision(approved.change, Entry("deploybot", "approved", {"reason": why}), (said, alert))
         started = await self.records.put(record, approved, tell=Tell.LATER) or record
         if tell is not None:
             await tell(

@@ -124,6 +124,8 @@ async def test_an_emergency_deploy_skips_approval_and_the_freeze_but_not_the_res
     assert alert[0].text.startswith("<!subteam^S0APPROVERS> Emergency deploy of web1 v1.2.3")  # on-call paged
     assert "checkout is down" in root_text(alert[0])
 
+    said = await wait_thread(sandbox, root, "Emergency deploy")
+    assert "by <@U0BOB>, without approval and past any change freeze: checkout is down" in said
     await wait_thread(sandbox, root, "created with")
     advance(3)
     advance(60)
