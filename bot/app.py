@@ -132,7 +132,18 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
     freezes = Freezes(store, records, chat, clock)
     holds = Holds(store, records, chat, catalog, clock, freezes, reminder=tuning.lock_reminder)
     requests = Requests(
-        store, records, teller, chat, ports.registry, engine, holds, starts, clock, tuning.approval_timeout, faults
+        store,
+        records,
+        teller,
+        chat,
+        ports.registry,
+        engine,
+        holds,
+        starts,
+        clock,
+        tuning.approval_timeout,
+        faults,
+        unstarted=tuning.starting_grace,
     )
     clicks = Clicks(catalog, store, records, teller, chat, engine, holds, starts, clock, nudge.poke, faults)
     reports = Reports(store, chat, ports.registry, engine, freezes, Delivery(store, clock, engine))
@@ -159,7 +170,7 @@ def compose(catalog: Catalog, ports: Ports, tuning: Tuning, tasks: TaskSuperviso
         clock_speed=tuning.clock_speed,
         ticker=ports.ticker,
         polling=EVENTS_POLLING if tuning.events else 1.0,
-        line=Line(catalog, store, records, freezes, requests, clock, tuning.approval_timeout),
+        line=Line(catalog, store, records, freezes, requests, clock),
     )
     home_tabs = Home(catalog, store, chat, engine, reports, clock, changed)
     dialog = Dialog(catalog, ports.registry, engine, chat, requests, tasks)

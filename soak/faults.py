@@ -82,7 +82,11 @@ class Injector:
 
     def _later(self, seconds: float, then: Any) -> None:
         async def later() -> None:
-            await asyncio.sleep(seconds)
+            try:
+                await asyncio.sleep(seconds)
+            except asyncio.CancelledError:
+                then.close()  # settled instead: ``settle`` takes every fault back at once
+                raise
             try:
                 await then
             except Exception as exc:  # noqa: BLE001 - a restart that failed is retried when the run settles

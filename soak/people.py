@@ -114,6 +114,8 @@ class People:
             await self._lock(story)
         elif story.kind == "concurrent":
             await self._concurrent(story)
+        elif story.kind == "queue":
+            await self._queue(story)
         else:
             record = await self._ask(story, "U0ALICE")
             if record is not None:
@@ -175,6 +177,21 @@ class People:
             record = await self.request_of(story.lane, user, since)
             if record is not None:
                 await self._decide(story, record)
+
+    async def _queue(self, story: Story) -> None:
+        since = time.time()
+        first = await self._ask(story, "U0ALICE")
+        await self.command(f"{self._text(story)} --queue", "U0CAROL")
+        second = await self.request_of(story.lane, "U0CAROL", since)
+        if first is not None:
+            await self._decide(story, first)
+        if second is None:
+            return
+        lane = story.lane
+        hold = await self.store.get_hold(lane.key)
+        if hold is not None and hold.user == "deploybot":  # the first was rolled back and locked the app
+            await self.command(f"unlock {lane.app} {lane.environment}", APPROVERS[0])
+        await self._follow(story, second)  # its turn comes, then it is approved and followed like any
 
     async def _lock(self, story: Story) -> None:
         lane = story.lane

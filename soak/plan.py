@@ -46,6 +46,7 @@ STORIES = {
     "wrong_person": 2,  # someone who may not approve tries first (and the requester approves their own)
     "double": 3,  # approve twice at once, and a replayed approval (the same signed request again)
     "concurrent": 2,  # two people ask for the same app at once
+    "queue": 2,  # one asks, another joins the line (`--queue`), gets a turn once the first is over
     "outside": 3,  # a CI job deploys it outside deploybot
     "lock": 1,  # someone locks the app, a request is refused, then it is unlocked
 }

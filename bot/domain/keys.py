@@ -8,8 +8,9 @@ from datetime import timedelta
 APPROVAL_TIMEOUT = timedelta(hours=2)  # an unapproved request expires then, and frees its app
 RUN_LEASE = timedelta(minutes=10)  # renewed by the watcher on every tick while a deployment runs
 # A request that needs no approval starts within seconds of being made; one still waiting this long was
-# left by a replica that stopped in between, and is closed (nothing was deployed) so its app is free.
-UNSTARTED = timedelta(minutes=10)
+# left by a replica that stopped in between, and is closed (nothing was deployed) so its app is free
+# (`DEPLOYBOT_STARTING_GRACE_SECONDS` sets it, with the grace of a start left STARTING).
+UNSTARTED = timedelta(minutes=5)
 QUEUE_TIMEOUT = timedelta(hours=8)  # a request in line leaves it (expires) if its turn has not come by then
 
 

@@ -10,13 +10,12 @@ button; a record that waits too long expires as an unapproved request does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import structlog
 
 from ..domain.catalog import Catalog
 from ..domain.changes import Decision, Entry, Turn
-from ..domain.keys import APPROVAL_TIMEOUT, UNSTARTED, app_lock
+from ..domain.keys import app_lock
 from ..domain.models import Deployment, State
 from ..domain.ports import Clock, Store
 from ..render import replies
@@ -36,7 +35,6 @@ class Line:
     freezes: Freezes
     requests: Requests
     clock: Clock
-    approval_timeout: timedelta = APPROVAL_TIMEOUT
 
     async def turn(self, record: Deployment) -> Deployment | None:
         """Give ``record`` its turn if it is first in line and its app is free; the record changed, or None."""
@@ -50,7 +48,7 @@ class Line:
             return None
         now = self.clock()
         waits = app.require_approval and record.emergency is None
-        until = now + (self.approval_timeout if waits else min(UNSTARTED, self.approval_timeout))
+        until = now + self.requests.deadline(waits)
         holder = await self.store.acquire_lock(app_lock(app.key), record.id, until)
         if holder not in (None, record.id):
             return None  # still busy (or a new request took it first: the next tick looks again)

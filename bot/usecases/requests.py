@@ -73,6 +73,9 @@ class Requests:
     clock: Clock
     approval_timeout: timedelta = APPROVAL_TIMEOUT
     fault: Faults = no_faults
+    # A request that needs no approval starts within seconds; one not started by then was left by a
+    # replica that stopped in between (the watcher's starting grace, the same judgement for a start).
+    unstarted: timedelta = UNSTARTED
 
     async def request(
         self,
@@ -201,7 +204,7 @@ class Requests:
             bake_minutes=plan.bake_minutes,
             blue_green=plan.blue_green,
             approvals_needed=app.approvals,
-            expires_at=now + (QUEUE_TIMEOUT if in_line else self._deadline(app.require_approval and not emergency)),
+            expires_at=now + (QUEUE_TIMEOUT if in_line else self.deadline(app.require_approval and not emergency)),
             rollback_to=good.id if good else None,
             ci=asked.ci,
             emergency=emergency,
@@ -222,9 +225,9 @@ class Requests:
         await tell(answers.asked_for_approval(app, image, rollback=good is not None))
         return record
 
-    def _deadline(self, waits: bool) -> timedelta:
+    def deadline(self, waits: bool) -> timedelta:
         """How long the request may wait: for its approval, or (none needed) for its start."""
-        return self.approval_timeout if waits else min(UNSTARTED, self.approval_timeout)
+        return self.approval_timeout if waits else min(self.unstarted, self.approval_timeout)
 
     async def _post(self, record: Deployment) -> Deployment:
         try:

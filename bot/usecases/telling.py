@@ -73,8 +73,11 @@ class Teller:
         """True: sent; None: nothing to send (Slack shows it already); False: not sent."""
         if not record.message_ts:
             # A request whose root Slack would not take was cancelled then; any other record (a deployment
-            # adopted while Slack was down) gets its root now, and what it owes goes in its thread.
-            return None if record.state is State.CANCELLED else await self._post_missing(record)
+            # adopted while Slack was down, a request left unposted by a replica that stopped) gets its
+            # root now, and what it owes goes in its thread.
+            # An expired one gets its root too: the thread says why it never started.
+            missing = record.state is State.CANCELLED and not record.expired
+            return None if missing else await self._post_missing(record)
         if background and not self.chat.update_free():
             return self._wait_turn(record)  # not even worth rendering: no turn to send it in
         text, blocks = root.root_text(record), root.root_blocks(record, self.now())

@@ -125,7 +125,6 @@ async def test_killed_before_a_request_without_approval_starts(
     """Found by the fault campaign (seed 100): a request that needs no approval was left waiting for one
     nobody could give, for good. It is closed once its start is overdue, nothing deployed, its app free."""
     first = Bot(sandbox, tmp_path, crash_at="before_auto_start")
-    first.env["DEPLOYBOT_APPROVAL_TIMEOUT_MINUTES"] = "0.05"  # its start is overdue after 3 s, not 10 min
     bots.append(first)
     await first.start(sandbox)
     root = await request_and_wait_root(sandbox, "web2 v1.2.3 to staging")

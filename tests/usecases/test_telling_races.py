@@ -174,3 +174,31 @@ async def test_a_deployment_adopted_while_slack_took_no_root_gets_its_root_when_
     assert root.ts == told.message_ts and root.text == root_text(told)
     assert ["was started outside deploybot" in m.text for m in slack.thread(root)] == [True]
     store.close()
+
+
+async def test_a_request_left_without_its_root_expires_into_a_thread_of_its_own(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Found by the fault campaign (make test's seed): a replica killed between saving a request that needs
+    no approval and posting its root left a record nobody could see or cancel. Its start is overdue, so
+    it expires, and its root is posted then, with the reason in its thread."""
+    store, built = await parts(slack, tmp_path)
+    watcher, teller = built.watcher, built.teller  # type: ignore[attr-defined]
+    old = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+    left = await store.create(
+        record(
+            channel="C0DEPLOYS", app="web2", environment="staging", created_at=old, expires_at=old, updated_at=old
+        )
+    )
+    expired = await watcher.rules.expire(left)
+    assert expired.state is State.CANCELLED and expired.expired and expired.message_ts is None
+    assert await teller.tell(await store.get(left.id))
+    saved = await store.get(left.id)
+    assert saved is not None and saved.message_ts and not saved.outbox
+    root = slack.ws.find("C0DEPLOYS", saved.message_ts)
+    assert "*Expired*: it never started: deploybot stopped while it was being made" in str(root.blocks)
+    assert [m.text for m in slack.ws.thread("C0DEPLOYS", saved.message_ts)] == [
+        ":hourglass: This request never started: deploybot stopped while it was being made. Nothing was "
+        "deployed. Ask again with /deploy."
+    ]
+    store.close()
