@@ -186,9 +186,7 @@ async def test_a_request_left_without_its_root_expires_into_a_thread_of_its_own(
     watcher, teller = built.watcher, built.teller  # type: ignore[attr-defined]
     old = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
     left = await store.create(
-        record(
-            channel="C0DEPLOYS", app="web2", environment="staging", created_at=old, expires_at=old, updated_at=old
-        )
+        record(channel="C0DEPLOYS", app="web2", environment="staging", created_at=old, expires_at=old, updated_at=old)
     )
     expired = await watcher.rules.expire(left)
     assert expired.state is State.CANCELLED and expired.expired and expired.message_ts is None
