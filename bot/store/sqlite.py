@@ -102,6 +102,8 @@ class SqliteStore:
             )
         except sqlite3.IntegrityError as exc:
             raise StaleRecord(record.id) from exc  # that id exists already
+        if record.watched:  # watched from its first moment: it may never be saved again (its maker died)
+            await self._run("INSERT OR IGNORE INTO unsettled (id) VALUES (?)", (record.id,))
         return record
 
     async def get(self, record_id: str) -> Deployment | None:

@@ -4,6 +4,7 @@ refusal that says why."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -241,7 +242,15 @@ class Requests:
             )
             await self.records.put(record, closed, tell=Tell.LATER)
             raise DeployError(answers.not_posted(record.label, record.tag, exc.code)) from exc
-        saved = await self.records.put(record, Posted(message_ts=ts), tell=Tell.LATER) or record
+
+        async def posted(current: Deployment) -> Decision | None:
+            return None if current.message_ts else Decision(Posted(message_ts=ts))
+
+        saved = await self.records.change(record, posted, tell=Tell.LATER) or record
+        if saved.message_ts != ts:  # the watcher posted it first, taking this request for one left unshown
+            with contextlib.suppress(ChatError):
+                await self.chat.delete(saved.channel, ts)
+            return saved
         if saved.version > record.version + 1:
             await self.teller.sync_root(saved)  # it moved on while the root was being posted: show where to
         return saved

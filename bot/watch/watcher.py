@@ -282,6 +282,8 @@ class Watcher:
         if record.state in (State.PENDING_APPROVAL, State.QUEUED):
             if record.expires_at is not None and self.now() >= record.expires_at:
                 return await self.rules.expire(record)
+            if not record.message_ts and self.now() - record.created_at > self.starting_grace:
+                return record  # whoever made it stopped before showing it: telling it posts its root
             return await self.line.turn(record) if self.line and record.state is State.QUEUED else None
         reading = (readings or {}).get(record.id)
         if not record.state.terminal and reading is not None:

@@ -88,6 +88,12 @@ async def test_in_flight(store: Store) -> None:
     assert {r.id for r in await store.in_flight()} == {"r-1", "r-3"}
     await store.save(done.model_copy(update={"settled": True}))
     assert {r.id for r in await store.in_flight()} == {"r-1"}
+    # A request that will expire, or a request in line, is watched from its creation on, even if it is never
+    # saved again (its maker died before posting it): found by the fault campaign.
+    expiring = record(id="r-4", app="shop", state=State.PENDING_APPROVAL, expires_at=record().created_at)
+    await store.create(expiring)
+    await store.create(record(id="r-5", app="api", state=State.QUEUED))
+    assert {r.id for r in await store.in_flight()} == {"r-1", "r-4", "r-5"}
 
 
 async def test_app_lock_has_one_owner_and_a_lease(store: Store) -> None:

@@ -4,7 +4,7 @@ two replicas both decide is saved, audited and told once. Both were found by the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,4 +199,31 @@ async def test_a_request_left_without_its_root_expires_into_a_thread_of_its_own(
         ":hourglass: This request never started: deploybot stopped while it was being made. Nothing was "
         "deployed. Ask again with /deploy."
     ]
+    store.close()
+
+
+async def test_a_request_left_unshown_gets_its_root_from_the_watcher(slack: LocalSlack, tmp_path: Path) -> None:
+    """Found by the fault campaign (seed 103): a replica killed between saving a request and posting its
+    root left it waiting, invisible, for its two hours (its app busy all along). Past the starting grace the
+    watcher posts its root, so an approver can act on it; the request's own post, if it comes after all,
+    is deleted rather than kept as a second root."""
+    store = SqliteStore(str(tmp_path / "t.db"))
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    now = [datetime(2026, 11, 22, 12, 0, tzinfo=UTC)]
+    built = composed(load_catalog(CATALOG), store, chat, FakeEngine(), lambda: now[0])
+    left = await store.create(
+        record(channel="C0DEPLOYS", app="web2", created_at=now[0], updated_at=now[0], expires_at=now[0] + RECHECK * 240)
+    )
+    await built.watcher.tick()
+    assert (await store.get(left.id)).message_ts is None  # type: ignore[union-attr]  # its maker may still post it
+    now[0] += timedelta(minutes=6)  # past the starting grace (five minutes)
+    await built.watcher.tick()
+    shown = await store.get(left.id)
+    assert shown is not None and shown.message_ts and shown.state is State.PENDING_APPROVAL
+    assert "deploy_approve" in str(slack.ws.find("C0DEPLOYS", shown.message_ts).blocks)
+    late = await built.services.requests._post(left)  # the request's own post, late: one root stays
+    assert late.message_ts == shown.message_ts
+    roots = [m for m in slack.messages("C0DEPLOYS") if not m.thread_ts or m.thread_ts == m.ts]
+    assert len(roots) == 1
     store.close()
