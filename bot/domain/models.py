@@ -231,7 +231,9 @@ class Deployment(BaseModel):
             or self.state is State.QUEUED  # to give it its turn, or expire it
             or bool(self.outbox)
             or self.recheck_at is not None
-            or (self.state in (State.SUCCEEDED, State.FAILED, State.STOPPED) and not self.settled)
+            # Every ending, a cancel too: told once more by the watcher, so a root whose update died with its
+            # replica (a Cancel saved, the replica killed before chat.update) still ends showing it.
+            or (self.state.terminal and not self.settled)
         )
 
     @property

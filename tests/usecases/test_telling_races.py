@@ -227,3 +227,20 @@ async def test_a_request_left_unshown_gets_its_root_from_the_watcher(slack: Loca
     roots = [m for m in slack.messages("C0DEPLOYS") if not m.thread_ts or m.thread_ts == m.ts]
     assert len(roots) == 1
     store.close()
+
+
+async def test_a_cancel_whose_replica_died_before_the_update_still_shows(slack: LocalSlack, tmp_path: Path) -> None:
+    """Found by the fault campaign (seed 101): a Cancel saved by a replica killed before its chat.update left
+    the root saying "Waiting for approval" for good. Every ending is now told once more by the watcher."""
+    store, built = await parts(slack, tmp_path)
+    teller, watcher = built.teller, built.watcher  # type: ignore[attr-defined]
+    created = await store.create(record(channel="C0DEPLOYS"))
+    ts = await teller.post_root(created)
+    shown = await store.save(created.model_copy(update={"message_ts": ts}))
+    await store.save(shown.model_copy(update={"state": State.CANCELLED, "cancelled_by": "U0ALICE"}))  # then killed
+    assert "Waiting for approval" in slack.ws.find("C0DEPLOYS", ts).text
+    await watcher.tick()
+    assert slack.ws.find("C0DEPLOYS", ts).text.endswith("Cancelled")
+    settled = await store.get(created.id)
+    assert settled is not None and settled.settled and created.id not in {r.id for r in await store.in_flight()}
+    store.close()
