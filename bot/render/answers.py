@@ -221,6 +221,13 @@ def working(kind: str, app: AppConfig | None, version: str) -> str:
     }.get(kind, f"Checking `{app.name}` `{esc(version)}` in ECR…")
 
 
+def made_too_slowly(label: str) -> str:
+    return (
+        f"Preparing this request for `{label}` took so long that its hold on the app ran out, so nothing was "
+        "asked or deployed. Try again."
+    )
+
+
 def not_posted(label: str, tag: str, code: str) -> str:
     return (
         f"Slack did not take the request message for `{label}` `{esc(tag)}` (Slack answered `{esc(code)}`), "

@@ -149,8 +149,11 @@ class Requests:
         hold = await self.store.get_hold(app.key) if asked.queue else None
         holder = None
         if not line and hold is None:
-            # One open request per app across every replica: the lock is taken before any AWS work.
-            holder = await self.store.acquire_lock(app_lock(app.key), request_id, self.clock() + self.approval_timeout)
+            # One open request per app across every replica: the lock is taken before any AWS work, for the
+            # grace a request gets to be made (a replica that dies first holds it no longer), then kept for
+            # the request's wait once its record is saved.
+            until = self.clock() + min(self.unstarted, self.approval_timeout)
+            holder = await self.store.acquire_lock(app_lock(app.key), request_id, until)
         if line or hold is not None or holder is not None:
             ahead = line[-1] if line else (await self.store.get(holder) if holder else None)
             if asked.queue:
@@ -216,6 +219,14 @@ class Requests:
         said = {"emergency": emergency} if emergency else {}
         requested = Entry(user, "requested", {"tag": image.tag, "digest": image.digest, **said})
         record = await self.records.create(record, requested)
+        if in_line is None and not await self.store.renew_lock(app_lock(app.key), record.id, record.expires_at or now):
+            # Made too slowly: the app's lock ran out and another request may hold it now. Nothing was shown.
+            closed = Decision(
+                Cancelled(cancelled_by="deploybot"),
+                Entry("deploybot", "cancelled", {"state": "cancelled", "reason": "the app's lock ran out"}),
+            )
+            await self.records.put(record, closed, tell=Tell.LATER)
+            raise DeployError(answers.made_too_slowly(app.label))
         record = await self._post(record)
         log.info("deploy_requested", digest=image.digest, queued=in_line is not None)
         if in_line is not None:

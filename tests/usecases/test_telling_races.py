@@ -244,3 +244,34 @@ async def test_a_cancel_whose_replica_died_before_the_update_still_shows(slack: 
     settled = await store.get(created.id)
     assert settled is not None and settled.settled and created.id not in {r.id for r in await store.in_flight()}
     store.close()
+
+
+async def test_a_request_made_too_slowly_gives_up_rather_than_share_its_app(slack: LocalSlack, tmp_path: Path) -> None:
+    """Found by the fault campaign (seed 102): a replica killed while making a request held its app for the
+    two hours of an approval. The app is now held for the starting grace until the request is saved; a
+    request that took longer than that (the app may be someone else's by then) is closed, nothing shown."""
+    now = [datetime(2026, 11, 22, 12, 0, tzinfo=UTC)]
+    store = SqliteStore(str(tmp_path / "t.db"), lambda: now[0])
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+
+    class Slow(FakeEngine):
+        async def live(self, app: Any) -> Any:
+            held = await store.acquire_lock("app:web1:production", "r-other", now[0] + timedelta(hours=2))
+            assert held is not None  # still this request's: five minutes of grace
+            now[0] += timedelta(minutes=6)  # AWS took its time; the grace ran out and another request came
+            assert await store.acquire_lock("app:web1:production", "r-other", now[0] + timedelta(hours=2)) is None
+            return await super().live(app)
+
+    catalog = load_catalog(CATALOG)
+    built = composed(catalog, store, chat, Slow(), lambda: now[0])
+    hook = slack.new_hook("C0DEPLOYS", "U0ALICE", None, "commands")
+    web1 = catalog.get("web1")
+    assert web1 is not None
+    assert await built.services.requests.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook, "C0DEPLOYS") is None
+    said = slack.hooks[hook.split("/hooks/", 1)[1].split("?", 1)[0]].said
+    assert "took so long that its hold on the app ran out" in said[-1]
+    (closed,) = await store.history("web1", "production", 5)
+    assert closed.state is State.CANCELLED and closed.cancelled_by == "deploybot" and closed.message_ts is None
+    assert slack.messages("C0DEPLOYS") == []  # nothing asked
+    store.close()
