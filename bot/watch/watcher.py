@@ -316,8 +316,10 @@ class Watcher:
             fresh = await self.records.change(record.id, settled, tell=Tell.LATER)
         except StaleRecord:
             return
-        if fresh is None or fresh.outbox:
-            return  # something new to say: keep watching
+        if fresh is None or fresh.watched:
+            # Something new to say, or a recheck still to come (a root update got no answer): kept, and with
+            # it what this replica last rendered, so that the root is not sent again on every tick till then.
+            return
         await self.leases.release(record.id)
         self.teller.forget(record.id)
 

@@ -275,3 +275,45 @@ async def test_a_request_made_too_slowly_gives_up_rather_than_share_its_app(slac
     assert closed.state is State.CANCELLED and closed.cancelled_by == "deploybot" and closed.message_ts is None
     assert slack.messages("C0DEPLOYS") == []  # nothing asked
     store.close()
+
+
+class FailingOnceChat(SlackChat):
+    """Slack answering one root update with an error (its fate unknown), then every later one."""
+
+    failed = False
+
+    async def update(self, channel: str, ts: str, text: str, blocks: Any, *, paced: bool = True) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ChatError("TimeoutError", answered=False)
+        await super().update(channel, ts, text, blocks, paced=paced)
+
+
+async def test_an_ending_told_before_its_recheck_is_not_sent_again_on_every_tick(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Found by the fault campaign (seed 35): once a root update got no answer, the finished deployment stayed
+    watched until its recheck, and every tick (of whichever replica took it next) sent the same root again."""
+    now = [datetime(2026, 12, 1, 12, 0, tzinfo=UTC)]
+    store = SqliteStore(str(tmp_path / "r.db"))
+    chat = FailingOnceChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    built = composed(load_catalog(CATALOG), store, chat, FakeEngine(), clock=lambda: now[0])
+    created = await store.create(record(channel="C0DEPLOYS", state=State.IN_PROGRESS))
+    ts = await built.teller.post_root(created)
+    shown = await store.save(created.model_copy(update={"message_ts": ts}))
+    ended = await store.save(shown.model_copy(update={"state": State.SUCCEEDED, "phase": Phase.DONE}))
+    assert not await built.teller.sync_root(ended)  # no answer: rechecked later
+    for _ in range(3):
+        await built.watcher.tick()
+    assert slack.ws.find("C0DEPLOYS", ts).text == root_text(ended)
+    assert len(slack.calls("chat.update")) == 1  # rendered once, not once a tick
+    kept = await store.get(created.id)
+    assert kept is not None and kept.settled and kept.recheck_at is not None and kept.watched
+    now[0] += RECHECK
+    await built.watcher.tick()
+    assert len(slack.calls("chat.update")) == 2  # the recheck renders it once more, whatever was shown
+    done = await store.get(created.id)
+    assert done is not None and done.recheck_at is None and not done.watched
+    assert created.id not in {r.id for r in await store.in_flight()}
+    store.close()
