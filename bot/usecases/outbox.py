@@ -208,12 +208,12 @@ class Outbox:
 
     async def recheck_later(self, record_id: str, at: datetime, channels: Sequence[str] = ()) -> Deployment | None:
         """Read Slack again at ``at`` (its root rendered again, later copies removed, in ``channels`` too): a
-        call whose fate is unknown may still land late. A recheck due already is put off to ``at`` (it is being
-        done now, and failed); one still to come stays if it is sooner."""
+        call whose fate is unknown may still land late. One recheck serves every such call, so it comes at the
+        later of the two times: one sooner would read Slack before this call's copy could land, and end."""
 
         async def later(current: Deployment) -> Deployment:
             due = current.recheck_at
-            when = at if due is None or due <= self.now() else min(at, due)
+            when = at if due is None else max(at, due)
             places = sorted({*current.recheck_in, *channels})
             return Recheck(recheck_at=when, recheck_in=places).apply(current, current.updated_at)
 

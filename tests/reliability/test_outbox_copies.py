@@ -142,3 +142,21 @@ async def test_a_429_longer_than_the_claim_keeps_the_claim_so_nobody_posts_it_ag
     assert blocked >= 10  # the other sender found the claim held the whole time
     assert replies(slack, record) == ["Green is up"] and slack.calls("chat.delete") == []
     store.close()
+
+
+async def test_a_second_call_without_an_answer_puts_the_recheck_off_until_it_could_have_landed(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Found by the fault campaign (seed 101): a recheck still to come from an earlier root update was kept
+    when a later post got no answer, so Slack was read before that post's copy landed, and it stayed."""
+    clock = Clock()
+    store, record, _ = await setup(slack, tmp_path, clock)
+    outbox = Outbox(store, SlackChat(slack.ws.bot_token, slack.api_url), "me", clock)
+    await outbox.recheck_later(record.id, clock() + RECHECK)  # a root update that got no answer
+    clock.now += RECHECK / 2
+    kept = await outbox.recheck_later(record.id, clock() + RECHECK, ["C0ALERTS"])  # then a post
+    assert kept is not None and kept.recheck_at == clock() + RECHECK and kept.recheck_in == ["C0ALERTS"]
+    clock.now += RECHECK / 2
+    sooner = await outbox.recheck_later(record.id, clock())  # one asked for sooner waits for the later one
+    assert sooner is not None and sooner.recheck_at == kept.recheck_at
+    store.close()
