@@ -6,20 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import structlog
-
 from ..domain import audit, policy
 from ..domain.catalog import AppConfig
 from ..domain.changes import Entry
-from ..domain.errors import ChatError
 from ..domain.freezes import Freeze, in_force
 from ..domain.models import Hold, hold_key
 from ..domain.ports import Chat, Clock, Store
 from ..render import freezes as words
+from .notes import announce
 from .permits import permitted
 from .records import Records
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,7 @@ class Freezes:
             await self.store.update_hold(hold)
         entry = Entry(user, "froze", {"environment": app.environment, "until": until.isoformat(), "reason": reason})
         await self.records.note("-", app.name, entry)
-        await self._announce(app, words.froze_note(app, user, until, reason))
+        await announce(self.chat, app, words.froze_note(app, user, until, reason), "freeze_note_failed")
         await self.chat.respond(response_url, words.froze(app, until))
 
     async def unfreeze(self, app: AppConfig, user: str, team: str, response_url: str) -> None:
@@ -69,11 +65,5 @@ class Freezes:
             return
         await self.store.release_hold(hold_key(app.name, app.environment, "freeze"))
         await self.records.note("-", app.name, Entry(user, "unfroze", {"environment": app.environment}))
-        await self._announce(app, words.unfroze_note(app, user))
+        await announce(self.chat, app, words.unfroze_note(app, user), "freeze_note_failed")
         await self.chat.respond(response_url, words.unfroze(app))
-
-    async def _announce(self, app: AppConfig, text: str) -> None:
-        try:
-            await self.chat.post(app.deploy_channel, text)
-        except ChatError as exc:  # the freeze holds either way; the channel note is a courtesy
-            log.warning("freeze_note_failed", error=exc.code)

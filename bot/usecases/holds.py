@@ -6,21 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import structlog
-
 from ..domain import audit, policy
 from ..domain.catalog import AppConfig, Catalog
 from ..domain.changes import Entry
-from ..domain.errors import ChatError, NotAllowed
+from ..domain.errors import NotAllowed
 from ..domain.models import Deployment, Hold
 from ..domain.ports import Chat, Clock, Store
 from ..render import answers
 from ..render.freezes import refused as frozen
 from .freezing import Freezes
+from .notes import announce
 from .permits import permitted
 from .records import Records
 
-log = structlog.get_logger(__name__)
 DEPLOYBOT = "deploybot"
 REMINDER = timedelta(hours=4)
 
@@ -56,7 +54,7 @@ class Holds:
             return
         entry = Entry(user, "locked", {"environment": app.environment, "reason": reason})
         await self.records.note("-", app.name, entry)
-        await self._announce(app, answers.locked_note(app, user, reason))
+        await announce(self.chat, app, answers.locked_note(app, user, reason), "lock_note_failed")
         await self.chat.respond(response_url, answers.locked(app))
 
     async def unlock(self, app: AppConfig, user: str, team: str, response_url: str) -> None:
@@ -69,7 +67,7 @@ class Holds:
             return
         await self.store.release_hold(app.key)
         await self.records.note("-", app.name, Entry(user, "unlocked", {"environment": app.environment}))
-        await self._announce(app, answers.unlocked_note(app, user))
+        await announce(self.chat, app, answers.unlocked_note(app, user), "lock_note_failed")
         await self.chat.respond(response_url, answers.unlocked(app))
 
     async def after_rollback(self, app: AppConfig, record: Deployment) -> bool:
@@ -93,7 +91,8 @@ class Holds:
             if app is None or self.clock() - last < self.reminder:
                 continue
             hours = (self.clock() - hold.since).total_seconds() / 3600
-            await self._announce(app, answers.lock_reminder(app, hold, hours, hold.user == DEPLOYBOT))
+            note = answers.lock_reminder(app, hold, hours, hold.user == DEPLOYBOT)
+            await announce(self.chat, app, note, "lock_note_failed")
             reminded = Hold(
                 app=hold.app,
                 environment=hold.environment,
@@ -105,9 +104,3 @@ class Holds:
             await self.store.update_hold(reminded)
             sent += 1
         return sent
-
-    async def _announce(self, app: AppConfig, text: str) -> None:
-        try:
-            await self.chat.post(app.deploy_channel, text)
-        except ChatError as exc:  # the lock holds either way; the channel note is a courtesy
-            log.warning("lock_note_failed", error=exc.code)
