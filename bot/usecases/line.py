@@ -9,6 +9,7 @@ button; a record that waits too long expires as an unapproved request does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -21,7 +22,7 @@ from ..domain.ports import Clock, Store
 from ..render import replies
 from .freezing import Freezes
 from .records import Records, Tell
-from .requests import Requests, waiting
+from .requests import Requests, in_line
 from .telling import reply
 
 log = structlog.get_logger(__name__)
@@ -36,16 +37,17 @@ class Line:
     requests: Requests
     clock: Clock
 
-    async def turn(self, record: Deployment) -> Deployment | None:
-        """Give ``record`` its turn if it is first in line and its app is free; the record changed, or None."""
+    async def turn(self, record: Deployment, flying: Sequence[Deployment]) -> Deployment | None:
+        """Give ``record`` its turn if it is first in line (among ``flying``, the records in flight this tick)
+        and its app is free; the record changed, or None. Only the first in line costs a read."""
+        line = in_line(flying, record.target)
+        if not line or line[0].id != record.id:
+            return None
         app = self.catalog.get(record.app, record.environment)
         if app is None or await self.store.get_hold(app.key) is not None:
             return None  # gone from the catalog (it expires), or locked: the line waits for the unlock
         if await self.freezes.in_force(app) is not None:
             return None  # a freeze: the line waits it out
-        line = await waiting(self.store, record.target)
-        if not line or line[0].id != record.id:
-            return None
         now = self.clock()
         waits = app.require_approval and record.emergency is None
         until = now + self.requests.deadline(waits)

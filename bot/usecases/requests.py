@@ -5,7 +5,7 @@ refusal that says why."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -57,7 +57,12 @@ class InLine:
 
 async def waiting(store: Store, target: str) -> list[Deployment]:
     """The requests in line for ``target`` (`app:environment`), first first."""
-    found = [r for r in await store.in_flight() if r.target == target and r.state is State.QUEUED]
+    return in_line(await store.in_flight(), target)
+
+
+def in_line(records: Iterable[Deployment], target: str) -> list[Deployment]:
+    """Of ``records``, those in line for ``target``, first first."""
+    found = [r for r in records if r.target == target and r.state is State.QUEUED]
     return sorted(found, key=lambda r: (r.queued_at or r.created_at, r.id))
 
 

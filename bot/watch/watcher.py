@@ -217,7 +217,8 @@ class Watcher:
         self._scopes |= {reading.scope: i for i, reading in (readings or {}).items() if reading.scope}
         followed = []
         for record in records:
-            after = await self._follow(record, None if record.id in unread else readings, renew=record.id not in unread)
+            read = record.id not in unread
+            after = await self._follow(record, readings if read else None, flying, renew=read)
             if record.id in picked:
                 self._schedule(record, after, (readings or {}).get(record.id), now, pace)
             # One not read this time has nothing new to tell, unless it still owes messages.
@@ -274,17 +275,18 @@ class Watcher:
                 self.budget.spend(calls[0], details=max(0, calls[0] - statuses))
 
     async def _follow(
-        self, record: Deployment, readings: dict[str, Progress] | None, *, renew: bool = True
+        self, record: Deployment, readings: dict[str, Progress] | None, flying: list[Deployment], *, renew: bool
     ) -> Deployment | None:
         """One record's turn in a tick: expire it, fold its reading in, apply the clock rules, keep its app
-        (``renew``: its lock, which lasts far longer than a pace, is renewed when it is read). The record
-        to tell Slack about (None: a request still waiting for its approval, nothing new)."""
+        (``renew``: its lock, which lasts far longer than a pace, is renewed when it is read), give the first
+        in line (among ``flying``) its turn. The record to tell Slack about (None: a request still waiting
+        for its approval, nothing new)."""
         if record.state in (State.PENDING_APPROVAL, State.QUEUED):
             if record.expires_at is not None and self.now() >= record.expires_at:
                 return await self.rules.expire(record)
             if not record.message_ts and self.now() - record.created_at > self.starting_grace:
                 return record  # whoever made it stopped before showing it: telling it posts its root
-            return await self.line.turn(record) if self.line and record.state is State.QUEUED else None
+            return await self.line.turn(record, flying) if self.line and record.state is State.QUEUED else None
         reading = (readings or {}).get(record.id)
         if not record.state.terminal and reading is not None:
             self.rules.found(record)
