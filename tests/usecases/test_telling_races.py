@@ -4,6 +4,7 @@ two replicas both decide is saved, audited and told once. Both were found by the
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -202,19 +203,40 @@ async def test_a_request_left_without_its_root_expires_into_a_thread_of_its_own(
     store.close()
 
 
+class HeldRootChat(SlackChat):
+    """Slack as a replica stopped half-way through a request sees it: its first root post waits for ``go``."""
+
+    def __init__(self, token: str, url: str) -> None:
+        super().__init__(token, url)
+        self.go = asyncio.Event()
+        self.holding = asyncio.Event()
+
+    async def post(self, channel: str, text: str, blocks: Any = None, **kw: Any) -> str:
+        if not self.holding.is_set():
+            self.holding.set()
+            await self.go.wait()
+        return await super().post(channel, text, blocks, **kw)
+
+
 async def test_a_request_left_unshown_gets_its_root_from_the_watcher(slack: LocalSlack, tmp_path: Path) -> None:
     """Found by the fault campaign (seed 103): a replica killed between saving a request and posting its
     root left it waiting, invisible, for its two hours (its app busy all along). Past the starting grace the
     watcher posts its root, so an approver can act on it; the request's own post, if it comes after all,
     is deleted rather than kept as a second root."""
     store = SqliteStore(str(tmp_path / "t.db"))
-    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    chat = HeldRootChat(slack.ws.bot_token, slack.api_url)
     await chat.identify()
     now = [datetime(2026, 11, 22, 12, 0, tzinfo=UTC)]
-    built = composed(load_catalog(CATALOG), store, chat, FakeEngine(), lambda: now[0])
-    left = await store.create(
-        record(channel="C0DEPLOYS", app="web2", created_at=now[0], updated_at=now[0], expires_at=now[0] + RECHECK * 240)
+    catalog = load_catalog(CATALOG)
+    built = composed(catalog, store, chat, FakeEngine(), lambda: now[0])
+    web1 = catalog.get("web1")
+    assert web1 is not None
+    hook = slack.new_hook("C0DEPLOYS", "U0ALICE", None, "commands")
+    asked = asyncio.ensure_future(
+        built.services.requests.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook, "C0DEPLOYS")
     )
+    await chat.holding.wait()  # saved, its root not yet posted
+    (left,) = await store.in_flight()
     await built.watcher.tick()
     assert (await store.get(left.id)).message_ts is None  # type: ignore[union-attr]  # its maker may still post it
     now[0] += timedelta(minutes=6)  # past the starting grace (five minutes)
@@ -222,8 +244,9 @@ async def test_a_request_left_unshown_gets_its_root_from_the_watcher(slack: Loca
     shown = await store.get(left.id)
     assert shown is not None and shown.message_ts and shown.state is State.PENDING_APPROVAL
     assert "deploy_approve" in str(slack.ws.find("C0DEPLOYS", shown.message_ts).blocks)
-    late = await built.services.requests._post(left)  # the request's own post, late: one root stays
-    assert late.message_ts == shown.message_ts
+    chat.go.set()  # the request's own post, late: one root stays
+    late = await asked
+    assert late is not None and late.message_ts == shown.message_ts
     roots = [m for m in slack.messages("C0DEPLOYS") if not m.thread_ts or m.thread_ts == m.ts]
     assert len(roots) == 1
     store.close()
