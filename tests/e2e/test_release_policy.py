@@ -169,14 +169,14 @@ freezes:
 async def test_a_catalog_window_refuses_and_only_the_catalog_lifts_it(
     sandbox: Sandbox, tmp_path: Path, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    berlin = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    berlin = sandbox.now().astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
     window = WINDOW.format(
         start=(berlin - timedelta(hours=1)).isoformat(" ", "minutes"),
         end=(berlin + timedelta(hours=3)).isoformat(" ", "minutes"),
     )
     catalog = tmp_path / "catalog.yml"
     catalog.write_text(window + CATALOG.read_text())
-    async with running_bot(sandbox, tmp_path, transport, monkeypatch, catalog=catalog):
+    async with running_bot(sandbox, tmp_path, transport, monkeypatch, clock=sandbox.now, catalog=catalog):
         await sandbox.slack.slash("web2 v1.2.3")
         refusal = await told(sandbox, "U0ALICE", "by the catalog's freeze")
         assert "year end" in refusal and "Europe/Berlin" in refusal and "books are closing" in refusal
