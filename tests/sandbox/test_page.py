@@ -101,6 +101,12 @@ async def test_full_flow_in_the_browser(sandbox: Sandbox, bot: object, browser: 
     assert errors == []
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "sandbox-page.png"), full_page=True)
+    await page.get_by_test_id("composer").fill("/deploy stats web1")
+    await page.get_by_test_id("composer").press("Enter")
+    await expect(page.locator("#messages")).to_contain_text("Delivery of web1")
+    await expect(page.locator("#messages")).to_contain_text("Change failure rate")
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-stats.png"), full_page=True)
+    assert errors == []
 
 
 @pytest.mark.browser
@@ -247,6 +253,11 @@ async def test_a_freeze_and_an_emergency_in_the_browser(sandbox: Sandbox, bot: o
     await expect(home).to_contain_text("Change freezes")
     await expect(home).to_contain_text("quiet week before the sale")
     await page.screenshot(path=str(ARTIFACTS / "sandbox-home-freeze.png"), full_page=True)
+    await page.locator("#channels li", has_text="deploys").click()
+    await composer.fill("/deploy unfreeze web1")
+    await composer.press("Enter")
+    await expect(page.locator("#messages")).to_contain_text("lifted the freeze on web1")
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-unfreeze.png"), full_page=True)
     assert errors == []
 
 
