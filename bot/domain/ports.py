@@ -184,6 +184,11 @@ class Chat(Protocol):
         """The members of these user groups; a group that cannot be read counts as empty."""
         ...
 
+    async def user_names(self, users: Sequence[str]) -> dict[str, str]:
+        """The display names of these users, for plain text where a mention does not render (a dialog's
+        errors); a user that cannot be read is left out."""
+        ...
+
     def permalink(self, channel: str, ts: str) -> str: ...
 
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:

@@ -11,11 +11,12 @@ import json
 from typing import Any
 
 from ..domain.models import PushedVersion
+from .answers import QUEUE_HINT
 from .text import cut, plain
 
 CALLBACK = "deploy_dialog"
-APP, ENVIRONMENT, VERSION = "dialog_app", "dialog_environment", "dialog_version"
-APP_BLOCK, ENVIRONMENT_BLOCK = "app", "environment"
+APP, ENVIRONMENT, VERSION, QUEUE = "dialog_app", "dialog_environment", "dialog_version", "dialog_queue"
+APP_BLOCK, ENVIRONMENT_BLOCK, QUEUE_BLOCK = "app", "environment", "queue"
 VERSION_PREFIX = "version@"
 MAX_OPTIONS = 100  # Slack's limit for a select's options
 Block = dict[str, Any]
@@ -82,6 +83,7 @@ def dialog_view(
                 },
             }
         )
+        blocks.append(_queue_block())
     else:
         hint = {"type": "mrkdwn", "text": "Choose an app to see its versions."}
         blocks.append({"type": "context", "elements": [hint]})
@@ -93,6 +95,22 @@ def dialog_view(
         "close": plain("Cancel"),
         "private_metadata": json.dumps({"channel": channel}),
         "blocks": blocks,
+    }
+
+
+def _queue_block() -> Block:
+    """`--queue` in the dialog: unticked, a busy or locked app refuses the request, as the command does."""
+    option = {
+        "text": plain("Wait in line"),
+        "description": plain("Asked for approval once the app is free, instead of refused now"),
+        "value": "queue",
+    }
+    return {
+        "type": "input",
+        "block_id": QUEUE_BLOCK,
+        "optional": True,
+        "label": plain("If the app is busy or locked"),
+        "element": {"type": "checkboxes", "action_id": QUEUE, "options": [option]},
     }
 
 
@@ -127,3 +145,15 @@ def selected(values: dict[str, dict[str, Any]], block: str, action: str) -> str 
     option = state.get("selected_option") if isinstance(state, dict) else None
     value = option.get("value") if isinstance(option, dict) else None
     return value if isinstance(value, str) and value else None
+
+
+def ticked(values: dict[str, dict[str, Any]], block: str, action: str) -> bool:
+    """Whether any box of one checkboxes element of a view's state is ticked."""
+    state = (values.get(block) or {}).get(action) or {}
+    options = state.get("selected_options") if isinstance(state, dict) else None
+    return isinstance(options, list) and bool(options)
+
+
+def in_dialog(message: str) -> str:
+    """A refusal as the dialog shows it: its way to wait in line is the box below, not `--queue`."""
+    return message.replace(QUEUE_HINT, " Or tick “Wait in line” below to be asked once the app is free.")

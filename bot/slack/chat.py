@@ -92,6 +92,7 @@ class SlackChat:
         else:
             self.client = AsyncWebClient(token=token, retry_handlers=handlers, timeout=10)
         self._groups: dict[str, tuple[float, list[str]]] = {}
+        self._names: dict[str, str] = {}  # user id -> display name (names change rarely; a restart rereads them)
         self._responding: dict[str, asyncio.Lock] = {}  # per response_url: a note and its answer in order
         self._answered: dict[str, float] = {}  # response_urls answered (not noted), and when
         self.pacer = Pacer(posts_per_minute, updates_per_minute)
@@ -251,6 +252,21 @@ class SlackChat:
             self._groups[group] = (now, users)
             members.update(users)
         return members
+
+    async def user_names(self, users: Sequence[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for user in dict.fromkeys(users):
+            if user not in self._names:
+                try:
+                    resp = await _answered(self.client.users_info(user=user))
+                except ChatError as exc:
+                    log.warning("user_lookup_failed", user=user, error=exc.code)
+                    continue  # shown as it was written
+                found = resp.get("user") or {}
+                profile = found.get("profile") or {}
+                self._names[user] = str(profile.get("display_name") or found.get("name") or user)
+            names[user] = self._names[user]
+        return names
 
     async def channel_problem(self, channel: str) -> str | None:
         try:

@@ -8,6 +8,7 @@ in the background once it is stale; only the very first look at an app waits (br
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ log = structlog.get_logger(__name__)
 FRESH_FOR = 30.0  # seconds a repository's version list is answered without reading it again
 FIRST_WAIT = 2.0  # seconds the first suggestion for an app waits for ECR (Slack allows 3)
 CHECK_WAIT = 2.0  # seconds a submission's checks may take before the dialog closes anyway
+NAMES_WAIT = 0.5  # seconds the names in a refusal may take
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Choice:
 
     app: AppConfig
     tag: str
+    queue: bool = False  # wait in line when the app is busy or locked (`--queue`)
 
 
 @dataclass
@@ -137,23 +141,33 @@ class Dialog:
             check_version(tag, app.version_pattern)
         except DeployError as exc:
             return {version_block: plain_error(exc.message)}
-        return Choice(app, tag)
+        return Choice(app, tag, dialog.ticked(values, dialog.QUEUE_BLOCK, dialog.QUEUE))
 
     async def check(self, choice: Choice, user: str, team: str, channel: str) -> dict[str, str]:
-        """The request's own checks (permission, lock, busy, the tag in ECR), as dialog errors; none when
-        they pass or take too long (the request path answers then, in the channel)."""
+        """The request's own checks (permission, lock and busy unless it waits in line, the tag in ECR), as
+        dialog errors; none when they pass or take too long (the request path answers then, in the channel)."""
         audit.begin(team, channel)
         block = dialog.version_block_id(choice.app.name, choice.app.environment)
         try:
             await asyncio.wait_for(
-                self.requests.precheck(choice.app, choice.tag, user, team, channel or choice.app.deploy_channel),
+                self.requests.precheck(
+                    choice.app, choice.tag, user, team, channel or choice.app.deploy_channel, queue=choice.queue
+                ),
                 CHECK_WAIT,
             )
         except TimeoutError:
             return {}
         except DeployError as exc:
-            return {block: plain_error(exc.message)}
+            return {block: plain_error(await self._named(dialog.in_dialog(exc.message)))}
         return {}
+
+    async def _named(self, message: str) -> str:
+        """A dialog's error is plain text, where `<@U…>` shows as written: the people in it by their names."""
+        try:  # Slack closes a submission not answered within 3 seconds; the checks had two of them
+            names = await asyncio.wait_for(self.chat.user_names(MENTION.findall(message)), NAMES_WAIT)
+        except TimeoutError:
+            names = {}
+        return MENTION.sub(lambda m: f"@{names.get(m.group(1), m.group(1))}", message)
 
     async def submit(self, choice: Choice, user: str, team: str, channel: str) -> None:
         """Ask for the deployment as `/deploy` does; the answer goes to the person as an ephemeral."""
@@ -163,7 +177,7 @@ class Dialog:
             await self.chat.ephemeral(where, user, text)
 
         structlog.contextvars.bind_contextvars(app=choice.app.name, version=choice.tag)
-        await self.requests.request(choice.app, choice.tag, user, team, "", where, tell=tell)
+        await self.requests.request(choice.app, choice.tag, user, team, "", where, tell=tell, queue=choice.queue)
 
 
 def plain_error(message: str) -> str:

@@ -121,14 +121,17 @@ class Requests:
             await tell(answers.went_wrong(app.label, tag))
             return None
 
-    async def precheck(self, app: AppConfig, tag: str, user: str, team: str, channel: str) -> None:
+    async def precheck(
+        self, app: AppConfig, tag: str, user: str, team: str, channel: str, *, queue: bool = False
+    ) -> None:
         """The checks a request makes before any change, for a dialog to show its refusal in place:
-        DeployError with the same message the request would answer. ``request`` makes them again."""
+        DeployError with the same message the request would answer. ``request`` makes them again. One that
+        waits in line (``queue``) is not refused for a busy or locked app."""
         members = await self.chat.group_members(policy.groups(app, approvers=False, requesters=True))
         policy.check_request(app, user, team, self.chat.home_team, channel, members)
-        await self.holds.check(app, tag)
+        await self.holds.check(app, tag, lock=not queue)
         other = next((r for r in await self.store.in_flight() if r.target == app.key and not r.state.terminal), None)
-        if other is not None:
+        if other is not None and not queue:
             raise DeployError(answers.busy(app.label, other))
         await self.registry.resolve(app, tag)
 

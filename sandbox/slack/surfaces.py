@@ -71,7 +71,10 @@ def _initial_values(view: dict[str, Any], before: dict[str, dict[str, dict[str, 
         element, block_id = block["element"], block.get("block_id", "")
         action = element["action_id"]
         kept = (before.get(block_id) or {}).get(action)
-        if kept is not None and kept.get("selected_option") is not None:
+        if element["type"] == "checkboxes":
+            ticked = kept["selected_options"] if kept is not None else element.get("initial_options", [])
+            values[block_id] = {action: {"type": "checkboxes", "selected_options": ticked}}
+        elif kept is not None and kept.get("selected_option") is not None:
             values[block_id] = {action: kept}
         else:
             values[block_id] = {action: {"type": element["type"], "selected_option": element.get("initial_option")}}
@@ -227,12 +230,15 @@ class Surfaces:
         return modal
 
     async def pick(self, user: str, action_id: str, value: str) -> DeliveryResult | None:
-        """Pick ``value`` in a select of the open modal; an input with ``dispatch_action`` tells the app."""
+        """Pick ``value`` in a select of the open modal, or tick (untick) a checkbox; an input with
+        ``dispatch_action`` tells the app."""
         modal = self._modal(user)
         found = _find_input(modal.view, action_id)
         if found is None:
             raise LookupError(f"no select {action_id!r} in the modal")
         block, element = found
+        if element["type"] == "checkboxes":
+            return await self._tick(modal, block, element, value)
         option = next((o for o in element.get("options", []) if o["value"] == value), None)
         if option is None:
             option = next((o for o in self.options.get(user, []) if o["value"] == value), None)
@@ -256,6 +262,19 @@ class Surfaces:
             }
         ]
         return await self.deliverer.interactive(payload)
+
+    async def _tick(
+        self, modal: View, block: dict[str, Any], element: dict[str, Any], value: str
+    ) -> DeliveryResult | None:
+        option = next((o for o in element.get("options", []) if o["value"] == value), None)
+        if option is None:
+            raise LookupError(f"{value!r} is not a box of {element['action_id']!r}")
+        block_id, action_id = block.get("block_id", ""), element["action_id"]
+        ticked = list((modal.values.get(block_id) or {}).get(action_id, {}).get("selected_options") or [])
+        ticked = [o for o in ticked if o["value"] != value] if option in ticked else [*ticked, option]
+        modal.values[block_id] = {action_id: {"type": "checkboxes", "selected_options": ticked}}
+        await self.changed()
+        return None  # an input block's checkboxes tell the app only on submit (no dispatch_action here)
 
     async def suggest(self, user: str, action_id: str, typed: str = "") -> list[dict[str, Any]]:
         """The person types in an external select: Slack asks the app for options (``block_suggestion``)."""

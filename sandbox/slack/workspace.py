@@ -439,8 +439,24 @@ def _validate_block(i: int, block: dict[str, Any]) -> None:
         raise _invalid(f"unsupported block type {kind} {where}")
 
 
+def _validate_checkboxes(element: dict[str, Any], where: str) -> None:
+    """Slack's checkboxes: 1-10 options, their text plain_text or mrkdwn, initial ones among them."""
+    if not element.get("action_id") or len(str(element["action_id"])) > 255:
+        raise _invalid(f"checkboxes need an action_id of up to 255 characters {where}")
+    options = element.get("options") or []
+    if not 0 < len(options) <= 10:
+        raise _invalid(f"checkboxes need 1-10 options {where}")
+    for option in options:
+        validate_option(option, where, kinds=("plain_text", "mrkdwn"))
+    if any(o not in options for o in element.get("initial_options") or []):
+        raise _invalid(f"initial_options must be among the options {where}")
+
+
 def _validate_select(element: dict[str, Any], where: str) -> None:
     kind = element.get("type")
+    if kind == "checkboxes":
+        _validate_checkboxes(element, where)
+        return
     if kind not in ("static_select", "external_select"):
         raise _invalid(f"unsupported input element type {kind} {where}")
     if not element.get("action_id") or len(str(element["action_id"])) > 255:
@@ -456,12 +472,15 @@ def _validate_select(element: dict[str, Any], where: str) -> None:
             raise _invalid(f"initial_option must be one of the options {where}")
 
 
-def validate_option(option: Any, where: str = "") -> None:
+def validate_option(option: Any, where: str = "", kinds: tuple[str, ...] = ("plain_text",)) -> None:
     text = option.get("text") if isinstance(option, dict) else None
-    if not isinstance(text, dict) or text.get("type") != "plain_text" or not 0 < _text_len(text) <= 75:
-        raise _invalid(f"option text must be plain_text of 1-75 characters {where}")
+    if not isinstance(text, dict) or text.get("type") not in kinds or not 0 < _text_len(text) <= 75:
+        raise _invalid(f"option text must be {' or '.join(kinds)} of 1-75 characters {where}")
     if not 0 < len(str(option.get("value", ""))) <= 150:
         raise _invalid(f"option value must be 1-150 characters {where}")
+    description = option.get("description")
+    if description is not None and (description.get("type") != "plain_text" or not 0 < _text_len(description) <= 75):
+        raise _invalid(f"option description must be plain_text of 1-75 characters {where}")
 
 
 def _validate_element(element: dict[str, Any], where: str) -> None:

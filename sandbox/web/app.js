@@ -149,7 +149,12 @@ function renderModal(modal, options) {
     const error = modal.errors[b.block_id] ? `<div class="field-error">${escapeHtml(modal.errors[b.block_id])}</div>` : "";
     const hint = b.hint ? `<div class="hint">${escapeHtml(b.hint.text)}</div>` : "";
     let control;
-    if (e.type === "static_select") {
+    if (e.type === "checkboxes") {
+      const ticked = ((modal.values[b.block_id] || {})[e.action_id] || {}).selected_options || [];
+      control = e.options.map((o) => `<label class="checkbox"><input type="checkbox" data-tick="${escapeHtml(e.action_id)}"
+        value="${escapeHtml(o.value)}" ${ticked.some((t) => t.value === o.value) ? "checked" : ""}> ${escapeHtml(o.text.text)}
+        ${o.description ? `<div class="hint">${escapeHtml(o.description.text)}</div>` : ""}</label>`).join("");
+    } else if (e.type === "static_select") {
       control = `<select data-pick="${escapeHtml(e.action_id)}">${picked ? "" : `<option value="">${escapeHtml(e.placeholder ? e.placeholder.text : "Choose")}</option>`}
         ${e.options.map((o) => `<option value="${escapeHtml(o.value)}" ${picked && picked.value === o.value ? "selected" : ""}>${escapeHtml(o.text.text)}</option>`).join("")}</select>`;
     } else {
@@ -158,7 +163,8 @@ function renderModal(modal, options) {
         value="${escapeHtml(picked ? picked.text.text : "")}" autocomplete="off">
         ${state.suggesting ? `<div class="suggestions" data-testid="suggestions">${list || `<div class="muted">No results</div>`}</div>` : ""}`;
     }
-    return `<div class="input-block"><label>${escapeHtml(b.label.text)}</label>${control}${hint}${error}</div>`;
+    const optional = b.optional ? ` <span class="muted">(optional)</span>` : "";
+    return `<div class="input-block"><label>${escapeHtml(b.label.text)}${optional}</label>${control}${hint}${error}</div>`;
   }).join("");
   if (focused === "ext-input" && $("#ext-input")) { $("#ext-input").value = typed; $("#ext-input").focus(); }
 }
@@ -279,6 +285,7 @@ document.addEventListener("change", async (ev) => {
     if (state.home) await viewOp({ op: "open_home" });
   }
   if (t.dataset.pick && t.value) await viewOp({ op: "pick", action_id: t.dataset.pick, value: t.value });
+  if (t.dataset.tick) await viewOp({ op: "pick", action_id: t.dataset.tick, value: t.value });
   if (t.id === "rate-limits") await post("/_sandbox/faults", { rate_limits: t.checked });
   if (t.dataset.fault) {
     const service = t.closest(".svc").dataset.service;

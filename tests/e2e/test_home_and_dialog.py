@@ -150,3 +150,27 @@ async def test_the_home_tabs_deploy_button_opens_the_dialog(sandbox: Sandbox, bo
     assert "version@" not in json.dumps(view)  # no app yet: versions once one is picked
     await box.slack.surfaces.pick(ALICE, "dialog_app", "shop")
     await wait_modal(box, ALICE, "version@shop@")
+
+
+async def test_the_dialog_joins_the_line_when_wait_in_line_is_ticked(sandbox: Sandbox, bot: object) -> None:
+    box = sandbox
+    await request_and_wait_root(box, "web1 v1.2.3")  # alice's request: web1 is busy
+    dave = "U0DAVE"
+    await box.slack.slash("web1", user=dave)
+    view = await wait_modal(box, dave, "dialog_queue")
+    assert "Wait in line" in json.dumps(view)
+    await box.slack.surfaces.suggest(dave, "dialog_version", "v1.2.3")
+    await box.slack.surfaces.pick(dave, "dialog_version", "v1.2.3")
+    await box.slack.surfaces.submit(dave)  # not ticked: refused in place, with the way to wait
+    (refusal,) = box.slack.surfaces.modals[dave].errors.values()
+    assert "already has a request waiting for approval" in refusal and "tick “Wait in line”" in refusal
+    assert "--queue" not in refusal
+    assert "asked by @alice" in refusal and "<@" not in refusal  # plain text: the person by name
+    await box.slack.surfaces.pick(dave, "dialog_queue", "queue")
+    submitted = await box.slack.surfaces.submit(dave)
+    assert submitted.ok, submitted.error
+    assert dave not in box.slack.surfaces.modals  # closed
+    await box.slack.wait_for(
+        lambda: any("#1 in line after" in t for t in box.slack.ephemerals(dave)), what="dave's place in line"
+    )
+    await box.slack.wait_for(lambda: any("In line" in m.text for m in box.slack.messages()), what="the line's root")

@@ -15,6 +15,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from sandbox.slack.delivery import sign
 from sandbox.slack.server import LocalSlack
+from sandbox.slack.workspace import SlackError, validate_blocks
 
 
 async def serve_events(slack: LocalSlack, handler: Any) -> Any:
@@ -168,3 +169,24 @@ async def test_a_late_ack_is_an_operation_timeout(slack: LocalSlack) -> None:
     assert result.error == "operation_timeout"
     assert any("operation_timeout" in t for t in slack.ephemerals("U0ALICE"))
     await runner.cleanup()
+
+
+def test_modal_checkboxes_are_held_to_block_kits_limits() -> None:
+    def box(options: list[dict[str, Any]], **extra: Any) -> list[dict[str, Any]]:
+        element = {"type": "checkboxes", "action_id": "pick", "options": options, **extra}
+        return [{"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "x"}, "element": element}]
+
+    def option(n: int, kind: str = "plain_text", **extra: Any) -> dict[str, Any]:
+        return {"text": {"type": kind, "text": f"option {n}"}, "value": f"v{n}", **extra}
+
+    fine = box([option(1), option(2, "mrkdwn", description={"type": "plain_text", "text": "why"})])
+    assert validate_blocks(fine, inputs=True) == fine
+    described = {"type": "plain_text", "text": "d" * 76}
+    for bad in (
+        box([option(n) for n in range(11)]),  # at most ten boxes
+        box([]),
+        box([option(1, description=described)]),  # a description of at most 75 characters
+        box([option(1)], initial_options=[option(2)]),  # the ticked ones are among the options
+    ):
+        with pytest.raises(SlackError, match="invalid_blocks"):
+            validate_blocks(bad, inputs=True)

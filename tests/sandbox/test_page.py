@@ -290,4 +290,19 @@ async def test_a_line_in_the_browser(sandbox: Sandbox, bot: object, browser: Bro
     await page.locator("#messages .replies").last.click()
     await expect(page.locator("#thread")).to_contain_text("this request is next")
     await page.screenshot(path=str(ARTIFACTS / "sandbox-line-turn.png"), full_page=True)
+    await act_as(page, "U0CAROL")  # the dialog's way into the line: its box
+    await composer.fill("/deploy web1")
+    await composer.press("Enter")
+    dialog = page.get_by_test_id("view-modal")
+    await expect(dialog).to_contain_text("Wait in line")
+    await dialog.locator("#ext-input").click()
+    await dialog.locator("#ext-input").press_sequentially("1.2.3")
+    await page.get_by_test_id("suggestions").locator("[data-suggestion=v1\\.2\\.3]").click()
+    await dialog.get_by_role("button", name="Ask to deploy").click()
+    await expect(dialog).to_contain_text("tick “Wait in line”")  # busy: refused in place
+    await dialog.get_by_role("checkbox").check()
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-dialog-line.png"))
+    await dialog.get_by_role("button", name="Ask to deploy").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("body")).to_contain_text("is #1 in line after")
     assert errors == []
