@@ -118,11 +118,15 @@ class ImageRegistry(Protocol):
 
 @dataclass(frozen=True)
 class Mark:
-    """What an outbox message carries so a later sender can see it arrived: its request and numbers."""
+    """What an outbox message carries so a later sender can see it arrived: its request and numbers (the
+    outbox's from 1; ``ROOT``, 0, marks the deployment's root message, so a copy of it can be found too)."""
 
     request_id: str
     first: int
     last: int
+
+
+ROOT = 0  # the number a root message is marked with
 
 
 @dataclass(frozen=True)

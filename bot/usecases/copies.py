@@ -14,17 +14,18 @@ from collections.abc import Iterable
 import structlog
 
 from ..domain.models import Deployment
-from ..domain.ports import Chat, Copy
+from ..domain.ports import ROOT, Chat, Copy
 
 log = structlog.get_logger(__name__)
 
 
 async def remove_copies(chat: Chat, record: Deployment, channels: Iterable[str] = ()) -> int:
     """Remove the later copies of ``record``'s messages from its thread and from ``channels`` (an alert
-    channel, say): how many were removed. ChatError when Slack cannot be read or answer."""
+    channel, say; its own channel: a root that is not the one the record knows): how many were removed.
+    ChatError when Slack cannot be read or answer."""
     places: list[tuple[str, str | None]] = [(record.channel, record.message_ts)] if record.message_ts else []
     places += [(c, None) for c in dict.fromkeys(channels) if c != record.channel]
-    removed = 0
+    removed = await _remove_roots(chat, record) if record.channel in channels else 0
     for channel, thread in places:
         kept = await chat.copies(channel, record.id, thread_ts=thread)
         for copy in sorted(kept, key=lambda c: float(c.ts), reverse=True):
@@ -33,6 +34,18 @@ async def remove_copies(chat: Chat, record: Deployment, channels: Iterable[str] 
                 kept = [c for c in kept if c is not copy]
                 removed += 1
                 log.warning("outbox_copy_removed", request_id=record.id, seqs=sorted(copy.seqs), channel=channel)
+    return removed
+
+
+async def _remove_roots(chat: Chat, record: Deployment) -> int:
+    """Roots of ``record`` in its channel other than the one it knows (a post that got no answer and landed
+    late, or one whose deletion failed)."""
+    removed = 0
+    for copy in await chat.copies(record.channel, record.id):
+        if copy.first == ROOT == copy.last and copy.ts != record.message_ts:
+            await chat.delete(record.channel, copy.ts)
+            removed += 1
+            log.warning("root_copy_removed", request_id=record.id, ts=copy.ts)
     return removed
 
 

@@ -8,7 +8,6 @@ with. Deployments of catalog services that deploybot did not start (CI, the cons
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -175,8 +174,7 @@ class Recovery:
 
         saved = await self.records.change(record, adopted, tell=Tell.OWED)
         if posted and saved is not None and saved.message_ts != posted:
-            with contextlib.suppress(ChatError):
-                await self.chat.delete(record.channel, posted)
+            await self.teller.drop_root(saved, posted)
         if saved is not None and saved.version > record.version + 1:
             await self.teller.sync_root(saved)  # another replica moved it on while the root was being posted
         structlog.contextvars.unbind_contextvars("request_id", "app", "version", "deployment_id")

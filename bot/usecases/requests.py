@@ -4,7 +4,6 @@ refusal that says why."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -267,8 +266,7 @@ class Requests:
 
         saved = await self.records.change(record, posted, tell=Tell.LATER) or record
         if saved.message_ts != ts:  # the watcher posted it first, taking this request for one left unshown
-            with contextlib.suppress(ChatError):
-                await self.chat.delete(saved.channel, ts)
+            await self.teller.drop_root(saved, ts)
             return saved
         if saved.version > record.version + 1:
             await self.teller.sync_root(saved)  # it moved on while the root was being posted: show where to

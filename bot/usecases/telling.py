@@ -3,7 +3,6 @@ when what it shows changes, and the delivery of the replies and alerts the recor
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 
@@ -15,7 +14,7 @@ from ..domain.changes import Posted
 from ..domain.errors import ChatError
 from ..domain.lifecycle import Milestone, MilestoneKind
 from ..domain.models import Deployment, Outgoing, State
-from ..domain.ports import Blocks, Chat, Clock, Store
+from ..domain.ports import ROOT, Blocks, Chat, Clock, Mark, Store
 from ..render import replies, root
 from ..render.emergency import review_request
 from .outbox import RECHECK, Outbox
@@ -45,10 +44,26 @@ class Teller:
         self._rendered: dict[str, str] = {}
 
     async def post_root(self, record: Deployment) -> str:
+        """Post the root message; ChatError when Slack did not take it. One that got no answer may still land,
+        a root no record knows: Slack is read again a while later and such a copy removed (``copies``)."""
         text, blocks = root.root_text(record), root.root_blocks(record, self.now())
-        ts = await self.chat.post(record.channel, text, blocks)
+        try:
+            ts = await self.chat.post(record.channel, text, blocks, mark=Mark(record.id, ROOT, ROOT))
+        except ChatError as exc:
+            if not exc.answered:
+                await self.outbox.recheck_later(record.id, self.now() + RECHECK, [record.channel])
+            raise
         self._rendered[record.id] = _digest(text, blocks)
         return ts
+
+    async def drop_root(self, record: Deployment, ts: str) -> None:
+        """Delete a root posted while another was saved first; if Slack does not take the deletion now, the
+        recheck removes it later."""
+        try:
+            await self.chat.delete(record.channel, ts)
+        except ChatError as exc:
+            log.warning("root_copy_not_deleted", error=exc.code, deployment=record.id)
+            await self.outbox.recheck_later(record.id, self.now() + RECHECK, [record.channel])
 
     async def sync_root(self, record: Deployment, *, force: bool = False, background: bool = False) -> bool:
         """chat.update the root from state when it differs from what Slack shows; False if it failed
@@ -111,8 +126,7 @@ class Teller:
 
         _, wrote = await save_decided(self.store, record.id, posted)
         if not wrote:  # another replica posted it first: ours goes
-            with contextlib.suppress(ChatError):
-                await self.chat.delete(record.channel, ts)
+            await self.drop_root(record, ts)
             return None
         return True
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.domain.errors import ChatError
 from bot.domain.models import State
+from bot.domain.ports import ROOT
 from bot.domain.progress import Found, Phase
 from bot.render.root import root_text
 from bot.runtime.config import load_catalog
@@ -79,7 +80,7 @@ class SlowRootChat(SlackChat):
 
     async def post(self, channel: str, text: str, blocks: Any = None, **kw: Any) -> str:
         ts = await super().post(channel, text, blocks, **kw)
-        if self.meanwhile is not None and not kw.get("mark"):
+        if self.meanwhile is not None and kw["mark"].first == ROOT:  # the root, not a reply
             step, self.meanwhile = self.meanwhile, None
             await step()
         return ts
@@ -163,7 +164,9 @@ async def test_a_deployment_adopted_while_slack_took_no_root_gets_its_root_when_
     await chat.identify()
     found = Found(app="web2:staging", deployment_id="d-CI", creator="user", description="deployed by CI")
     built = composed(load_catalog(CATALOG), store, chat, FindingEngine([found]))
-    slack.faults["chat.postMessage"].extend(["500"] * 3)  # the root, and both of slack_sdk's retries
+    # The root and both of slack_sdk's retries, twice: adopting it, and once more as it saves (a 500 may have
+    # posted it after all, so the recheck it asks for saved the record meanwhile, which is told again).
+    slack.faults["chat.postMessage"].extend(["500"] * 6)
     assert (await built.recovery.lost()).adopted == 1
     adopted = await store.get("x-d-CI")
     assert adopted is not None and adopted.message_ts is None and adopted.outbox  # the note still owed
@@ -339,4 +342,51 @@ async def test_an_ending_told_before_its_recheck_is_not_sent_again_on_every_tick
     done = await store.get(created.id)
     assert done is not None and done.recheck_at is None and not done.watched
     assert created.id not in {r.id for r in await store.in_flight()}
+    store.close()
+
+
+class LateRootChat(SlackChat):
+    """Slack taking a root post after the client gave up on it: it lands when ``land`` is called."""
+
+    late: Any = None
+
+    async def post(self, channel: str, text: str, blocks: Any = None, **kw: Any) -> str:
+        if self.late is None and kw["mark"].first == ROOT:
+            self.late = (channel, text, blocks, kw)
+            raise ChatError("TimeoutError", answered=False)
+        return await super().post(channel, text, blocks, **kw)
+
+    async def land(self) -> None:
+        channel, text, blocks, kw = self.late
+        await SlackChat.post(self, channel, text, blocks, **kw)
+
+
+async def test_a_root_post_without_an_answer_that_lands_late_is_removed_on_the_recheck(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Found by the fault campaign (seed 102): a root whose post got no answer landed later, a message with
+    live buttons that no record knew."""
+    now = [datetime(2026, 12, 1, 12, 0, tzinfo=UTC)]
+    store = SqliteStore(str(tmp_path / "root.db"))
+    chat = LateRootChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    catalog = load_catalog(CATALOG)
+    built = composed(catalog, store, chat, FakeEngine(), clock=lambda: now[0])
+    web1 = catalog.get("web1")
+    assert web1 is not None
+    hook = slack.new_hook("C0DEPLOYS", "U0ALICE", None, "commands")
+    assert await built.services.requests.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook, "C0DEPLOYS") is None
+    (closed,) = await store.history("web1", "production", 5)
+    assert closed.state is State.CANCELLED and closed.message_ts is None and closed.recheck_at == now[0] + RECHECK
+    await chat.land()  # Slack took it after all: a root nobody can act on
+    assert [m.text for m in slack.messages("C0DEPLOYS")] == [
+        root_text(closed.model_copy(update={"state": State.PENDING_APPROVAL}))
+    ]
+    await built.watcher.tick()
+    assert len(slack.messages("C0DEPLOYS")) == 1  # not due yet
+    now[0] += RECHECK
+    await built.watcher.tick()
+    assert slack.messages("C0DEPLOYS") == []
+    done = await store.get(closed.id)
+    assert done is not None and done.recheck_at is None and closed.id not in {r.id for r in await store.in_flight()}
     store.close()
