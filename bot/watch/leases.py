@@ -56,6 +56,14 @@ class Leases:
         self._elsewhere.add(record.id)
         return False
 
+    def keep(self, record_ids: set[str]) -> set[str]:
+        """Forget the leases of records other than ``record_ids`` (the records in flight: one another replica
+        settled is not this one's to tell any more; its lease runs out by itself): the ids forgotten."""
+        gone = set(self._held) - record_ids
+        for record_id in gone:
+            del self._held[record_id]
+        return gone
+
     async def release(self, record_id: str) -> None:
         await self.store.release_lock(watch_lock(record_id), self.replica)
         self._held.pop(record_id, None)

@@ -194,6 +194,8 @@ class Watcher:
             # A replica that died between approval and the engine's start leaves STARTING behind.
             if stuck.state is State.STARTING and self.now() - stuck.updated_at > self.starting_grace:
                 await self.recovery.stranded(stuck)
+        for settled in self.leases.keep({r.id for r in flying}):
+            self.teller.forget(settled)
         records = [r for r in flying if r.watched and await self.leases.own(r)]
         tracked = [r for r in records if not r.state.terminal and r.tracked_deployment]
         self._tracked = [r.id for r in tracked]
@@ -392,10 +394,8 @@ class Watcher:
 
 def _seen_moving(before: Deployment, after: Deployment) -> bool:
     """Whether a reading changed what deploybot shows of a deployment."""
-    return (before.state, before.phase, before.steps, before.traffic, before.gate) != (
-        after.state,
-        after.phase,
-        after.steps,
-        after.traffic,
-        after.gate,
-    )
+    return _shown(before) != _shown(after)
+
+
+def _shown(r: Deployment) -> tuple[object, ...]:
+    return (r.state, r.phase, r.steps, r.traffic, r.gate)

@@ -390,3 +390,16 @@ async def test_a_root_post_without_an_answer_that_lands_late_is_removed_on_the_r
     done = await store.get(closed.id)
     assert done is not None and done.recheck_at is None and closed.id not in {r.id for r in await store.in_flight()}
     store.close()
+
+
+async def test_a_deployment_another_replica_settled_is_let_go(slack: LocalSlack, tmp_path: Path) -> None:
+    """A replica paused past its lease finds, once resumed, that another one told and settled its deployment:
+    it forgets the lease, rather than keep it for as long as it runs."""
+    store, built = await parts(slack, tmp_path)
+    watcher, leases = built.watcher, built.leases  # type: ignore[attr-defined]
+    created = await store.create(record(channel="C0DEPLOYS", state=State.SUCCEEDED, phase=Phase.DONE))
+    assert await leases.own(created) and created.id in leases.holding  # then paused
+    await store.save(created.model_copy(update={"message_ts": "1.000100", "settled": True}))  # by another
+    await watcher.tick()
+    assert created.id not in leases.holding
+    store.close()
