@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import structlog
 
-from ..domain.models import Deployment
+from ..domain.models import Deployment, State
 from ..domain.ports import ROOT, Chat, Copy
 
 log = structlog.get_logger(__name__)
@@ -25,7 +25,7 @@ async def remove_copies(chat: Chat, record: Deployment, channels: Iterable[str] 
     ChatError when Slack cannot be read or answer."""
     places: list[tuple[str, str | None]] = [(record.channel, record.message_ts)] if record.message_ts else []
     places += [(c, None) for c in dict.fromkeys(channels) if c != record.channel]
-    removed = await _remove_roots(chat, record) if record.channel in channels else 0
+    removed = await _remove_roots(chat, record) if record.channel in channels and root_known(record) else 0
     for channel, thread in places:
         kept = await chat.copies(channel, record.id, thread_ts=thread)
         for copy in sorted(kept, key=lambda c: float(c.ts), reverse=True):
@@ -35,6 +35,13 @@ async def remove_copies(chat: Chat, record: Deployment, channels: Iterable[str] 
                 removed += 1
                 log.warning("outbox_copy_removed", request_id=record.id, seqs=sorted(copy.seqs), channel=channel)
     return removed
+
+
+def root_known(record: Deployment) -> bool:
+    """Whether ``record``'s root is settled, so that any other root of it in its channel is a copy: it has
+    one, or it never will (cancelled because Slack would not take it). Until then, a root being posted now
+    (its ts not yet saved) is not to be taken for a copy."""
+    return bool(record.message_ts) or (record.state is State.CANCELLED and not record.expired)
 
 
 async def _remove_roots(chat: Chat, record: Deployment) -> int:

@@ -25,7 +25,7 @@ from ..domain.changes import Claimed, Delivered, Recheck
 from ..domain.errors import ChatError
 from ..domain.models import Deployment, Outgoing, SendClaim, State
 from ..domain.ports import Chat, Clock, Faults, Mark, Store, no_faults
-from .copies import remove_copies
+from .copies import remove_copies, root_known
 from .saving import save_decided
 
 log = structlog.get_logger(__name__)
@@ -222,7 +222,10 @@ class Outbox:
 
     async def _recheck(self, record: Deployment) -> Deployment | None:
         """A call that got no answer may have landed late (a post beside the copy sent again, a root update over
-        a newer one): the root was just rendered again (``Teller.tell``); now the later copies go."""
+        a newer one): the root was just rendered again (``Teller.tell``); now the later copies go. A root
+        post's copy is looked for once the record's own root is known: put off till then."""
+        if record.channel in record.recheck_in and not root_known(record):
+            return await self.recheck_later(record.id, self.now() + RECHECK) or record
         try:
             await remove_copies(self.chat, record, record.recheck_in)
         except ChatError as exc:

@@ -403,3 +403,31 @@ async def test_a_deployment_another_replica_settled_is_let_go(slack: LocalSlack,
     await watcher.tick()
     assert created.id not in leases.holding
     store.close()
+
+
+async def test_a_late_root_is_removed_only_once_the_records_own_root_is_known(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """A recheck due while the record has no root yet waits: the root being posted at that moment (its ts not
+    yet saved) must not be taken for the late copy."""
+    now = [datetime(2026, 12, 1, 12, 0, tzinfo=UTC)]
+    store = SqliteStore(str(tmp_path / "known.db"))
+    chat = LateRootChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    built = composed(load_catalog(CATALOG), store, chat, FakeEngine(), clock=lambda: now[0])
+    teller, outbox = built.teller, built.outbox  # type: ignore[attr-defined]
+    unshown = await store.create(record(channel="C0DEPLOYS", state=State.IN_PROGRESS))
+    assert not await teller.sync_root(unshown)  # no answer: it may land yet
+    await chat.land()
+    now[0] += RECHECK
+    assert await outbox.flush(unshown.id)
+    assert len(slack.messages("C0DEPLOYS")) == 1  # its own root is not known yet: nothing removed
+    waiting = await store.get(unshown.id)
+    assert waiting is not None and waiting.recheck_at == now[0] + RECHECK
+    assert await teller.sync_root(waiting)  # the watcher posts its root
+    shown = await store.get(unshown.id)
+    assert shown is not None and shown.message_ts and len(slack.messages("C0DEPLOYS")) == 2
+    now[0] += RECHECK
+    assert await teller.tell(shown)
+    assert [m.ts for m in slack.messages("C0DEPLOYS")] == [shown.message_ts]  # the late one went
+    store.close()
