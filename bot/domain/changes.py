@@ -212,9 +212,10 @@ class Noted(Change):
 
 
 class Settled(Change):
-    """Its last words reached Slack: the watcher lets it go."""
+    """Its last words reached Slack: the watcher lets it go, after one last look when ``recheck_at`` is set."""
 
     settled: bool
+    recheck_at: datetime | None = None
 
 
 # -- the outbox's bookkeeping --------------------------------------------------------------------

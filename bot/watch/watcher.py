@@ -47,6 +47,7 @@ STARTING_GRACE = timedelta(minutes=5)
 # The longest gap between two searches of the catalog's services for deployments the store does not know
 # (lost, or started outside deploybot); the budget may afford them more often (``ReadBudget.scan_gap``).
 SCAN = timedelta(seconds=60)
+LAST_LOOK = timedelta(seconds=30)  # after its end is told, a deployment's root is rendered once more, then
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
 # Of the statuses' share, what the pace spends when an events queue tells the changes: the polling is only
@@ -313,8 +314,15 @@ class Watcher:
 
     async def _settle(self, record: Deployment) -> None:
         async def settled(current: Deployment) -> Decision | None:
-            done = current.watched and not current.outbox and not current.settled
-            return Decision(Settled(settled=True)) if done else None
+            if not (current.watched and not current.outbox and not current.settled):
+                return None
+            if not current.message_ts:
+                return Decision(Settled(settled=True))
+            # One last look a while later (the root rendered again, the thread read for copies): an update that
+            # another replica rendered earlier may still land after this one, from a replica paused, or killed
+            # right after sending it, that will never correct it.
+            look = max(self.now() + LAST_LOOK, current.recheck_at or self.now())
+            return Decision(Settled(settled=True, recheck_at=look))
 
         try:
             fresh = await self.records.change(record.id, settled, tell=Tell.LATER)

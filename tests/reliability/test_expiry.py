@@ -11,6 +11,7 @@ from bot.domain.models import State
 from bot.runtime.config import load_catalog
 from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
+from bot.watch.watcher import LAST_LOOK
 from sandbox.runner import CATALOG
 from sandbox.slack.server import LocalSlack
 from tests.conftest import composed
@@ -62,6 +63,8 @@ async def test_an_unapproved_request_expires_and_frees_its_app(slack: LocalSlack
     assert engine.started == []
     again = await requests.request(web1, "v1.2.3", "U0ALICE", "T0SANDBOX", hook(), "C0DEPLOYS")
     assert again is not None and again.state is State.PENDING_APPROVAL  # the app is free again
+    await watcher.tick()
+    clock.now += LAST_LOOK  # the expired one's root is looked at once more, then let go
     await watcher.tick()
     assert await store.in_flight() == [await store.get(again.id)]  # only the new one is still watched
     store.close()

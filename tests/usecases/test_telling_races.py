@@ -18,6 +18,7 @@ from bot.runtime.config import load_catalog
 from bot.slack.chat import SlackChat
 from bot.store.sqlite import SqliteStore
 from bot.usecases.outbox import RECHECK
+from bot.watch.watcher import LAST_LOOK
 from sandbox.runner import CATALOG
 from sandbox.slack.server import LocalSlack
 from tests.conftest import composed
@@ -268,7 +269,7 @@ async def test_a_cancel_whose_replica_died_before_the_update_still_shows(slack: 
     await watcher.tick()
     assert slack.ws.find("C0DEPLOYS", ts).text.endswith("Cancelled")
     settled = await store.get(created.id)
-    assert settled is not None and settled.settled and created.id not in {r.id for r in await store.in_flight()}
+    assert settled is not None and settled.settled and settled.recheck_at is not None  # one last look to come
     store.close()
 
 
@@ -430,4 +431,32 @@ async def test_a_late_root_is_removed_only_once_the_records_own_root_is_known(
     now[0] += RECHECK
     assert await teller.tell(shown)
     assert [m.ts for m in slack.messages("C0DEPLOYS")] == [shown.message_ts]  # the late one went
+    store.close()
+
+
+async def test_an_older_render_landing_after_the_end_is_told_is_overwritten_by_the_last_look(
+    slack: LocalSlack, tmp_path: Path
+) -> None:
+    """Found by the fault campaign (seed 104): a replica paused (or killed) right after sending an older render
+    landed it after the outcome's, and never corrected it; the replica that told the end thought it stood."""
+    now = [datetime(2026, 12, 1, 12, 0, tzinfo=UTC)]
+    store = SqliteStore(str(tmp_path / "look.db"))
+    chat = SlackChat(slack.ws.bot_token, slack.api_url)
+    await chat.identify()
+    built = composed(load_catalog(CATALOG), store, chat, FakeEngine(), clock=lambda: now[0])
+    created = await store.create(record(channel="C0DEPLOYS", state=State.IN_PROGRESS, phase=Phase.SHIFTING))
+    ts = await built.teller.post_root(created)
+    shown = await store.save(created.model_copy(update={"message_ts": ts}))
+    ended = await store.save(shown.model_copy(update={"state": State.SUCCEEDED, "phase": Phase.DONE}))
+    await built.watcher.tick()
+    told = await store.get(created.id)
+    assert told is not None and told.settled and told.recheck_at == now[0] + LAST_LOOK
+    assert slack.ws.find("C0DEPLOYS", ts).text == root_text(ended)
+    await SlackChat.update(chat, "C0DEPLOYS", ts, root_text(shown), [], paced=False)  # the other's, late
+    await built.watcher.tick()
+    assert slack.ws.find("C0DEPLOYS", ts).text == root_text(shown)  # nobody knows yet
+    now[0] += LAST_LOOK
+    await built.watcher.tick()
+    assert slack.ws.find("C0DEPLOYS", ts).text == root_text(ended)
+    assert created.id not in {r.id for r in await store.in_flight()}
     store.close()
