@@ -47,7 +47,8 @@ STARTING_GRACE = timedelta(minutes=5)
 # The longest gap between two searches of the catalog's services for deployments the store does not know
 # (lost, or started outside deploybot); the budget may afford them more often (``ReadBudget.scan_gap``).
 SCAN = timedelta(seconds=60)
-LAST_LOOK = timedelta(seconds=30)  # after its end is told, a deployment's root is rendered once more, then
+# How long after its end is told a deployment's root is rendered once more and its thread read for copies.
+LAST_LOOK = timedelta(seconds=30)
 PACED_RETRY = 1.0  # seconds: how soon to come back for messages that waited for Slack's pace
 HEARTBEAT = 10.0  # seconds: the longest between two passes (expiries, locks, the scan), reads or not
 # Of the statuses' share, what the pace spends when an events queue tells the changes: the polling is only
